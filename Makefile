@@ -1,0 +1,40 @@
+# berth — build, test, install.  `make test` is what CI runs (.ci/run).
+SWIFT      ?= swift
+PREFIX     ?= /usr/local
+BUILD_FLAGS ?=
+# Debian packages the build and the tests need; `make deps` installs the missing ones.
+APT_PACKAGES = libyaml-dev pkg-config groff-base mandoc busybox-static libseccomp-dev libarchive-dev
+
+.PHONY: all build release test deps install demo clean
+
+all: build
+
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; fi; \
+	fi
+
+build: deps
+	$(SWIFT) build $(BUILD_FLAGS)
+
+release: deps
+	$(SWIFT) build -c release $(BUILD_FLAGS)
+
+# The whole suite: unit, root-tier (skipped with a reason when not root) and end-to-end tests.
+test: deps
+	$(SWIFT) build $(BUILD_FLAGS)
+	BERTH_BINARY=$$($(SWIFT) build $(BUILD_FLAGS) --show-bin-path)/berth $(SWIFT) test $(BUILD_FLAGS)
+
+install: release
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man8
+	install -m 0755 $$($(SWIFT) build -c release --show-bin-path)/berth $(DESTDIR)$(PREFIX)/bin/berth
+	for page in man/*.1; do install -m 0644 $$page $(DESTDIR)$(PREFIX)/share/man/man1/; done
+	for page in man/*.5; do install -m 0644 $$page $(DESTDIR)$(PREFIX)/share/man/man5/; done
+	for page in man/*.8; do [ -e "$$page" ] && install -m 0644 $$page $(DESTDIR)$(PREFIX)/share/man/man8/ || true; done
+
+clean:
+	rm -rf .build
