@@ -1,0 +1,190 @@
+/// Writes `OutputValue` trees as YAML (block style, two-space indent, the shape
+/// `docker compose config` prints) or as indented JSON.
+public enum OutputWriter {
+    public static func yaml(_ value: OutputValue) -> String {
+        var out = ""
+        switch value {
+        case .map(let pairs) where !pairs.isEmpty:
+            writeMap(pairs, indent: 0, into: &out)
+        case .list(let items) where !items.isEmpty:
+            writeList(items, indent: 0, into: &out)
+        default:
+            out = scalar(value) + "\n"
+        }
+        return out
+    }
+
+    private static func writeMap(_ pairs: [(String, OutputValue)], indent: Int, into out: inout String) {
+        let pad = String(repeating: " ", count: indent)
+        for (key, value) in pairs {
+            out += pad + quoteIfNeeded(key) + ":"
+            writeNested(value, indent: indent, into: &out)
+        }
+    }
+
+    private static func writeList(_ items: [OutputValue], indent: Int, into out: inout String) {
+        let pad = String(repeating: " ", count: indent)
+        for item in items {
+            switch item {
+            case .map(let pairs) where !pairs.isEmpty:
+                // "- first: x" then the other keys aligned under "first".
+                var body = ""
+                writeMap(pairs, indent: indent + 2, into: &body)
+                out += pad + "- " + body.dropFirst(indent + 2)
+            case .list(let inner) where !inner.isEmpty:
+                out += pad + "-\n"
+                writeList(inner, indent: indent + 2, into: &out)
+            default:
+                out += pad + "- " + scalar(item) + "\n"
+            }
+        }
+    }
+
+    private static func writeNested(_ value: OutputValue, indent: Int, into out: inout String) {
+        switch value {
+        case .map(let pairs) where !pairs.isEmpty:
+            out += "\n"
+            writeMap(pairs, indent: indent + 2, into: &out)
+        case .list(let items) where !items.isEmpty:
+            out += "\n"
+            writeList(items, indent: indent + 2, into: &out)
+        default:
+            out += " " + scalar(value) + "\n"
+        }
+    }
+
+    private static func scalar(_ value: OutputValue) -> String {
+        switch value {
+        case .null: return "null"
+        case .bool(let b): return b ? "true" : "false"
+        case .int(let i): return String(i)
+        case .double(let d): return OutputValue.formatDouble(d)
+        case .string(let s): return quoteIfNeeded(s)
+        case .list: return "[]"
+        case .map: return "{}"
+        }
+    }
+
+    /// Plain when a YAML 1.1 or 1.2 reader would read the text back as the same string;
+    /// double-quoted otherwise.
+    static func quoteIfNeeded(_ s: String) -> String {
+        if needsQuotes(s) { return doubleQuoted(s) }
+        return s
+    }
+
+    private static let yaml11Words: Set<String> = [
+        "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF",
+        "true", "True", "TRUE", "false", "False", "FALSE", "null", "Null", "NULL", "~", "=", "<<",
+    ]
+
+    private static func needsQuotes(_ s: String) -> Bool {
+        guard let first = s.unicodeScalars.first, let last = s.unicodeScalars.last else { return true }
+        if yaml11Words.contains(s) { return true }
+        if YAMLCore.resolvePlain(s) != .string(s) { return true }
+        if first == " " || last == " " || first == "\t" || last == "\t" { return true }
+        if "-?:,[]{}#&*!|>'\"%@`".unicodeScalars.contains(first) {
+            // "-foo" and ":foo" are plain-safe in block context only when not followed by a
+            // space; keep it simple and quote every indicator start.
+            return true
+        }
+        // Numbers in YAML 1.1 forms (sexagesimal 2222:22, 1_000, .5) read back as numbers there.
+        if first.properties.numericType != nil || first == "+" || first == "." {
+            if s.unicodeScalars.allSatisfy({ ("0"..."9").contains($0) || ":._+-eE".unicodeScalars.contains($0) }) { return true }
+        }
+        for scalar in s.unicodeScalars {
+            if scalar.value < 0x20 || scalar.value == 0x7F || scalar == "\u{FEFF}" { return true }
+        }
+        if s.contains(": ") || s.contains(" #") || s.hasSuffix(":") { return true }
+        return false
+    }
+
+    static func doubleQuoted(_ s: String) -> String {
+        var out = "\""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\t": out += "\\t"
+            case "\r": out += "\\r"
+            default:
+                if scalar.value < 0x20 || scalar.value == 0x7F {
+                    out += "\\x" + hex2(UInt8(scalar.value))
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return out + "\""
+    }
+
+    private static func hex2(_ byte: UInt8) -> String {
+        let digits = Array("0123456789ABCDEF")
+        return String([digits[Int(byte >> 4)], digits[Int(byte & 0xF)]])
+    }
+
+    // MARK: JSON
+
+    public static func json(_ value: OutputValue, indent: Int = 2) -> String {
+        var out = ""
+        writeJSON(value, level: 0, step: indent, into: &out)
+        return out + "\n"
+    }
+
+    private static func writeJSON(_ value: OutputValue, level: Int, step: Int, into out: inout String) {
+        let newline = step > 0 ? "\n" : ""
+        let pad = String(repeating: " ", count: (level + 1) * step)
+        let closePad = String(repeating: " ", count: level * step)
+        switch value {
+        case .null: out += "null"
+        case .bool(let b): out += b ? "true" : "false"
+        case .int(let i): out += String(i)
+        case .double(let d): out += d.isFinite ? OutputValue.formatDouble(d) : "null"
+        case .string(let s): out += jsonString(s)
+        case .list(let items):
+            if items.isEmpty {
+                out += "[]"
+                return
+            }
+            out += "[" + newline
+            for (index, item) in items.enumerated() {
+                out += pad
+                writeJSON(item, level: level + 1, step: step, into: &out)
+                out += (index + 1 < items.count ? "," : "") + newline
+            }
+            out += closePad + "]"
+        case .map(let pairs):
+            if pairs.isEmpty {
+                out += "{}"
+                return
+            }
+            out += "{" + newline
+            for (index, (key, item)) in pairs.enumerated() {
+                out += pad + jsonString(key) + (step > 0 ? ": " : ":")
+                writeJSON(item, level: level + 1, step: step, into: &out)
+                out += (index + 1 < pairs.count ? "," : "") + newline
+            }
+            out += closePad + "}"
+        }
+    }
+
+    public static func jsonString(_ s: String) -> String {
+        var out = "\""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\t": out += "\\t"
+            case "\r": out += "\\r"
+            default:
+                if scalar.value < 0x20 {
+                    out += "\\u00" + hex2(UInt8(scalar.value))
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return out + "\""
+    }
+}
