@@ -156,3 +156,20 @@ public struct Model: Codable, Sendable, Equatable {
         case extensions = "x-*"
     }
 }
+
+extension Project {
+    /// The project with only `names` and what they depend on (as `config SERVICE…` and
+    /// `up SERVICE…` select).
+    public func limited(to names: [String]) -> Project {
+        var keep = Set<String>()
+        var queue = names
+        while let name = queue.popLast() {
+            guard !keep.contains(name), let service = services[name] else { continue }
+            keep.insert(name)
+            queue.append(contentsOf: service.depends_on?.keys ?? [])
+        }
+        var copy = self
+        copy.services.removeAll(where: { name, _ in !keep.contains(name) })
+        return copy
+    }
+}

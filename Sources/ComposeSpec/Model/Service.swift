@@ -9,7 +9,7 @@ public struct Service: Codable, Sendable, Equatable {
     public var cap_drop: [String]?
     public var cgroup: String?
     public var cgroup_parent: String?
-    public var command: CommandLine?
+    public var command: [String]?
     public var configs: [FileMount]?
     public var container_name: String?
     public var cpu_count: Int64?
@@ -31,7 +31,7 @@ public struct Service: Codable, Sendable, Equatable {
     public var dns_opt: [String]?
     public var dns_search: [String]?
     public var domainname: String?
-    public var entrypoint: CommandLine?
+    public var entrypoint: [String]?
     public var env_file: [EnvFileRef]?
     public var environment: KeyedMap<String?>?
     public var expose: [String]?
@@ -369,7 +369,7 @@ public struct HealthCheck: Codable, Sendable, Equatable {
 }
 
 public struct Hook: Codable, Sendable, Equatable {
-    public var command: CommandLine
+    public var command: [String]
     public var user: String?
     public var privileged: Bool?
     public var working_dir: String?

@@ -248,6 +248,3 @@ extension Substring {
     }
 }
 
-/// `command`, `entrypoint`, `healthcheck.test`-like lists; the canonical pass has already
-/// split the string form with shell rules, so this is a plain list of strings.
-public typealias CommandLine = [String]
