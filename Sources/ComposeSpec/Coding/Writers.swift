@@ -87,15 +87,29 @@ public enum OutputWriter {
             // space; keep it simple and quote every indicator start.
             return true
         }
-        // Numbers in YAML 1.1 forms (sexagesimal 2222:22, 1_000, .5) read back as numbers there.
-        if first.properties.numericType != nil || first == "+" || first == "." {
-            if s.unicodeScalars.allSatisfy({ ("0"..."9").contains($0) || ":._+-eE".unicodeScalars.contains($0) }) { return true }
-        }
+        if isYAML11Number(s) { return true }
         for scalar in s.unicodeScalars {
             if scalar.value < 0x20 || scalar.value == 0x7F || scalar == "\u{FEFF}" { return true }
         }
         if s.contains(": ") || s.contains(" #") || s.hasSuffix(":") { return true }
         return false
+    }
+
+    /// Numbers only YAML 1.1 readers see: sexagesimal (`2222:22`, `1:30.5`) and digits with
+    /// underscores (`1_000`). Quoting them keeps such readers from turning them into numbers.
+    static func isYAML11Number(_ s: String) -> Bool {
+        var body = Substring(s)
+        if body.hasPrefix("-") || body.hasPrefix("+") { body = body.dropFirst() }
+        guard let first = body.first, first.isASCII, first.isNumber else { return false }
+        let main = body.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
+        let digitsOrUnderscore = { (part: Substring) in part.allSatisfy { ($0.isASCII && $0.isNumber) || $0 == "_" } }
+        if main.count == 2 && !digitsOrUnderscore(main[1]) { return false }
+        let groups = main[0].split(separator: ":", omittingEmptySubsequences: false)
+        guard groups.allSatisfy({ !$0.isEmpty && digitsOrUnderscore($0) }) else { return false }
+        if groups.count > 1 {
+            return groups.dropFirst().allSatisfy { $0.count <= 2 && (Int($0) ?? 60) < 60 }
+        }
+        return main[0].contains("_")
     }
 
     static func doubleQuoted(_ s: String) -> String {

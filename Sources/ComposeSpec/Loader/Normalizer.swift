@@ -111,6 +111,8 @@ struct Normalizer {
 
     func nameResources(_ project: inout Project) {
         let prefix = project.name
+        project.networks = project.networks.map { map in map.mapValues { var n = $0; if n.name?.isEmpty == true { n.name = nil }; return n } }
+        project.volumes = project.volumes.map { map in map.mapValues { var v = $0; if v.name?.isEmpty == true { v.name = nil }; return v } }
         if var networks = project.networks {
             for (key, network) in networks where network.name == nil {
                 var copy = network
@@ -141,6 +143,9 @@ struct Normalizer {
     // MARK: Services
 
     mutating func normalizeService(_ service: inout Service, name: String) throws(ComposeError) {
+        // An empty value (typically an unset variable) means "not set" for these keys.
+        if service.container_name?.isEmpty == true { service.container_name = nil }
+        if service.hostname?.isEmpty == true { service.hostname = nil }
         try resolveEnvironment(&service, name: name)
         if service.pull_policy == "if_not_present" { service.pull_policy = "missing" }
         if let scale = service.scale, let replicas = service.deploy?.replicas, scale != replicas {

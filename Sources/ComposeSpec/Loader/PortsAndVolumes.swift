@@ -67,15 +67,17 @@ extension Canonicalizer {
     }
 
     private func shortVolume(_ text: String, mark: Mark, path: KeyPath) throws(ComposeError) -> Node {
-        let parts = text.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        var parts = text.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        // ":/target" (an empty source, typically an unset variable) is an anonymous volume.
+        if parts.count >= 2 && parts[0].isEmpty { parts.removeFirst() }
         guard parts.count <= 3, !parts.contains(where: \.isEmpty) else {
             throw ComposeError("\(path): invalid volume '\(text)'; use [SOURCE:]TARGET[:OPTIONS], for example 'data:/var/lib/data:ro'", at: mark)
         }
         if parts.count == 1 {
-            return .mapping([("type", .string("volume", mark: mark)), ("target", .string(parts[0], mark: mark))], mark: mark)
+            return .mapping([("type", .string("volume", mark: mark)), ("target", .string(Paths.clean(parts[0]), mark: mark))], mark: mark)
         }
         let source = parts[0]
-        let target = parts[1]
+        let target = Paths.clean(parts[1])
         let isBind = isFilePath(source)
         var pairs: [(String, Node)] = [
             ("type", .string(isBind ? "bind" : "volume", mark: mark)),

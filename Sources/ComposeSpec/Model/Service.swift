@@ -370,13 +370,15 @@ public struct HealthCheck: Codable, Sendable, Equatable {
 
 public struct Hook: Codable, Sendable, Equatable {
     public var command: [String]
+    /// A `pre_start` hook may run in its own container from this image.
+    public var image: String?
     public var user: String?
     public var privileged: Bool?
     public var working_dir: String?
     public var environment: KeyedMap<String?>?
     public var extensions: Extensions?
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case command, user, privileged, working_dir, environment
+        case command, image, user, privileged, working_dir, environment
         case extensions = "x-*"
     }
 }

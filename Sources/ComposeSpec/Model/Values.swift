@@ -67,6 +67,10 @@ where Value: Codable & Sendable & Equatable {
         entries.removeAll(where: { predicate($0.key, $0.value) })
     }
 
+    public func mapValues<T>(_ transform: (Value) -> T) -> KeyedMap<T> {
+        KeyedMap<T>(entries.map { ($0.key, transform($0.value)) })
+    }
+
     public func sortedByKey() -> [(key: String, value: Value)] { entries.sorted(by: { $0.key < $1.key }) }
 
     public static func == (lhs: KeyedMap, rhs: KeyedMap) -> Bool {
