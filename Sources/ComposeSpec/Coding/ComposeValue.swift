@@ -87,6 +87,7 @@ public struct Extensions: Equatable, Sendable, Codable {
             guard let value = try? ComposeValue(node: pair.value, path: KeyPath([key])) else { continue }
             values.append((key, value))
         }
+        if values.isEmpty { return nil }
         self.values = values
     }
 

@@ -114,7 +114,7 @@ private struct KeyedImpl<Key: CodingKey>: KeyedDecodingContainerProtocol {
     }
 
     func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T {
-        if type == Extensions.self, let value = Extensions(parent: pairs) as? T { return value }
+        if type == Extensions.self, let value = (Extensions(parent: pairs) ?? Extensions()) as? T { return value }
         guard let child = value(for: key) else {
             throw ComposeError("\(path.description.isEmpty ? "" : "\(path): ")missing required key '\(key.stringValue)'", at: node.mark)
         }

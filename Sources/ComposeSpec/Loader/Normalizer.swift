@@ -70,16 +70,15 @@ struct Normalizer {
         if context.options.profiles.isEmpty, let env = context.environment["COMPOSE_PROFILES"] {
             active.formUnion(env.split(separator: ",").map { String($0).trimmingWhitespace() }.filter { !$0.isEmpty })
         }
-        for name in context.options.selectedServices {
-            guard let service = project.services[name] else { continue }
-            active.formUnion(service.profiles ?? [])
-        }
+        // A service named on the command line is enabled whatever its profiles (Compose v2's
+        // WithServicesEnabled); other services of its profiles stay off.
+        let named = Set(context.options.selectedServices)
         let all = active.contains("*")
         var enabled = KeyedMap<Service>()
         var disabled = KeyedMap<Service>()
         for (name, service) in project.services {
             let profiles = service.profiles ?? []
-            if profiles.isEmpty || all || profiles.contains(where: active.contains) {
+            if profiles.isEmpty || all || profiles.contains(where: active.contains) || named.contains(name) {
                 enabled[name] = service
             } else {
                 disabled[name] = service
