@@ -176,6 +176,14 @@ struct LoadContext {
             bytes = options.readStandardInput()
             displayName = "(stdin)"
         } else {
+            // Refuse oversized files before reading them, so memory stays bounded.
+            if let size = (try? FileManager.default.attributesOfItem(atPath: file))?[.size] as? NSNumber,
+                size.intValue > options.yamlLimits.maxBytes
+            {
+                throw ComposeError(
+                    "file is \(size.intValue >> 20) MB; berth reads Compose files of at most \(options.yamlLimits.maxBytes >> 20) MB",
+                    at: Mark(file: file, line: 0, column: 0))
+            }
             guard let data = FileManager.default.contents(atPath: file) else {
                 var isDir: ObjCBool = false
                 if FileManager.default.fileExists(atPath: file, isDirectory: &isDir), isDir.boolValue {

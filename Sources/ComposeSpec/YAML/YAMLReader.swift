@@ -79,6 +79,9 @@ private struct TreeBuilder {
     let file: String
     let limits: YAMLReader.Limits
     var stack: [Frame] = []
+    /// Expanded size of each open collection so far, parallel to `stack`: an anchor on a
+    /// collection remembers its whole size, so aliases to it count in full.
+    var weights: [Int] = []
     var anchors: [String: (node: Node, weight: Int)] = [:]
     var documents: [Node] = []
     var expandedNodes = 0
@@ -129,14 +132,17 @@ private struct TreeBuilder {
             try checkDepth(event)
             let s = event.data.sequence_start
             stack.append(.sequence(items: [], mark: mark(event.start_mark), tag: Self.string(s.tag), anchor: Self.string(s.anchor)))
+            weights.append(1)
         case YAML_SEQUENCE_END_EVENT:
             guard case .sequence(let items, let m, let tag, let anchor) = stack.popLast() else { return }
-            try add(Node(.sequence(items), mark: m, tag: tag), anchor: anchor, weight: 1)
+            let weight = weights.popLast() ?? 1
+            try add(Node(.sequence(items), mark: m, tag: tag), anchor: anchor, weight: weight, counted: true)
         case YAML_MAPPING_START_EVENT:
             try checkDepth(event)
             let s = event.data.mapping_start
             stack.append(
                 .mapping(pairs: [], pendingKey: nil, mark: mark(event.start_mark), tag: Self.string(s.tag), anchor: Self.string(s.anchor), merges: [], seen: [:]))
+            weights.append(1)
         case YAML_MAPPING_END_EVENT:
             guard case .mapping(var pairs, _, let m, let tag, let anchor, let merges, var seen) = stack.popLast() else { return }
             // Merge keys: explicit keys win, then earlier merged maps over later ones.
@@ -149,7 +155,8 @@ private struct TreeBuilder {
                     }
                 }
             }
-            try add(Node(.mapping(pairs), mark: m, tag: tag), anchor: anchor, weight: 1)
+            let weight = weights.popLast() ?? 1
+            try add(Node(.mapping(pairs), mark: m, tag: tag), anchor: anchor, weight: weight, counted: true)
         case YAML_ALIAS_EVENT:
             let name = Self.string(event.data.alias.anchor) ?? ""
             guard let target = anchors[name] else {
@@ -169,8 +176,11 @@ private struct TreeBuilder {
         }
     }
 
-    mutating func add(_ node: Node, anchor: String?, weight: Int) throws(ComposeError) {
-        expandedNodes += weight
+    /// Adds a finished node to its parent. `counted` nodes (collections) had their children
+    /// counted as they arrived; only their own node is new.
+    mutating func add(_ node: Node, anchor: String?, weight: Int, counted: Bool = false) throws(ComposeError) {
+        expandedNodes += counted ? 1 : weight
+        if !weights.isEmpty { weights[weights.count - 1] += weight }
         if expandedNodes > limits.maxNodes {
             throw ComposeError(
                 "document expands to more than \(limits.maxNodes) nodes through aliases; refusing to load it", at: node.mark)
