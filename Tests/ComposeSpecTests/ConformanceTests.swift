@@ -131,6 +131,13 @@ struct ConformanceTests {
                     directory: directory)
                 let (a, b) = Self.withoutV1Gaps(ours, reference: reference)
                 problems = Self.differences(CanonicalOutput.tree(a), CanonicalOutput.tree(b))
+                // berth's own output must load back to the same output.
+                let printed = CanonicalOutput.yaml(ours)
+                let again = try Self.load(files: ["-"], directory: directory) { options in
+                    options.readStandardInput = { Array(printed.utf8) }
+                    options.profiles = ["*"]
+                }
+                if CanonicalOutput.yaml(again) != printed { problems.append("output does not round-trip") }
             } catch {
                 problems = ["load failed: \(error)"]
             }

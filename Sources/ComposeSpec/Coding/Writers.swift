@@ -82,9 +82,11 @@ public enum OutputWriter {
         if yaml11Words.contains(s) { return true }
         if YAMLCore.resolvePlain(s) != .string(s) { return true }
         if first == " " || last == " " || first == "\t" || last == "\t" { return true }
-        if "-?:,[]{}#&*!|>'\"%@`".unicodeScalars.contains(first) {
-            // "-foo" and ":foo" are plain-safe in block context only when not followed by a
-            // space; keep it simple and quote every indicator start.
+        if "-?:".unicodeScalars.contains(first) {
+            // "-c" and ":x" are plain in block context; "- x", "-" and ": x" are not.
+            let second = s.unicodeScalars.dropFirst().first
+            if second == nil || second == " " || second == "\t" { return true }
+        } else if ",[]{}#&*!|>'\"%@`".unicodeScalars.contains(first) {
             return true
         }
         if isYAML11Number(s) { return true }
