@@ -14,15 +14,17 @@ let package = Package(
     targets: [
         // System C libraries (Debian: libyaml-dev).
         .systemLibrary(name: "CYaml", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
+        // libseccomp (Debian: libseccomp-dev) for the default seccomp allowlist.
+        .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
         // Our own C shim: what Swift cannot call (variadic syscall, clone, prctl, W* macros, …).
         .target(name: "CBerthSys"),
-        .target(name: "BerthSystem", dependencies: ["CBerthSys"]),
+        .target(name: "BerthSystem", dependencies: ["CBerthSys"], swiftSettings: strict),
         .target(name: "ComposeSpec", dependencies: ["CYaml"]),
-        .target(name: "BerthRuntime", dependencies: ["BerthSystem"]),
+        .target(name: "BerthRuntime", dependencies: ["BerthSystem", "CBerthSys", "CSeccomp"], swiftSettings: strict),
         .target(name: "BerthCLI", dependencies: ["ComposeSpec", "BerthRuntime", "BerthSystem"]),
-        .executableTarget(name: "berth", dependencies: ["BerthCLI"]),
+        .executableTarget(name: "berth", dependencies: ["BerthCLI", "BerthRuntime"]),
         .testTarget(name: "ComposeSpecTests", dependencies: ["ComposeSpec"]),
-        .testTarget(name: "BerthRuntimeTests", dependencies: ["BerthRuntime", "BerthSystem"]),
+        .testTarget(name: "BerthRuntimeTests", dependencies: ["BerthRuntime", "BerthSystem", "CBerthSys"], swiftSettings: strict),
         .testTarget(name: "BerthCLITests", dependencies: ["BerthCLI", "ComposeSpec"]),
     ],
     swiftLanguageModes: [.v6]
