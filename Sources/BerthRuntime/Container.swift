@@ -154,6 +154,7 @@ public enum ContainerRunner {
     }
 
     static func run(_ spec: ContainerSpec, options: RunOptions, cleanups: inout CleanupStack) throws -> ContainerResult {
+        Trace.mark("start")
         try validate(spec)
         // A closed pipe must be an EPIPE error here, not a fatal signal (the child resets
         // every disposition before exec).
@@ -161,6 +162,7 @@ public enum ContainerRunner {
         let capabilities = try capabilitySet(spec)
         try checkRlimits(spec)
         let layout = try CgroupLayout.detect()
+        Trace.mark("layout")
         let cgroup = Cgroup(layout: layout, project: spec.project, name: spec.name)
 
         // State directory: the container's own files; its presence marks the name as taken.
@@ -206,9 +208,11 @@ public enum ContainerRunner {
             overlayLower = lower
         }
 
+        Trace.mark("precgroup")
         try cgroup.create(resources: spec.resources)
         cleanups.push { try? cgroup.remove() }
 
+        Trace.mark("cgroup-created")
         // Signals this monitor handles; blocked before clone so none is lost.
         let handled: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH]
         let signalFD = try Sys.check("signalfd") { handled.withUnsafeBufferPointer { berth_signalfd($0.baseAddress, Int32($0.count)) } }
@@ -275,12 +279,18 @@ public enum ContainerRunner {
             }
         }
 
+        var seccompProgram: [UInt8] = []
+        if !spec.security.privileged && spec.security.seccomp == .default {
+            seccompProgram = try SeccompProfile.program(capabilities: capabilities, cacheDir: options.runRoot + "/seccomp")
+        }
         let context = InitContext(
-            spec: spec, rootfs: rootfs, stateDir: stateDir, cgroupLayout: layout, capabilities: capabilities,
+            spec: spec, rootfs: rootfs, stateDir: stateDir, cgroupLayout: layout, cgroup: cgroup, capabilities: capabilities,
+            seccompProgram: seccompProgram,
             syncRead: sync.read, errorWrite: errors.write, stdin: childStdin, stdout: childStdout, stderr: childStderr,
             ptySlave: ptySlave, joins: joins, overlayLower: overlayLower, killWithParent: options.killWithParent,
             parentPid: getpid())
 
+        Trace.mark("preclone")
         let startedAt = Clock.rfc3339Nano()
         var pidfd: Int32 = -1
         let pid = berth_clone_pidfd(cloneFlags, &pidfd)
@@ -307,12 +317,16 @@ public enum ContainerRunner {
         if let outPipe { close(outPipe.write) }
         if let errPipe { close(errPipe.write) }
 
-        try cgroup.attach(pid: pid)
-        try FS.writeAtomically(stateDir + "/state.json", Array(
+        // State lives in the run root (tmpfs on most hosts, gone at reboot by definition):
+        // atomic by rename, without fsync.
+        try FS.writeAtomically(stateDir + "/state.json", sync: false, Array(
             "{\"Name\":\"\(spec.name)\",\"Project\":\"\(spec.project)\",\"Pid\":\(pid),\"Cgroup\":\"\(cgroup.relativePath)\",\"StartedAt\":\"\(startedAt)\"}\n".utf8))
+        Trace.mark("state-written")
         var go: UInt8 = 1
-        _ = try Sys.check("write sync pipe") { write(sync.write, &go, 1) }
+        // EPIPE here means the child already failed: its report is on the error pipe.
+        _ = write(sync.write, &go, 1)
 
+        Trace.mark("sync-sent")
         // EOF on the error pipe = execve succeeded; anything else is the child's report.
         let report = try FS.readAll(fd: errors.read, path: "container error pipe", limit: 65536)
         if !report.isEmpty {
@@ -331,11 +345,13 @@ public enum ContainerRunner {
             throw RuntimeError("container \(spec.name): \(message)", kind: kind)
         }
 
+        Trace.mark("exec-ok")
         var monitor = Monitor(
             pid: pid, pidfd: childPidfd, signalFD: signalFD, spec: spec, options: options, outPipe: outPipe?.read,
             errPipe: errPipe?.read, ptyMaster: ptyMaster, log: logWriter)
         let status = try monitor.wait()
         reaped = true
+        Trace.mark("exited")
         let finishedAt = Clock.rfc3339Nano()
 
         // With a private pid namespace the kernel has killed the rest when PID 1 died;

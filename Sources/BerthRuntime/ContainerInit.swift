@@ -10,7 +10,10 @@ struct InitContext {
     var rootfs: String
     var stateDir: String
     var cgroupLayout: CgroupLayout
+    var cgroup: Cgroup
     var capabilities: UInt64
+    /// Compiled seccomp program (empty: no seccomp).
+    var seccompProgram: [UInt8]
     /// Parent → child: one byte once the child sits in its cgroup.
     var syncRead: Int32
     /// Child → parent: a structured error (`kind\nmessage`), or EOF at a successful exec.
@@ -86,13 +89,14 @@ enum ContainerInit {
             _ = try Sys.check("setns", path: namespaceName(join.type)) { berth_setns(join.fd, join.type) }
         }
 
-        // Wait until the parent has put us into the container's cgroup.
-        var byte: UInt8 = 0
-        let n = try Sys.check("read sync pipe") { read(c.syncRead, &byte, 1) }
-        if n != 1 { _exit(125) }  // The parent went away; nothing to report to.
+        // Into the container's cgroup before anything else (every later fork counts), then
+        // a cgroup namespace rooted there.
+        Trace.mark("child-start")
+        try c.cgroup.attachSelf()
         if spec.namespaces.cgroup == .private {
             _ = try Sys.check("unshare", path: "cgroup namespace") { berth_unshare(Int32(CLONE_NEWCGROUP)) }
         }
+        Trace.mark("child-synced")
 
         // Mounts: keep ours from propagating back to the host.
         try Mounts.mount(source: "none", target: "/", type: nil, flags: MountFlags.slave | MountFlags.recursive, displayTarget: "/ (make rslave)")
@@ -110,6 +114,7 @@ enum ContainerInit {
             try Mounts.mount(source: c.rootfs, target: c.rootfs, type: nil, flags: MountFlags.bind | MountFlags.recursive)
         }
         try RootfsSetup(spec: spec, rootfs: c.rootfs, stateDir: c.stateDir, cgroupLayout: c.cgroupLayout, ptySlave: c.ptySlave).run()
+        Trace.mark("child-mounted")
         try FinalizeRootfs.pivot(into: c.rootfs)
         if spec.root.readOnly { try FinalizeRootfs.readOnlyRoot() }
 
@@ -164,10 +169,12 @@ enum ContainerInit {
             }
         }
 
-        let seccomp = !spec.security.privileged && spec.security.seccomp == .default
+        let seccomp = !c.seccompProgram.isEmpty
         let earlySeccomp = seccomp && !spec.security.noNewPrivileges
-        if earlySeccomp { try SeccompProfile.load(capabilities: c.capabilities) }
+        Trace.mark("child-preseccomp")
+        if earlySeccomp { try SeccompProfile.load(program: c.seccompProgram) }
 
+        Trace.mark("child-seccomp")
         // Bounding set first (needs CAP_SETPCAP), then ids with keepcaps, then the sets.
         let last = Int(berth_cap_last_cap())
         for cap in 0...max(0, last) where c.capabilities & (1 << UInt64(cap)) == 0 {
@@ -188,7 +195,7 @@ enum ContainerInit {
         if spec.security.noNewPrivileges {
             _ = try Sys.check("prctl PR_SET_NO_NEW_PRIVS") { berth_set_no_new_privs() }
         }
-        if seccomp && !earlySeccomp { try SeccompProfile.load(capabilities: c.capabilities) }
+        if seccomp && !earlySeccomp { try SeccompProfile.load(program: c.seccompProgram) }
 
         if spec.process.cwd != "/" {
             let (_, code) = Sys.attempt { chdir(spec.process.cwd) }
@@ -197,10 +204,15 @@ enum ContainerInit {
             }
         }
 
+        Trace.mark("child-creds")
         guard let argv0 = spec.process.args.first else {
             throw RuntimeError("no command specified: give one after -- or set the image's Cmd/Entrypoint")
         }
         let path = try lookPath(argv0, env: env)
+
+        // The parent's go (state recorded); EOF means it died: nobody to run for.
+        var byte: UInt8 = 0
+        if read(c.syncRead, &byte, 1) != 1 { _exit(125) }
 
         if spec.useInit {
             try runInit(c, path: path, env: env)

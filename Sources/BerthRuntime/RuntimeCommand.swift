@@ -122,6 +122,7 @@ public enum RuntimeCommand {
         }
         do {
             let result = try ContainerRunner.run(parsed.spec, options: parsed.options)
+            Trace.mark("cleaned")
             if result.oomKilled {
                 writeStderr("berth: container \(parsed.spec.name) was OOMKilled (memory limit reached)\n")
             }

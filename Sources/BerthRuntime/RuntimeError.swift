@@ -30,3 +30,17 @@ public struct RuntimeError: Error, CustomStringConvertible, Equatable, Sendable 
         }
     }
 }
+
+#if canImport(Glibc)
+import Glibc
+#endif
+import BerthSystem
+
+/// `BERTH_TRACE=1`: phase timestamps (monotonic µs) on stderr, for start-path profiling.
+enum Trace {
+    static func mark(_ label: StaticString) {
+        guard getenv("BERTH_TRACE") != nil else { return }
+        let text = "berth-trace \(getpid()) \(Clock.monotonicNanoseconds() / 1000) \(label)\n"
+        _ = text.withCString { write(2, $0, strlen($0)) }
+    }
+}

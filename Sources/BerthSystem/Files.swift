@@ -61,14 +61,14 @@ public enum FS {
     }
 
     /// Atomic replace: write a temp file beside `path`, fsync, rename.
-    public static func writeAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws {
+    public static func writeAtomically(_ path: String, sync: Bool = true, _ bytes: [UInt8], mode: mode_t = 0o644) throws {
         let temp = path + ".tmp"
         let fd = try Sys.check("open", path: temp) {
             open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
         }
         do {
             try writeAll(fd: fd, bytes, path: temp)
-            _ = try Sys.check("fsync", path: temp) { fsync(fd) }
+            if sync { _ = try Sys.check("fsync", path: temp) { fsync(fd) } }
         } catch {
             close(fd)
             unlink(temp)

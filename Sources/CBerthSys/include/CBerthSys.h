@@ -83,6 +83,10 @@ int berth_reset_signals(void);
 int berth_block_all_signals(void);
 int berth_sigtimedwait_all(int timeout_ms, int *out_pid);
 
+/* ---- seccomp ---- */
+/* Loads a raw classic-BPF seccomp program (`len` bytes of struct sock_filter). */
+int berth_seccomp_load_bpf(const void *program, size_t len);
+
 /* ---- terminals ---- */
 /* Opens a new pty pair: *master gets the master fd (close-on-exec), `name` receives the
  * slave path. */
