@@ -36,40 +36,64 @@ struct RootfsFD {
         throw SystemError("resolve", path: "\(inside) in \(path)", errno: code)
     }
 
-    /// Opens `inside`, creating missing directories (and the last component as a directory
-    /// or an empty file) inside the rootfs.
+    /// Opens `inside`, creating what is missing inside the rootfs: directories on the way,
+    /// and the last component as a directory or an empty file. Symlinks met on the way —
+    /// dangling ones included, which `openat2` alone cannot create through — are resolved
+    /// by hand with the rootfs as `/` (securejoin's MkdirAll): an absolute target restarts
+    /// at the rootfs, `..` stops at it, at most 40 links are followed.
     func openCreating(_ inside: String, directory: Bool) throws -> Int32 {
         if let fd = try open(inside) { return fd }
-        let components = inside.split(separator: "/").map(String.init)
-        var parentFD = try Sys.check("open rootfs", path: path) { dup(self.fd) }
-        defer { _ = Glibc.close(parentFD) }
-        var soFar = ""
-        for (index, component) in components.enumerated() {
-            soFar += "/" + component
-            let isLast = index == components.count - 1
-            var next = berth_openat2(parentFD, component, BERTH_O_PATH | O_CLOEXEC, 0, RootfsFD.resolve)
-            if next < 0 && errno == ENOENT {
-                if isLast && !directory {
-                    let created = berth_openat2(parentFD, component, O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0o644, RootfsFD.resolve)
-                    if created < 0 && errno != EEXIST {
-                        throw SystemError("create mount target", path: "\(soFar) in \(path)", errno: errno)
-                    }
-                    if created >= 0 { _ = Glibc.close(created) }
-                } else {
-                    let (_, code) = Sys.attempt { mkdirat(parentFD, component, 0o755) }
-                    if code != 0 && code != EEXIST {
-                        throw SystemError("mkdir", path: "\(soFar) in \(path)", errno: code)
-                    }
+        var remaining = inside.split(separator: "/").map(String.init)
+        var resolved: [String] = []
+        var links = 0
+        while !remaining.isEmpty {
+            let component = remaining.removeFirst()
+            if component == "." || component.isEmpty { continue }
+            if component == ".." {
+                if !resolved.isEmpty { resolved.removeLast() }
+                continue
+            }
+            let isLast = remaining.isEmpty
+            let parentPath = resolved.isEmpty ? "." : resolved.joined(separator: "/")
+            let parentFD = berth_openat2(fd, parentPath, BERTH_O_PATH | O_DIRECTORY | O_CLOEXEC, 0, RootfsFD.resolve)
+            if parentFD < 0 {
+                throw SystemError("resolve", path: "/\(resolved.joined(separator: "/")) in \(path)", errno: errno)
+            }
+            defer { _ = Glibc.close(parentFD) }
+            var st = stat()
+            if fstatat(parentFD, component, &st, AT_SYMLINK_NOFOLLOW) == 0 {
+                if (st.st_mode & S_IFMT) == S_IFLNK {
+                    links += 1
+                    if links > 40 { throw SystemError("resolve", path: "\(inside) in \(path)", errno: ELOOP) }
+                    var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+                    let n = readlinkat(parentFD, component, &buffer, buffer.count - 1)
+                    if n < 0 { throw SystemError("readlink", path: "/\((resolved + [component]).joined(separator: "/")) in \(path)", errno: errno) }
+                    let target = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                    if target.hasPrefix("/") { resolved = [] }
+                    remaining = target.split(separator: "/").map(String.init) + remaining
+                    continue
                 }
-                next = berth_openat2(parentFD, component, BERTH_O_PATH | O_CLOEXEC, 0, RootfsFD.resolve)
+                resolved.append(component)
+                continue
             }
-            if next < 0 {
-                throw SystemError("resolve", path: "\(soFar) in \(path)", errno: errno)
+            if errno != ENOENT {
+                throw SystemError("stat", path: "/\((resolved + [component]).joined(separator: "/")) in \(path)", errno: errno)
             }
-            _ = Glibc.close(parentFD)
-            parentFD = next
+            let shown = "/\((resolved + [component]).joined(separator: "/")) in \(path)"
+            if isLast && !directory {
+                let created = openat(parentFD, component, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0o644)
+                if created < 0 && errno != EEXIST { throw SystemError("create mount target", path: shown, errno: errno) }
+                if created >= 0 { _ = Glibc.close(created) }
+            } else {
+                let (_, code) = Sys.attempt { mkdirat(parentFD, component, 0o755) }
+                if code != 0 && code != EEXIST { throw SystemError("mkdir", path: shown, errno: code) }
+            }
+            resolved.append(component)
         }
-        return try Sys.check("dup", path: inside) { dup(parentFD) }
+        let final = resolved.isEmpty ? "." : resolved.joined(separator: "/")
+        let result = berth_openat2(fd, final, BERTH_O_PATH | O_CLOEXEC, 0, RootfsFD.resolve)
+        if result < 0 { throw SystemError("resolve", path: "/\(final) in \(path)", errno: errno) }
+        return result
     }
 
     /// Mounts onto `inside` through its fd. `directory` decides what to create if missing.
