@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import BerthSystem
+import CBerthSys
 
 /// The host's cgroup layout, detected at run time from /proc/self/mountinfo.
 ///
@@ -240,12 +241,35 @@ public struct Cgroup: Sendable {
     /// global `cgroup_threadgroup_rwsem`, whose write side costs an RCU grace period
     /// (4–20 ms here after an idle gap) — `cgroup.procs` writes by the parent paid that on
     /// every container start. On v2 `cgroup.procs` is the only choice for a domain cgroup.
-    public func attachSelf() throws {
+    public func attachSelf(rootFDs: [Int32]) throws {
+        let file: String
         switch layout {
-        case .v1:
-            for dir in directories { try Cgroup.write(dir, "tasks", "0") }
-        case .v2:
-            for dir in directories { try Cgroup.write(dir, "cgroup.procs", "0") }
+        case .v1: file = "tasks"
+        case .v2: file = "cgroup.procs"
+        }
+        for (index, rootFD) in rootFDs.enumerated() {
+            let relative = relativePath + "/" + file
+            let shown = directories.indices.contains(index) ? directories[index] + "/" + file : relative
+            let fd = try Sys.check("open", path: shown) { openat(rootFD, relative, O_WRONLY | O_CLOEXEC) }
+            defer { close(fd) }
+            do {
+                try FS.writeAll(fd: fd, Array("0".utf8), path: shown)
+            } catch let error as SystemError {
+                throw RuntimeError("cannot join cgroup \(shown): \(SystemError.errnoName(error.errno)) (\(SystemError.strerror(error.errno)))")
+            }
+        }
+    }
+
+    /// O_PATH fds of the hierarchy roots, opened before `pivot_root` so that the child can
+    /// still reach its cgroup files afterwards.
+    public func openRoots() throws -> [Int32] {
+        let roots: [String]
+        switch layout {
+        case .v1(let hierarchies): roots = hierarchies.map(\.mountPoint)
+        case .v2(let mount): roots = [mount]
+        }
+        return try roots.map { root in
+            try Sys.check("open", path: root) { open(root, BERTH_O_PATH | O_DIRECTORY | O_CLOEXEC) }
         }
     }
 

@@ -208,11 +208,6 @@ public enum ContainerRunner {
             overlayLower = lower
         }
 
-        Trace.mark("precgroup")
-        try cgroup.create(resources: spec.resources)
-        cleanups.push { try? cgroup.remove() }
-
-        Trace.mark("cgroup-created")
         // Signals this monitor handles; blocked before clone so none is lost.
         let handled: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH]
         let signalFD = try Sys.check("signalfd") { handled.withUnsafeBufferPointer { berth_signalfd($0.baseAddress, Int32($0.count)) } }
@@ -279,13 +274,8 @@ public enum ContainerRunner {
             }
         }
 
-        var seccompProgram: [UInt8] = []
-        if !spec.security.privileged && spec.security.seccomp == .default {
-            seccompProgram = try SeccompProfile.program(capabilities: capabilities, cacheDir: options.runRoot + "/seccomp")
-        }
         let context = InitContext(
             spec: spec, rootfs: rootfs, stateDir: stateDir, cgroupLayout: layout, cgroup: cgroup, capabilities: capabilities,
-            seccompProgram: seccompProgram,
             syncRead: sync.read, errorWrite: errors.write, stdin: childStdin, stdout: childStdout, stderr: childStderr,
             ptySlave: ptySlave, joins: joins, overlayLower: overlayLower, killWithParent: options.killWithParent,
             parentPid: getpid())
@@ -304,6 +294,9 @@ public enum ContainerRunner {
         cleanups.push { close(childPidfd) }
         // From here on, a failure must not leave the child behind.
         var reaped = false
+        var cgroupCreated = false
+        // LIFO: the child is killed and reaped first, then its cgroup can go.
+        cleanups.push { if cgroupCreated { try? cgroup.remove() } }
         cleanups.push {
             if !reaped {
                 _ = berth_pidfd_send_signal(childPidfd, SIGKILL)
@@ -317,16 +310,26 @@ public enum ContainerRunner {
         if let outPipe { close(outPipe.write) }
         if let errPipe { close(errPipe.write) }
 
+        // While the child mounts: the cgroup, and the seccomp program it will load.
+        Trace.mark("precgroup")
+        cgroupCreated = true  // even a partial create is removed by the cleanup above
+        try cgroup.create(resources: spec.resources)
+        Trace.mark("cgroup-created")
+        var seccompProgram: [UInt8] = []
+        if !spec.security.privileged && spec.security.seccomp == .default {
+            seccompProgram = try SeccompProfile.program(capabilities: capabilities, cacheDir: options.runRoot + "/seccomp")
+        }
+        let length = UInt32(seccompProgram.count)
+        let go: [UInt8] = [1, UInt8(length & 0xff), UInt8((length >> 8) & 0xff), UInt8((length >> 16) & 0xff), UInt8(length >> 24)] + seccompProgram
+        // EPIPE here means the child already failed: its report is on the error pipe.
+        try? FS.writeAll(fd: sync.write, go, path: "sync pipe")
+        Trace.mark("sync-sent")
+
         // State lives in the run root (tmpfs on most hosts, gone at reboot by definition):
         // atomic by rename, without fsync.
         try FS.writeAtomically(stateDir + "/state.json", sync: false, Array(
             "{\"Name\":\"\(spec.name)\",\"Project\":\"\(spec.project)\",\"Pid\":\(pid),\"Cgroup\":\"\(cgroup.relativePath)\",\"StartedAt\":\"\(startedAt)\"}\n".utf8))
         Trace.mark("state-written")
-        var go: UInt8 = 1
-        // EPIPE here means the child already failed: its report is on the error pipe.
-        _ = write(sync.write, &go, 1)
-
-        Trace.mark("sync-sent")
         // EOF on the error pipe = execve succeeded; anything else is the child's report.
         let report = try FS.readAll(fd: errors.read, path: "container error pipe", limit: 65536)
         if !report.isEmpty {

@@ -12,8 +12,6 @@ struct InitContext {
     var cgroupLayout: CgroupLayout
     var cgroup: Cgroup
     var capabilities: UInt64
-    /// Compiled seccomp program (empty: no seccomp).
-    var seccompProgram: [UInt8]
     /// Parent → child: one byte once the child sits in its cgroup.
     var syncRead: Int32
     /// Child → parent: a structured error (`kind\nmessage`), or EOF at a successful exec.
@@ -89,15 +87,8 @@ enum ContainerInit {
             _ = try Sys.check("setns", path: namespaceName(join.type)) { berth_setns(join.fd, join.type) }
         }
 
-        // Into the container's cgroup before anything else (every later fork counts), then
-        // a cgroup namespace rooted there.
         Trace.mark("child-start")
-        try c.cgroup.attachSelf()
-        if spec.namespaces.cgroup == .private {
-            _ = try Sys.check("unshare", path: "cgroup namespace") { berth_unshare(Int32(CLONE_NEWCGROUP)) }
-        }
-        Trace.mark("child-synced")
-
+        let cgroupRoots = try c.cgroup.openRoots()
         // Mounts: keep ours from propagating back to the host.
         try Mounts.mount(source: "none", target: "/", type: nil, flags: MountFlags.slave | MountFlags.recursive, displayTarget: "/ (make rslave)")
         if let lower = c.overlayLower {
@@ -116,6 +107,19 @@ enum ContainerInit {
         try RootfsSetup(spec: spec, rootfs: c.rootfs, stateDir: c.stateDir, cgroupLayout: c.cgroupLayout, ptySlave: c.ptySlave).run()
         Trace.mark("child-mounted")
         try FinalizeRootfs.pivot(into: c.rootfs)
+
+        // The parent creates the cgroup while we mount (the two overlap), then sends "go"
+        // and the seccomp program. Into the cgroup before any fork, then a cgroup namespace
+        // rooted there, then /sys/fs/cgroup as seen through it.
+        let seccompProgram = try receiveGo(c.syncRead)
+        Trace.mark("child-go")
+        try c.cgroup.attachSelf(rootFDs: cgroupRoots)
+        cgroupRoots.forEach { close($0) }
+        if spec.namespaces.cgroup == .private {
+            _ = try Sys.check("unshare", path: "cgroup namespace") { berth_unshare(Int32(CLONE_NEWCGROUP)) }
+        }
+        try RootfsSetup.mountCgroups(root: RootfsFD(path: "/"), layout: c.cgroupLayout, privileged: spec.security.privileged)
+        Trace.mark("child-cgroup")
         if spec.root.readOnly { try FinalizeRootfs.readOnlyRoot() }
 
         if spec.namespaces.uts == .private {
@@ -169,10 +173,10 @@ enum ContainerInit {
             }
         }
 
-        let seccomp = !c.seccompProgram.isEmpty
+        let seccomp = !seccompProgram.isEmpty
         let earlySeccomp = seccomp && !spec.security.noNewPrivileges
         Trace.mark("child-preseccomp")
-        if earlySeccomp { try SeccompProfile.load(program: c.seccompProgram) }
+        if earlySeccomp { try SeccompProfile.load(program: seccompProgram) }
 
         Trace.mark("child-seccomp")
         // Bounding set first (needs CAP_SETPCAP), then ids with keepcaps, then the sets.
@@ -195,7 +199,7 @@ enum ContainerInit {
         if spec.security.noNewPrivileges {
             _ = try Sys.check("prctl PR_SET_NO_NEW_PRIVS") { berth_set_no_new_privs() }
         }
-        if seccomp && !earlySeccomp { try SeccompProfile.load(program: c.seccompProgram) }
+        if seccomp && !earlySeccomp { try SeccompProfile.load(program: seccompProgram) }
 
         if spec.process.cwd != "/" {
             let (_, code) = Sys.attempt { chdir(spec.process.cwd) }
@@ -210,14 +214,31 @@ enum ContainerInit {
         }
         let path = try lookPath(argv0, env: env)
 
-        // The parent's go (state recorded); EOF means it died: nobody to run for.
-        var byte: UInt8 = 0
-        if read(c.syncRead, &byte, 1) != 1 { _exit(125) }
-
         if spec.useInit {
             try runInit(c, path: path, env: env)
         }
         execContainer(c, path: path, env: env)
+    }
+
+    /// Reads the parent's go: one byte, a little-endian UInt32 length, then the seccomp
+    /// program. EOF means the parent died: nobody to run for.
+    static func receiveGo(_ fd: Int32) throws -> [UInt8] {
+        func readExactly(_ count: Int) -> [UInt8]? {
+            var buffer = [UInt8](repeating: 0, count: count)
+            var offset = 0
+            while offset < count {
+                let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress.map { $0 + offset }, count - offset) }
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { return nil }
+                offset += n
+            }
+            return buffer
+        }
+        guard let header = readExactly(5), header[0] == 1 else { _exit(125) }
+        let length = Int(header[1]) | Int(header[2]) << 8 | Int(header[3]) << 16 | Int(header[4]) << 24
+        if length == 0 { return [] }
+        guard let program = readExactly(length) else { _exit(125) }
+        return program
     }
 
     /// `execvp`-like lookup in the container's PATH, with Docker's exit-code semantics.

@@ -155,7 +155,7 @@ struct RootfsSetup {
         }
         try root.mount(source: "mqueue", inside: "/dev/mqueue", type: "mqueue", flags: nosuidNodevNoexec)
         try root.mount(source: "sysfs", inside: "/sys", type: "sysfs", flags: nosuidNodevNoexec | (privileged ? 0 : MountFlags.readOnly))
-        try mountCgroups(root)
+        // /sys/fs/cgroup comes after pivot_root, once the cgroup namespace exists.
 
         // Devices and /dev symlinks (runc rootfs_linux.go), with umask 0 for exact modes.
         let oldMask = umask(0)
@@ -235,10 +235,11 @@ struct RootfsSetup {
 
     /// `/sys/fs/cgroup`: cgroup2 on a v2 host; on v1, a tmpfs with one cgroup mount per
     /// hierarchy (seen through the container's cgroup namespace), then made read-only.
-    func mountCgroups(_ root: RootfsFD) throws {
-        let ro = spec.security.privileged ? 0 : MountFlags.readOnly
+    static func mountCgroups(root: RootfsFD, layout: CgroupLayout, privileged: Bool) throws {
+        defer { root.close() }
+        let ro = privileged ? 0 : MountFlags.readOnly
         let flags = MountFlags.noSuid | MountFlags.noDev | MountFlags.noExec
-        switch cgroupLayout {
+        switch layout {
         case .v2:
             try root.mount(source: "cgroup", inside: "/sys/fs/cgroup", type: "cgroup2", flags: flags | ro)
         case .v1(let hierarchies):

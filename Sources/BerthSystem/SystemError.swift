@@ -65,6 +65,10 @@ public struct SystemError: Error, CustomStringConvertible, Sendable, Equatable {
         case ENOSYS: return "ENOSYS"
         case ENOTEMPTY: return "ENOTEMPTY"
         case EOPNOTSUPP: return "EOPNOTSUPP"
+        case ERANGE: return "ERANGE"
+        case EDOM: return "EDOM"
+        case ENOTTY: return "ENOTTY"
+        case ENXIO: return "ENXIO"
         default: return "errno \(code)"
         }
     }
