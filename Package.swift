@@ -3,6 +3,7 @@
 // No Swift package dependencies: Foundation, Glibc and system C libraries only.
 import PackageDescription
 
+/// Warnings are errors in debug builds (the ones CI and developers run).
 let strict: [SwiftSetting] = [.unsafeFlags(["-warnings-as-errors"], .when(configuration: .debug))]
 
 let package = Package(
@@ -12,21 +13,22 @@ let package = Package(
         .executable(name: "berth", targets: ["berth"]),
     ],
     targets: [
-        // System C libraries (Debian: libyaml-dev).
+        // System C libraries (Debian: libyaml-dev, libseccomp-dev).
         .systemLibrary(name: "CYaml", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
+        .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
         // Our own C shim: what Swift cannot call (variadic syscall, clone, prctl, W* macros, …).
         .target(name: "CBerthSys"),
-        .target(name: "BerthSystem", dependencies: ["CBerthSys"]),
-        .target(name: "BerthDigest"),
-        .target(name: "ComposeSpec", dependencies: ["CYaml", "BerthDigest"]),
-        .target(name: "BerthRuntime", dependencies: ["BerthSystem"]),
-        .target(name: "BerthCLI", dependencies: ["ComposeSpec", "BerthRuntime", "BerthSystem"]),
-        .executableTarget(name: "berth", dependencies: ["BerthCLI"]),
+        .target(name: "BerthSystem", dependencies: ["CBerthSys"], swiftSettings: strict),
+        .target(name: "BerthDigest", swiftSettings: strict),
+        .target(name: "ComposeSpec", dependencies: ["CYaml", "BerthDigest"], swiftSettings: strict),
+        .target(name: "BerthRuntime", dependencies: ["BerthSystem", "CBerthSys", "CSeccomp"], swiftSettings: strict),
+        .target(name: "BerthCLI", dependencies: ["ComposeSpec", "BerthRuntime", "BerthSystem"], swiftSettings: strict),
+        .executableTarget(name: "berth", dependencies: ["BerthCLI", "BerthRuntime"], swiftSettings: strict),
         .testTarget(
             name: "ComposeSpecTests", dependencies: ["ComposeSpec", "BerthDigest"],
-            exclude: ["conformance-known-differences.tsv", "conformance-rejected.tsv"]),
-        .testTarget(name: "BerthRuntimeTests", dependencies: ["BerthRuntime", "BerthSystem"]),
-        .testTarget(name: "BerthCLITests", dependencies: ["BerthCLI", "ComposeSpec"]),
+            exclude: ["conformance-known-differences.tsv", "conformance-rejected.tsv"], swiftSettings: strict),
+        .testTarget(name: "BerthRuntimeTests", dependencies: ["BerthRuntime", "BerthSystem", "CBerthSys"], swiftSettings: strict),
+        .testTarget(name: "BerthCLITests", dependencies: ["BerthCLI", "ComposeSpec"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

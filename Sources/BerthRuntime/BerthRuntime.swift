@@ -1,6 +1,5 @@
-import BerthSystem
-
-/// The embedded container runtime (issue 3). See ARCHITECTURE.md, "Process model".
+/// The embedded container runtime (issue 3). See ARCHITECTURE.md, "Process model", and
+/// `ContainerRunner` for the start path.
 public enum BerthRuntime {
     public static let version = "0.1.0"
 }

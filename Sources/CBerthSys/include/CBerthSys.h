@@ -1,15 +1,111 @@
 /* CBerthSys — the few system calls and macros Swift cannot reach on its own.
  * The public header includes only <sys/types.h> and kernel uapi headers: defining
  * _GNU_SOURCE here would break every module that also imports Dispatch or XCTest
- * (LINUX-NOTES.md). _GNU_SOURCE lives in the .c files only. */
+ * (LINUX-NOTES.md). _GNU_SOURCE lives in the .c files only. Every function is
+ * prefixed `berth_` and returns -1 with errno set on failure unless stated otherwise. */
 #ifndef CBERTHSYS_H
 #define CBERTHSYS_H
 #include <sys/types.h>
+#include <stdint.h>
+#include <linux/sched.h>
+#include <linux/openat2.h>
+#include <linux/capability.h>
 
 /* Wait-status decoding (the W* macros are not importable). */
 int berth_wifexited(int status);
 int berth_wexitstatus(int status);
 int berth_wifsignaled(int status);
 int berth_wtermsig(int status);
+
+/* ---- processes and namespaces ---- */
+
+/* fork()-like clone: returns 0 in the child, the child's pid in the parent. `flags` are
+ * CLONE_NEW* bits; SIGCHLD and CLONE_PIDFD are added here, the pidfd is stored in *pidfd.
+ * Only call from a single-threaded process (see BerthRuntime/ProcessModel.swift). */
+pid_t berth_clone_pidfd(unsigned long long flags, int *pidfd);
+int berth_unshare(int flags);
+int berth_setns(int fd, int nstype);
+int berth_pivot_root(const char *new_root, const char *put_old);
+int berth_pidfd_open(pid_t pid);
+int berth_pidfd_send_signal(int pidfd, int sig);
+/* Non-blocking reap of `pid`: 0 when still running, pid when reaped (status in *status). */
+pid_t berth_waitpid(pid_t pid, int *status, int nohang);
+int berth_set_child_subreaper(void);
+int berth_set_pdeathsig(int sig);
+int berth_getppid(void);
+
+/* ---- capabilities and privileges ---- */
+int berth_cap_last_cap(void);
+int berth_capbset_read(int cap);
+int berth_capbset_drop(int cap);
+int berth_capset(uint64_t effective, uint64_t permitted, uint64_t inheritable);
+int berth_capget(uint64_t *effective, uint64_t *permitted, uint64_t *inheritable);
+int berth_clear_ambient(void);
+int berth_set_keepcaps(int on);
+int berth_set_no_new_privs(void);
+int berth_setgroups(size_t n, const gid_t *groups);
+/* setresuid/setresgid as raw syscalls: they act on the calling thread only, which is what a
+ * single-threaded container init wants, and avoid glibc's all-threads broadcast. */
+int berth_setresuid(uid_t uid);
+int berth_setresgid(gid_t gid);
+
+/* ---- files, fds, mounts ---- */
+/* O_PATH (a GNU extension in glibc's headers; generic value on x86_64 and aarch64). */
+#define BERTH_O_PATH 010000000
+int berth_openat2(int dirfd, const char *path, int flags, unsigned int mode, unsigned long long resolve);
+int berth_pipe2(int fds[2], int flags);
+int berth_dup3(int oldfd, int newfd, int flags);
+/* Mark every fd >= first close-on-exec (close_range with CLOSE_RANGE_CLOEXEC). */
+int berth_close_range_cloexec(unsigned int first);
+int berth_close_range(unsigned int first);
+unsigned long long berth_makedev(unsigned int major, unsigned int minor);
+unsigned int berth_major(unsigned long long dev);
+unsigned int berth_minor(unsigned long long dev);
+int berth_mknod(const char *path, unsigned int mode, unsigned long long dev);
+int berth_sethostname(const char *name, size_t len);
+int berth_setdomainname(const char *name, size_t len);
+/* statfs f_flags of a mount (ST_* bits), for keeping nosuid/nodev/noexec on remounts. */
+long berth_statfs_flags(const char *path);
+int berth_fcntl_setfl_nonblock(int fd);
+int berth_fcntl_setfd_cloexec(int fd, int on);
+
+/* ---- signals ---- */
+/* Blocks `signals` in the calling thread and returns a non-blocking, close-on-exec
+ * signalfd for them. */
+int berth_signalfd(const int *signals, int count);
+/* Reads one pending signal from a signalfd: returns its number, 0 when none (EAGAIN). */
+int berth_signalfd_read(int fd);
+/* Resets dispositions of signals 1..64 to SIG_DFL with the raw rt_sigaction syscall
+ * (glibc refuses 32/33) and clears the signal mask. */
+int berth_reset_signals(void);
+/* Installs a handler that does nothing for `sig` (so that it interrupts syscalls) — used
+ * by the init to receive signals through a blocked mask + sigwaitinfo instead. */
+int berth_block_all_signals(void);
+int berth_sigtimedwait_all(int timeout_ms, int *out_pid);
+
+/* ---- seccomp ---- */
+/* Loads a raw classic-BPF seccomp program (`len` bytes of struct sock_filter). */
+int berth_seccomp_load_bpf(const void *program, size_t len);
+
+/* ---- terminals ---- */
+/* Opens a new pty pair: *master gets the master fd (close-on-exec), `name` receives the
+ * slave path. */
+int berth_openpty(int *master, char *name, size_t name_len);
+int berth_set_ctty(int fd);
+int berth_get_winsize(int fd, unsigned short *rows, unsigned short *cols);
+int berth_set_winsize(int fd, unsigned short rows, unsigned short cols);
+/* Raw mode for the caller's terminal; saves the old settings in an opaque buffer. */
+int berth_tty_make_raw(int fd, void *saved, size_t saved_len);
+int berth_tty_restore(int fd, const void *saved, size_t saved_len);
+size_t berth_termios_size(void);
+
+/* ---- network ---- */
+/* Brings up `lo` in the calling process's network namespace. */
+int berth_loopback_up(void);
+
+/* ---- time ---- */
+/* CLOCK_REALTIME as seconds + nanoseconds; CLOCK_MONOTONIC in nanoseconds. */
+void berth_realtime(long long *sec, long *nsec);
+long long berth_monotonic_ns(void);
 
 #endif

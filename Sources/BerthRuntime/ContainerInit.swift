@@ -1,0 +1,338 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import BerthSystem
+import CBerthSys
+
+/// What the child of `clone()` needs; a copy of the parent's memory, so plain values.
+struct InitContext {
+    var spec: ContainerSpec
+    var rootfs: String
+    var stateDir: String
+    var cgroupLayout: CgroupLayout
+    var cgroup: Cgroup
+    var capabilities: UInt64
+    /// Parent → child: one byte once the child sits in its cgroup.
+    var syncRead: Int32
+    /// Child → parent: a structured error (`kind\nmessage`), or EOF at a successful exec.
+    var errorWrite: Int32
+    var stdin: Int32
+    var stdout: Int32
+    var stderr: Int32
+    var ptySlave: String?
+    /// Namespaces to join with setns (type, fd), opened by the parent.
+    var joins: [(type: Int32, fd: Int32)]
+    var overlayLower: [String]?
+    var killWithParent: Bool
+    var parentPid: Int32
+}
+
+/// The container's first process: the child of `clone()` with the new namespaces.
+///
+/// Order (runc `standard_init_linux.go`, vmexec `childSetup`, STYLE.md item 8): stdio →
+/// join namespaces → wait for the cgroup → cgroupns → mounts slave → rootfs (overlay or
+/// bind) → default mounts, devices, /dev symlinks → user mounts → `pivot_root` → read-only
+/// root → hostname/domainname → lo up → sysctls **before** masked and read-only paths →
+/// rlimits → user lookup → seccomp (when no_new_privs is off it must be loaded while still
+/// privileged) → groups/uid with keepcaps → capabilities → no_new_privs → seccomp (when
+/// no_new_privs is on: as late as possible) → signals, fds → execve.
+enum ContainerInit {
+    static func main(_ context: InitContext) -> Never {
+        do {
+            try setup(context)
+            report(context.errorWrite, RuntimeError("container init returned without exec"))
+        } catch let error as RuntimeError {
+            report(context.errorWrite, error)
+        } catch let error as UserError {
+            report(context.errorWrite, RuntimeError(error.message))
+        } catch {
+            report(context.errorWrite, RuntimeError("\(error)"))
+        }
+    }
+
+    /// Sends a structured error to the parent and exits with the matching code.
+    static func report(_ fd: Int32, _ error: RuntimeError) -> Never {
+        let kind: String
+        switch error.kind {
+        case .runtime, .usage: kind = "runtime"
+        case .cannotInvoke: kind = "cannot-invoke"
+        case .commandNotFound: kind = "not-found"
+        }
+        let bytes = Array((kind + "\n" + error.message).utf8)
+        _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        _exit(error.exitCode)
+    }
+
+    static func setup(_ c: InitContext) throws {
+        let spec = c.spec
+        if c.killWithParent {
+            // If the parent is already gone, the sync read below sees EOF and we exit.
+            _ = berth_set_pdeathsig(SIGKILL)
+        }
+        // Stdio first, while the host's /dev is still reachable.
+        if let slave = c.ptySlave {
+            _ = try Sys.check("setsid") { setsid() }
+            let fd = try Sys.check("open", path: slave) { open(slave, O_RDWR | O_CLOEXEC) }
+            _ = try Sys.check("ioctl TIOCSCTTY", path: slave) { berth_set_ctty(fd) }
+            for target: Int32 in [0, 1, 2] { _ = try Sys.check("dup3", path: slave) { berth_dup3(fd, target, 0) } }
+            close(fd)
+        } else {
+            _ = setsid()  // a session of its own, as runc's nsexec does
+            for (from, to) in [(c.stdin, Int32(0)), (c.stdout, Int32(1)), (c.stderr, Int32(2))] where from != to {
+                _ = try Sys.check("dup3") { berth_dup3(from, to, 0) }
+            }
+        }
+
+        for join in c.joins where join.type != Int32(CLONE_NEWPID) {
+            _ = try Sys.check("setns", path: namespaceName(join.type)) { berth_setns(join.fd, join.type) }
+        }
+
+        Trace.mark("child-start")
+        let cgroupRoots = try c.cgroup.openRoots()
+        // Mounts: keep ours from propagating back to the host.
+        try Mounts.mount(source: "none", target: "/", type: nil, flags: MountFlags.slave | MountFlags.recursive, displayTarget: "/ (make rslave)")
+        if let lower = c.overlayLower {
+            // The upper/work dirs live on a tmpfs inside this mount namespace: they vanish
+            // with the container and cost nothing to delete (LINUX-NOTES: ext4 rm is slow).
+            let scratch = c.stateDir + "/overlay"
+            try Mounts.mount(source: "tmpfs", target: scratch, type: "tmpfs", flags: 0, data: "mode=755")
+            for dir in ["upper", "work"] {
+                _ = try Sys.check("mkdir", path: scratch + "/" + dir) { mkdir(scratch + "/" + dir, 0o755) }
+            }
+            let data = "lowerdir=\(lower.joined(separator: ":")),upperdir=\(scratch)/upper,workdir=\(scratch)/work"
+            try Mounts.mount(source: "overlay", target: c.rootfs, type: "overlay", flags: 0, data: data)
+        } else {
+            try Mounts.mount(source: c.rootfs, target: c.rootfs, type: nil, flags: MountFlags.bind | MountFlags.recursive)
+        }
+        try RootfsSetup(spec: spec, rootfs: c.rootfs, stateDir: c.stateDir, cgroupLayout: c.cgroupLayout, ptySlave: c.ptySlave).run()
+        Trace.mark("child-mounted")
+        try FinalizeRootfs.pivot(into: c.rootfs)
+
+        // The parent creates the cgroup while we mount (the two overlap), then sends "go"
+        // and the seccomp program. Into the cgroup before any fork, then a cgroup namespace
+        // rooted there, then /sys/fs/cgroup as seen through it.
+        let seccompProgram = try receiveGo(c.syncRead)
+        Trace.mark("child-go")
+        try c.cgroup.attachSelf(rootFDs: cgroupRoots)
+        cgroupRoots.forEach { close($0) }
+        if spec.namespaces.cgroup == .private {
+            _ = try Sys.check("unshare", path: "cgroup namespace") { berth_unshare(Int32(CLONE_NEWCGROUP)) }
+        }
+        try RootfsSetup.mountCgroups(root: RootfsFD(path: "/"), layout: c.cgroupLayout, privileged: spec.security.privileged)
+        Trace.mark("child-cgroup")
+        if spec.root.readOnly { try FinalizeRootfs.readOnlyRoot() }
+
+        if spec.namespaces.uts == .private {
+            let host = spec.hostname ?? String(spec.name.prefix(63))
+            _ = try Sys.check("sethostname", path: host) { berth_sethostname(host, host.utf8.count) }
+            if let domain = spec.domainname {
+                _ = try Sys.check("setdomainname", path: domain) { berth_setdomainname(domain, domain.utf8.count) }
+            }
+        }
+        if spec.namespaces.network == .private {
+            _ = try Sys.check("set lo up", path: "container network namespace") { berth_loopback_up() }
+        }
+        for sysctl in spec.sysctls {
+            let path = "/proc/sys/" + sysctl.key.split(separator: ".").joined(separator: "/")
+            do {
+                try FS.writeExisting(path, sysctl.value)
+            } catch let error as SystemError {
+                throw RuntimeError("sysctl \(sysctl.key)=\(sysctl.value): write \(path): \(SystemError.errnoName(error.errno)) (\(SystemError.strerror(error.errno))); only namespaced sysctls (net.*, kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*) can be set")
+            }
+        }
+        if !spec.security.privileged {
+            try FinalizeRootfs.mask(spec.security.maskedPaths)
+            try FinalizeRootfs.readOnly(spec.security.readonlyPaths)
+        }
+        umask(0o022)
+
+        for limit in spec.rlimits {
+            var value = rlimit(rlim_cur: rlim_t(limit.soft), rlim_max: rlim_t(limit.hard))
+            let rc = setrlimit(__rlimit_resource_t(UInt32(limit.resource)), &value)
+            if rc != 0 {
+                throw RuntimeError("setrlimit \(limit.name)=\(limit.soft):\(limit.hard): \(SystemError.errnoName(errno)) (\(SystemError.strerror(errno))); the hard limit cannot exceed the caller's")
+            }
+        }
+
+        // User and groups from the image's own files (read after pivot_root).
+        let passwd = try? FS.readString("/etc/passwd")
+        let group = try? FS.readString("/etc/group")
+        let user = try UserResolver.resolve(user: spec.process.user, groupAdd: spec.process.additionalGroups, passwd: passwd, group: group)
+        var env = spec.process.env
+        if !env.contains(where: { $0.hasPrefix("HOME=") }) { env.append("HOME=" + user.home) }
+        if !env.contains(where: { $0.hasPrefix("HOSTNAME=") }), spec.namespaces.uts == .private {
+            env.append("HOSTNAME=" + (spec.hostname ?? String(spec.name.prefix(63))))
+        }
+        if spec.process.terminal && !env.contains(where: { $0.hasPrefix("TERM=") }) { env.append("TERM=xterm") }
+
+        // Working directory: created if missing (Docker does), entered after setuid.
+        if spec.process.cwd != "/" {
+            if !FS.isDirectory(spec.process.cwd) {
+                try FS.makeDirectories(spec.process.cwd)
+                _ = chown(spec.process.cwd, user.uid, user.gid)
+            }
+        }
+
+        let seccomp = !seccompProgram.isEmpty
+        let earlySeccomp = seccomp && !spec.security.noNewPrivileges
+        Trace.mark("child-preseccomp")
+        if earlySeccomp { try SeccompProfile.load(program: seccompProgram) }
+
+        Trace.mark("child-seccomp")
+        // Bounding set first (needs CAP_SETPCAP), then ids with keepcaps, then the sets.
+        let last = Int(berth_cap_last_cap())
+        for cap in 0...max(0, last) where c.capabilities & (1 << UInt64(cap)) == 0 {
+            if berth_capbset_read(Int32(cap)) > 0 {
+                _ = try Sys.check("drop capability from bounding set", path: cap < Capabilities.names.count ? Capabilities.names[cap] : String(cap)) { berth_capbset_drop(Int32(cap)) }
+            }
+        }
+        _ = try Sys.check("prctl PR_SET_KEEPCAPS") { berth_set_keepcaps(1) }
+        let gids = user.additionalGids.map { gid_t($0) }
+        _ = try Sys.check("setgroups", path: gids.map(String.init).joined(separator: ",")) { gids.withUnsafeBufferPointer { berth_setgroups($0.count, $0.baseAddress) } }
+        _ = try Sys.check("setresgid", path: String(user.gid)) { berth_setresgid(gid_t(user.gid)) }
+        _ = try Sys.check("setresuid", path: String(user.uid)) { berth_setresuid(uid_t(user.uid)) }
+        _ = try Sys.check("prctl PR_SET_KEEPCAPS") { berth_set_keepcaps(0) }
+        // Docker gives a non-root user no effective/permitted capabilities (bounding only).
+        let sets: UInt64 = user.uid == 0 ? c.capabilities : 0
+        _ = try Sys.check("capset") { berth_capset(sets, sets, 0) }
+        _ = berth_clear_ambient()
+        if spec.security.noNewPrivileges {
+            _ = try Sys.check("prctl PR_SET_NO_NEW_PRIVS") { berth_set_no_new_privs() }
+        }
+        if seccomp && !earlySeccomp { try SeccompProfile.load(program: seccompProgram) }
+
+        if spec.process.cwd != "/" {
+            let (_, code) = Sys.attempt { chdir(spec.process.cwd) }
+            if code != 0 {
+                throw RuntimeError("cannot enter working directory \(spec.process.cwd) as uid \(user.uid): \(SystemError.errnoName(code)) (\(SystemError.strerror(code)))")
+            }
+        }
+
+        Trace.mark("child-creds")
+        guard let argv0 = spec.process.args.first else {
+            throw RuntimeError("no command specified: give one after -- or set the image's Cmd/Entrypoint")
+        }
+        let path = try lookPath(argv0, env: env)
+
+        if spec.useInit {
+            try runInit(c, path: path, env: env)
+        }
+        execContainer(c, path: path, env: env)
+    }
+
+    /// Reads the parent's go: one byte, a little-endian UInt32 length, then the seccomp
+    /// program. EOF means the parent died: nobody to run for.
+    static func receiveGo(_ fd: Int32) throws -> [UInt8] {
+        func readExactly(_ count: Int) -> [UInt8]? {
+            var buffer = [UInt8](repeating: 0, count: count)
+            var offset = 0
+            while offset < count {
+                let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress.map { $0 + offset }, count - offset) }
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { return nil }
+                offset += n
+            }
+            return buffer
+        }
+        guard let header = readExactly(5), header[0] == 1 else { _exit(125) }
+        let length = Int(header[1]) | Int(header[2]) << 8 | Int(header[3]) << 16 | Int(header[4]) << 24
+        if length == 0 { return [] }
+        guard let program = readExactly(length) else { _exit(125) }
+        return program
+    }
+
+    /// `execvp`-like lookup in the container's PATH, with Docker's exit-code semantics.
+    static func lookPath(_ command: String, env: [String]) throws -> String {
+        if command.contains("/") {
+            return try checkExecutable(command)
+        }
+        let pathVar = env.last(where: { $0.hasPrefix("PATH=") }).map { String($0.dropFirst(5)) }
+            ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+        var denied: String?
+        for dir in pathVar.split(separator: ":", omittingEmptySubsequences: false) {
+            let candidate = (dir.isEmpty ? "." : String(dir)) + "/" + command
+            var st = stat()
+            if stat(candidate, &st) != 0 { continue }
+            if (st.st_mode & S_IFMT) == S_IFDIR { continue }
+            if access(candidate, X_OK) == 0 { return candidate }
+            denied = candidate
+        }
+        if let denied {
+            throw RuntimeError("exec \(command): \(denied) is not executable (EACCES)", kind: .cannotInvoke)
+        }
+        throw RuntimeError("exec \(command): executable file not found in $PATH (\(pathVar))", kind: .commandNotFound)
+    }
+
+    static func checkExecutable(_ path: String) throws -> String {
+        var st = stat()
+        if stat(path, &st) != 0 {
+            throw RuntimeError("exec \(path): no such file or directory", kind: .commandNotFound)
+        }
+        if (st.st_mode & S_IFMT) == S_IFDIR {
+            throw RuntimeError("exec \(path): is a directory", kind: .cannotInvoke)
+        }
+        if access(path, X_OK) != 0 {
+            throw RuntimeError("exec \(path): permission denied", kind: .cannotInvoke)
+        }
+        return path
+    }
+
+    /// Clean signal state and fds, then execve. Never returns.
+    static func execContainer(_ c: InitContext, path: String, env: [String]) -> Never {
+        _ = berth_reset_signals()
+        _ = berth_close_range_cloexec(3)
+        let args = c.spec.process.args
+        var argv: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
+        var envp: [UnsafeMutablePointer<CChar>?] = env.map { strdup($0) } + [nil]
+        execve(path, &argv, &envp)
+        let code = errno
+        let kind: RuntimeError.Kind = (code == ENOENT) ? .commandNotFound : .cannotInvoke
+        report(c.errorWrite, RuntimeError("exec \(path): \(SystemError.errnoName(code)) (\(SystemError.strerror(code)))", kind: kind))
+    }
+
+    /// `init: true`: stay as PID 1 (this process, already confined like the container),
+    /// fork the command, forward signals to it and reap every orphan until it exits; exit
+    /// with its code (128+n for a signal, as tini/docker-init). Needs nothing from the image.
+    static func runInit(_ c: InitContext, path: String, env: [String]) throws -> Never {
+        _ = berth_block_all_signals()
+        let child = fork()
+        if child < 0 { throw SystemError("fork", path: "init child", errno: errno) }
+        if child == 0 {
+            if c.spec.process.terminal {
+                _ = setsid()
+                _ = berth_set_ctty(0)
+            }
+            execContainer(c, path: path, env: env)
+        }
+        close(c.errorWrite)
+        while true {
+            var sender: Int32 = 0
+            let sig = berth_sigtimedwait_all(-1, &sender)
+            if sig <= 0 { continue }
+            if sig == SIGCHLD {
+                while true {
+                    var status: Int32 = 0
+                    let pid = berth_waitpid(-1, &status, 1)
+                    if pid <= 0 { break }
+                    if pid == child {
+                        _exit(ExitStatus(waitStatus: status).code)
+                    }
+                }
+            } else {
+                _ = kill(child, sig)
+            }
+        }
+    }
+
+    static func namespaceName(_ type: Int32) -> String {
+        switch type {
+        case Int32(CLONE_NEWNET): return "network namespace"
+        case Int32(CLONE_NEWIPC): return "ipc namespace"
+        case Int32(CLONE_NEWUTS): return "uts namespace"
+        case Int32(CLONE_NEWPID): return "pid namespace"
+        case Int32(CLONE_NEWCGROUP): return "cgroup namespace"
+        case Int32(CLONE_NEWNS): return "mount namespace"
+        default: return "namespace"
+        }
+    }
+}

@@ -1,0 +1,46 @@
+/// A runtime failure with a message that says what failed, where, and what to do.
+public struct RuntimeError: Error, CustomStringConvertible, Equatable, Sendable {
+    public enum Kind: Sendable, Equatable {
+        /// Our own failure: exit 125.
+        case runtime
+        /// The command exists but cannot be invoked: exit 126.
+        case cannotInvoke
+        /// The command was not found: exit 127.
+        case commandNotFound
+        /// A usage error in the command line: exit 64.
+        case usage
+    }
+
+    public var kind: Kind
+    public var message: String
+
+    public init(_ message: String, kind: Kind = .runtime) {
+        self.message = message
+        self.kind = kind
+    }
+
+    public var description: String { message }
+
+    public var exitCode: Int32 {
+        switch kind {
+        case .runtime: return 125
+        case .cannotInvoke: return 126
+        case .commandNotFound: return 127
+        case .usage: return 64
+        }
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif
+import BerthSystem
+
+/// `BERTH_TRACE=1`: phase timestamps (monotonic µs) on stderr, for start-path profiling.
+enum Trace {
+    static func mark(_ label: StaticString) {
+        guard getenv("BERTH_TRACE") != nil else { return }
+        let text = "berth-trace \(getpid()) \(Clock.monotonicNanoseconds() / 1000) \(label)\n"
+        _ = text.withCString { write(2, $0, strlen($0)) }
+    }
+}

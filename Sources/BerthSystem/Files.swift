@@ -1,0 +1,180 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CBerthSys
+
+/// Small, Foundation-free file and fd helpers for the container start path.
+public enum FS {
+    /// Reads a whole file (at most `limit` bytes).
+    public static func read(_ path: String, limit: Int = 1 << 22) throws -> [UInt8] {
+        let fd = try Sys.check("open", path: path) { open(path, O_RDONLY | O_CLOEXEC) }
+        defer { close(fd) }
+        return try readAll(fd: fd, path: path, limit: limit)
+    }
+
+    public static func readString(_ path: String, limit: Int = 1 << 22) throws -> String {
+        String(decoding: try read(path, limit: limit), as: UTF8.self)
+    }
+
+    /// Reads an fd to EOF.
+    public static func readAll(fd: Int32, path: String, limit: Int = 1 << 22) throws -> [UInt8] {
+        var out: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 8192)
+        while out.count < limit {
+            let n = try buffer.withUnsafeMutableBytes { (raw) throws -> Int in
+                try Sys.check("read", path: path) { Glibc.read(fd, raw.baseAddress, raw.count) }
+            }
+            if n == 0 { break }
+            out.append(contentsOf: buffer[0..<n])
+        }
+        return out
+    }
+
+    /// Writes `bytes` fully to an fd.
+    public static func writeAll(fd: Int32, _ bytes: [UInt8], path: String) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let n = try bytes.withUnsafeBytes { (raw) throws -> Int in
+                try Sys.check("write", path: path) {
+                    Glibc.write(fd, raw.baseAddress.map { $0 + offset }, raw.count - offset)
+                }
+            }
+            offset += n
+        }
+    }
+
+    /// Writes a string to an existing file (cgroup and /proc files): open O_WRONLY, one write.
+    public static func writeExisting(_ path: String, _ text: String) throws {
+        let fd = try Sys.check("open", path: path) { open(path, O_WRONLY | O_CLOEXEC) }
+        defer { close(fd) }
+        let bytes = Array(text.utf8)
+        try writeAll(fd: fd, bytes, path: path)
+    }
+
+    /// Creates or truncates a file with `mode` and writes `bytes`.
+    public static func write(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws {
+        let fd = try Sys.check("open", path: path) {
+            open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+        }
+        defer { close(fd) }
+        try writeAll(fd: fd, bytes, path: path)
+    }
+
+    /// Atomic replace: write a temp file beside `path`, fsync, rename.
+    public static func writeAtomically(_ path: String, sync: Bool = true, _ bytes: [UInt8], mode: mode_t = 0o644) throws {
+        let temp = path + ".tmp"
+        let fd = try Sys.check("open", path: temp) {
+            open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+        }
+        do {
+            try writeAll(fd: fd, bytes, path: temp)
+            if sync { _ = try Sys.check("fsync", path: temp) { fsync(fd) } }
+        } catch {
+            close(fd)
+            unlink(temp)
+            throw error
+        }
+        close(fd)
+        _ = try Sys.check("rename", path: "\(temp) to \(path)") { rename(temp, path) }
+    }
+
+    public static func exists(_ path: String) -> Bool {
+        access(path, F_OK) == 0
+    }
+
+    public static func isDirectory(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    /// `mkdir -p`; existing directories are fine. Tries the leaf first (one syscall in the
+    /// common case), then creates missing parents.
+    public static func makeDirectories(_ path: String, mode: mode_t = 0o755) throws {
+        let (_, code) = Sys.attempt { mkdir(path, mode) }
+        if code == 0 || (code == EEXIST && isDirectory(path)) { return }
+        guard code == ENOENT, let slash = path.lastIndex(of: "/"), slash != path.startIndex else {
+            throw SystemError("mkdir", path: path, errno: code)
+        }
+        try makeDirectories(String(path[..<slash]), mode: mode)
+        let (_, again) = Sys.attempt { mkdir(path, mode) }
+        if again != 0 && again != EEXIST { throw SystemError("mkdir", path: path, errno: again) }
+    }
+
+    /// `rm -rf` without following symlinks. Stays on one path tree; used for state dirs.
+    public static func removeTree(_ path: String) throws {
+        var st = stat()
+        if lstat(path, &st) != 0 {
+            if errno == ENOENT { return }
+            throw SystemError("lstat", path: path, errno: errno)
+        }
+        if (st.st_mode & S_IFMT) == S_IFDIR {
+            for name in try listDirectory(path) {
+                try removeTree(path + "/" + name)
+            }
+            let (_, code) = Sys.attempt { rmdir(path) }
+            if code != 0 && code != ENOENT { throw SystemError("rmdir", path: path, errno: code) }
+        } else {
+            let (_, code) = Sys.attempt { unlink(path) }
+            if code != 0 && code != ENOENT { throw SystemError("unlink", path: path, errno: code) }
+        }
+    }
+
+    public static func listDirectory(_ path: String) throws -> [String] {
+        guard let dir = opendir(path) else {
+            throw SystemError("opendir", path: path, errno: errno)
+        }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) { pointer in
+                pointer.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if name == "." || name == ".." { continue }
+            names.append(name)
+        }
+        return names
+    }
+}
+
+/// A pair of pipe fds, both close-on-exec.
+public struct Pipe: Sendable {
+    public var read: Int32
+    public var write: Int32
+
+    public init(cloexec: Bool = true) throws {
+        var fds: [Int32] = [-1, -1]
+        _ = try Sys.check("pipe2") { berth_pipe2(&fds, cloexec ? O_CLOEXEC : 0) }
+        read = fds[0]
+        write = fds[1]
+    }
+}
+
+public enum Clock {
+    /// Monotonic nanoseconds, for deadlines.
+    public static func monotonicNanoseconds() -> Int64 { Int64(berth_monotonic_ns()) }
+
+    /// Wall clock as RFC 3339 with nanoseconds in UTC, like Docker's json-file `time`.
+    public static func rfc3339Nano() -> String {
+        var sec: Int64 = 0
+        var nsec: Int = 0
+        berth_realtime(&sec, &nsec)
+        return rfc3339Nano(seconds: sec, nanoseconds: nsec)
+    }
+
+    public static func rfc3339Nano(seconds: Int64, nanoseconds: Int) -> String {
+        var t = time_t(seconds)
+        var parts = tm()
+        gmtime_r(&t, &parts)
+        func pad(_ value: Int32, _ width: Int) -> String {
+            let text = String(value)
+            return String(repeating: "0", count: max(0, width - text.count)) + text
+        }
+        // Go's RFC3339Nano (what Docker writes) drops trailing zeros of the fraction.
+        let nanos = String(nanoseconds)
+        var fraction = Substring(String(repeating: "0", count: max(0, 9 - nanos.count)) + nanos)
+        while fraction.last == "0" { fraction = fraction.dropLast() }
+        let dot = fraction.isEmpty ? "" : "." + fraction
+        return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))"
+            + "T\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2))\(dot)Z"
+    }
+}

@@ -1,0 +1,333 @@
+import Foundation
+import Testing
+@testable import BerthRuntime
+import BerthSystem
+
+/// Root tier: real containers on a busybox rootfs, asserted from inside.
+@Suite("containers (root)", .serialized, .enabled(if: canRunContainers, containerGateReason))
+struct ContainerTests {
+    @Test func pid1IsTheCommand() throws {
+        let f = try ContainerFixture()
+        let out = try f.sh("echo $$; cat /proc/1/cmdline | tr '\\0' ' '")
+        #expect(out.code == 0, "\(out.stderr)")
+        #expect(out.stdout == "1\nsh -c echo $$; cat /proc/1/cmdline | tr '\\0' ' ' ")
+    }
+
+    @Test func hostProcessesAreInvisible() throws {
+        let f = try ContainerFixture()
+        // Only the shell (1), ls and wc exist in the container's pid namespace.
+        let out = try f.sh("ls -d /proc/[0-9]* | wc -l; [ -e /proc/\(getpid()) ] && echo visible || echo hidden")
+        #expect(out.code == 0, "\(out.stderr)")
+        let lines = out.stdout.split(separator: "\n")
+        #expect(lines.first.flatMap { Int($0.trimmingCharacters(in: .whitespaces)) } ?? 99 <= 3, "\(out.stdout)")
+        #expect(lines.last == "hidden" || getpid() <= 2)
+    }
+
+    @Test func defaultCapabilities() throws {
+        let f = try ContainerFixture()
+        let out = try f.run([], ["grep", "-E", "^Cap(Inh|Prm|Eff|Bnd|Amb)", "/proc/self/status"])
+        #expect(out.code == 0, "\(out.stderr)")
+        #expect(out.stdout.contains("CapEff:\t00000000a80425fb"))
+        #expect(out.stdout.contains("CapPrm:\t00000000a80425fb"))
+        #expect(out.stdout.contains("CapBnd:\t00000000a80425fb"))
+        #expect(out.stdout.contains("CapInh:\t0000000000000000"))
+        #expect(out.stdout.contains("CapAmb:\t0000000000000000"))
+    }
+
+    @Test func capAddAndDropChangeTheSet() throws {
+        let f = try ContainerFixture()
+        // -CHOWN (bit 0) +NET_ADMIN (bit 12)
+        let out = try f.run(["--cap-drop", "CHOWN", "--cap-add", "NET_ADMIN"], ["grep", "CapEff", "/proc/self/status"])
+        #expect(out.code == 0, "\(out.stderr)")
+        #expect(out.stdout == "CapEff:\t00000000a80435fa\n")
+        let none = try f.run(["--cap-drop", "ALL"], ["grep", "CapEff", "/proc/self/status"])
+        #expect(none.stdout == "CapEff:\t0000000000000000\n")
+        let chownDropped = try f.sh("touch /tmp/x && chown 1000 /tmp/x && echo ok", ["--cap-drop", "chown"])
+        #expect(chownDropped.code != 0)
+        #expect(chownDropped.stderr.contains("Operation not permitted"))
+    }
+
+    @Test func maskedAndReadOnlyPaths() throws {
+        let f = try ContainerFixture()
+        let script = """
+            if [ -e /proc/kcore ]; then echo "kcore $(wc -c < /proc/kcore)"; else echo "kcore absent"; fi
+            echo "timer_list $(cat /proc/timer_list 2>/dev/null | wc -c)"
+            grep -c ' /proc/kcore \\| /proc/timer_list \\| /proc/keys ' /proc/self/mountinfo
+            echo 1 > /proc/sys/kernel/ns_last_pid 2>/dev/null && echo sys-writable || echo sys-readonly
+            echo 1 > /proc/sysrq-trigger 2>/dev/null && echo sysrq-writable || echo sysrq-readonly
+            mount -t tmpfs none /mnt 2>/dev/null && echo mount-ok || echo mount-failed
+            touch /sys/x 2>/dev/null && echo sysfs-writable || echo sysfs-readonly
+            """
+        let out = try f.sh(script)
+        #expect(out.code == 0, "\(out.stderr)")
+        let lines = out.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.count == 7, "\(out.stdout)")
+        guard lines.count == 7 else { return }
+        #expect(lines[0] == "kcore 0" || lines[0] == "kcore absent")
+        #expect(lines[1] == "timer_list 0")
+        #expect((Int(lines[2]) ?? 0) >= 1, "masked entries are mounts")
+        #expect(lines[3] == "sys-readonly")
+        #expect(lines[4] == "sysrq-readonly")
+        #expect(lines[5] == "mount-failed")
+        #expect(lines[6] == "sysfs-readonly")
+    }
+
+    @Test func privilegedLiftsMasksAndSeccomp() throws {
+        let f = try ContainerFixture()
+        let out = try f.sh("grep -E '^(CapEff|Seccomp):' /proc/self/status; mount -t tmpfs none /mnt && echo mount-ok", ["--privileged"])
+        #expect(out.code == 0, "\(out.stderr)")
+        #expect(out.stdout.contains("Seccomp:\t0"))
+        #expect(out.stdout.contains("mount-ok"))
+        #expect(!out.stdout.contains("CapEff:\t00000000a80425fb"))
+    }
+
+    @Test func seccompDefaultAndUnconfined() throws {
+        let f = try ContainerFixture()
+        let confined = try f.run([], ["grep", "^Seccomp:", "/proc/self/status"])
+        #expect(confined.stdout == "Seccomp:\t2\n", "\(confined.stderr)")
+        // The profile's CAP_SYS_ADMIN rules follow the capability set: mount works with it.
+        let admin = try f.sh("mount -t tmpfs none /mnt && echo mounted", ["--cap-add", "SYS_ADMIN"])
+        #expect(admin.stdout == "mounted\n", "\(admin.stderr)")
+        let unconfined = try f.run(["--security-opt", "seccomp=unconfined"], ["grep", "^Seccomp:", "/proc/self/status"])
+        #expect(unconfined.stdout == "Seccomp:\t0\n")
+        let nnp = try f.run(["--security-opt", "no-new-privileges"], ["grep", "^NoNewPrivs:", "/proc/self/status"])
+        #expect(nnp.stdout == "NoNewPrivs:\t1\n", "\(nnp.stderr)")
+        let defaultNNP = try f.run([], ["grep", "^NoNewPrivs:", "/proc/self/status"])
+        #expect(defaultNNP.stdout == "NoNewPrivs:\t0\n")
+    }
+
+    @Test func hostnameAndDomainname() throws {
+        let f = try ContainerFixture()
+        let out = try f.sh("hostname; cat /etc/hostname; cat /proc/sys/kernel/domainname", ["--name", "c1", "--hostname", "web", "--domainname", "example.org"])
+        #expect(out.code == 0, "\(out.stderr)")
+        #expect(out.stdout == "web\nweb\nexample.org\n")
+        let byName = try f.run(["--name", "named"], ["hostname"])
+        #expect(byName.stdout == "named\n")
+    }
+
+    @Test func onlyStandardFdsAndCleanSignals() throws {
+        let f = try ContainerFixture()
+        // The shell's own fds (ls would add its directory fd).
+        let fds = try f.sh("ls /proc/$$/fd | tr '\\n' ' '")
+        #expect(fds.code == 0, "\(fds.stderr)")
+        #expect(fds.stdout == "0 1 2 ")
+        // PID 1 straight from execve (a shell would set up its own dispositions).
+        let out = try f.run([], ["grep", "-E", "^Sig(Ign|Blk):", "/proc/self/status"])
+        #expect(out.stdout == "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n", "\(out.stderr)")
+        let underInit = try f.run(["--init"], ["grep", "-E", "^Sig(Ign|Blk):", "/proc/self/status"])
+        #expect(underInit.stdout == "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n", "\(underInit.stderr)")
+    }
+
+    @Test func exitCodesAndSignals() throws {
+        let f = try ContainerFixture()
+        #expect(try f.sh("exit 0").code == 0)
+        #expect(try f.sh("exit 42").code == 42)
+        #expect(try f.sh("exit 255").code == 255)
+        // PID 1 of a pid namespace ignores signals it has no handler for; with the host pid
+        // namespace, or under --init, a signal ends the command: 128 + n.
+        #expect(try f.sh("kill -USR1 $$", ["--pid", "host"]).code == 138)
+        #expect(try f.sh("kill -USR1 $$", ["--init"]).code == 138)
+        #expect(try f.sh("kill -KILL $$", ["--init"]).code == 137)
+        #expect(try f.sh("exit 3", ["--init"]).code == 3)
+        let missing = try f.run([], ["no-such-command"])
+        #expect(missing.code == 127)
+        #expect(missing.stderr.contains("executable file not found"))
+        let notExecutable = try f.run([], ["/etc/passwd"])
+        #expect(notExecutable.code == 126)
+        #expect(notExecutable.stderr.contains("permission denied"))
+        let usage = try ContainerFixture.spawn([berthBinary, "runtime", "run", "--no-such-flag"])
+        #expect(usage.code == 64)
+        #expect(usage.stderr.hasPrefix("Error: unknown option --no-such-flag"))
+    }
+
+    @Test func unknownUserIsAClearError() throws {
+        let f = try ContainerFixture()
+        let out = try f.run(["--user", "bob"], ["id"])
+        #expect(out.code == 125)
+        #expect(out.stderr.contains("unable to find user bob: no matching entries in the image's /etc/passwd"), "\(out.stderr)")
+        let group = try f.run(["--user", "alice:nogrp"], ["id"])
+        #expect(group.code == 125)
+        #expect(group.stderr.contains("unable to find group nogrp"))
+    }
+
+    @Test func usersAndGroups() throws {
+        let f = try ContainerFixture()
+        let alice = try f.sh("id; grep CapEff /proc/self/status; echo $HOME", ["--user", "alice", "--group-add", "audio"])
+        #expect(alice.code == 0, "\(alice.stderr)")
+        #expect(alice.stdout == "uid=1000(alice) gid=1000(alice) groups=29(audio),50(staff)\nCapEff:\t0000000000000000\n/home/alice\n"
+            || alice.stdout == "uid=1000(alice) gid=1000(alice) groups=50(staff),29(audio)\nCapEff:\t0000000000000000\n/home/alice\n", "\(alice.stdout)")
+        let numeric = try f.run(["--user", "4242:4343"], ["id"])
+        #expect(numeric.stdout == "uid=4242 gid=4343 groups=4343\n" || numeric.stdout == "uid=4242 gid=4343\n", "\(numeric.stdout)")
+        let workdir = try f.run(["--workdir", "/srv/app"], ["pwd"])
+        #expect(workdir.stdout == "/srv/app\n", "\(workdir.stderr)")
+    }
+
+    @Test func memoryLimitOOMKilled() throws {
+        let f = try ContainerFixture()
+        let status = f.base + "/status.json"
+        let out = try f.sh("a=xxxxxxxxxxxxxxxx; while true; do a=$a$a; done", ["--memory", "16m", "--memory-swap", "16m", "--status-file", status])
+        #expect(out.code == 137, "\(out.stderr)")
+        #expect(out.stderr.contains("OOMKilled"))
+        let json = try String(contentsOfFile: status, encoding: .utf8)
+        #expect(json.contains("\"OOMKilled\":true"))
+        #expect(json.contains("\"ExitCode\":137"))
+        #expect(json.contains("\"FinishedAt\":\""))
+    }
+
+    @Test func pidsLimitStopsAForkBomb() throws {
+        let f = try ContainerFixture()
+        // Each successful fork prints its number; the shell dies at the first failed fork.
+        let script = "n=0; while [ $n -lt 100 ]; do sleep 1000 & n=$((n+1)); echo $n; done"
+        let out = try f.sh(script, ["--pids-limit", "10"])
+        #expect(out.code != 0)
+        let forks = out.stdout.split(separator: "\n").compactMap { Int($0) }.max() ?? 0
+        #expect(forks >= 1 && forks < 10, "successful forks: \(forks)")
+        #expect(out.stderr.contains("can't fork"), "\(out.stderr)")
+    }
+
+    @Test func sigtermIgnoringPID1IsKilledAfterTheGracePeriod() throws {
+        let f = try ContainerFixture()
+        // busybox sleep as PID 1 has no SIGTERM handler, so the kernel drops SIGTERM.
+        let (code, _) = try runAndStop(f, ["--stop-timeout", "1"], ["sh", "-c", "echo ready; exec sleep 1000"])
+        #expect(code == 137)
+        // A handler that exits is honoured: the stop signal, not SIGKILL.
+        let (handled, _) = try runAndStop(f, ["--stop-timeout", "30"], ["sh", "-c", "trap 'exit 7' TERM; echo ready; sleep 1000 & wait"])
+        #expect(handled == 7)
+        // stop_signal is what gets sent.
+        let (custom, _) = try runAndStop(f, ["--stop-signal", "SIGUSR1", "--stop-timeout", "30"], ["sh", "-c", "trap 'exit 9' USR1; echo ready; sleep 1000 & wait"])
+        #expect(custom == 9)
+    }
+
+    /// Starts a container, waits for "ready" on its stdout, sends SIGTERM to berth, returns
+    /// berth's exit code. Event-driven: no sleeps.
+    func runAndStop(_ f: ContainerFixture, _ options: [String], _ command: [String]) throws -> (Int32, String) {
+        let process = Process()
+        let argv = f.runArguments(options, command)
+        process.executableURL = URL(fileURLWithPath: argv[0])
+        process.arguments = Array(argv.dropFirst())
+        let out = Foundation.Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.standardError
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        f.defer_ { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        var seen = Data()
+        while !String(decoding: seen, as: UTF8.self).contains("ready") {
+            let chunk = out.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            seen.append(chunk)
+        }
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: seen, as: UTF8.self))
+    }
+
+    @Test func initReapsOrphans() throws {
+        let f = try ContainerFixture()
+        // The inner shell starts a sleep and exits: the sleep is orphaned to PID 1. After
+        // it is killed, only a reaping PID 1 makes /proc/<pid> disappear.
+        let script = """
+            pid=$(sh -c 'sleep 1000 >/dev/null 2>&1 & echo $!')
+            kill -9 $pid
+            i=0
+            while [ -e /proc/$pid ] && [ $i -lt 200000 ]; do
+              state=$(sed -n 's/^State:\\t\\(.\\).*/\\1/p' /proc/$pid/status 2>/dev/null)
+              [ "$state" = Z ] && [ $i -gt 100000 ] && break
+              i=$((i+1))
+            done
+            [ -e /proc/$pid ] && echo "zombie $(cat /proc/$pid/status | grep State)" || echo reaped
+            echo "pid1 $(cat /proc/1/comm)"
+            """
+        let out = try f.sh(script, ["--init"])
+        #expect(out.code == 0, "\(out.stderr)")
+        #expect(out.stdout.hasPrefix("reaped\n"), "\(out.stdout)")
+    }
+
+    @Test func symlinkAtMountTargetDoesNotEscape() throws {
+        let f = try ContainerFixture()
+        let fm = FileManager.default
+        // A host directory the image tries to redirect a mount into.
+        let hostDir = f.base + "/host-target"
+        try fm.createDirectory(atPath: hostDir, withIntermediateDirectories: true)
+        try "host".write(toFile: hostDir + "/marker", atomically: true, encoding: .utf8)
+        let volume = f.base + "/volume"
+        try fm.createDirectory(atPath: volume, withIntermediateDirectories: true)
+        try "volume".write(toFile: volume + "/data", atomically: true, encoding: .utf8)
+        // Absolute and relative escapes planted in the image at mount targets.
+        try fm.createSymbolicLink(atPath: f.rootfs + "/evil", withDestinationPath: hostDir)
+        try fm.createSymbolicLink(atPath: f.rootfs + "/evil2", withDestinationPath: "../../../../../../../../" + hostDir)
+        let out = try f.sh("cat /evil/sub/data; cat \(hostDir)/sub/data; ls /evil2/tmpfs-here && echo tmpfs-inside",
+                           ["-v", "\(volume):/evil/sub", "--tmpfs", "/evil2/tmpfs-here"])
+        #expect(out.code == 0, "\(out.stderr)")
+        #expect(out.stdout.hasPrefix("volumevolume"), "the mount landed inside the rootfs: \(out.stdout)")
+        // Nothing was created or mounted on the host side.
+        #expect(!fm.fileExists(atPath: hostDir + "/sub"))
+        #expect(!fm.fileExists(atPath: hostDir + "/tmpfs-here"))
+        #expect(try fm.contentsOfDirectory(atPath: hostDir) == ["marker"])
+        // The directories were created inside the rootfs instead.
+        #expect(fm.fileExists(atPath: f.rootfs + hostDir + "/sub"))
+    }
+
+    @Test func readOnlyRootfsTmpfsAndVolumes() throws {
+        let f = try ContainerFixture()
+        let volume = f.base + "/vol"
+        try FileManager.default.createDirectory(atPath: volume, withIntermediateDirectories: true)
+        let out = try f.sh("touch /x 2>/dev/null && echo root-rw || echo root-ro; touch /run/x && echo tmpfs-rw; echo hi > /data/file; touch /ro/x 2>/dev/null && echo vol-rw || echo vol-ro",
+                           ["--read-only", "--tmpfs", "/run:size=1m", "-v", "\(volume):/data", "-v", "\(volume):/ro:ro"])
+        #expect(out.code == 0, "\(out.stderr)")
+        #expect(out.stdout == "root-ro\ntmpfs-rw\nvol-ro\n")
+        #expect(try String(contentsOfFile: volume + "/file", encoding: .utf8) == "hi\n")
+    }
+
+    @Test func overlayRootfsLeavesTheImageUntouched() throws {
+        let f = try ContainerFixture()
+        let out = try f.sh("echo new > /etc/added; rm /bin/vi; grep -c overlay /proc/mounts", ["--overlay"])
+        #expect(out.code == 0, "\(out.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: f.rootfs + "/etc/added"))
+        #expect(FileManager.default.fileExists(atPath: f.rootfs + "/bin/vi") || (try? FileManager.default.destinationOfSymbolicLink(atPath: f.rootfs + "/bin/vi")) != nil)
+    }
+
+    @Test func environmentSysctlsAndUlimits() throws {
+        let f = try ContainerFixture()
+        let out = try f.sh("echo $FOO; cat /proc/sys/net/ipv4/ip_unprivileged_port_start; ulimit -n",
+                           ["-e", "FOO=bar", "--sysctl", "net.ipv4.ip_unprivileged_port_start=80", "--ulimit", "nofile=512:1024"])
+        #expect(out.code == 0, "\(out.stderr)")
+        #expect(out.stdout == "bar\n80\n512\n")
+        let tooHigh = try f.run(["--ulimit", "nofile=4096:99999999"], ["true"])
+        #expect(tooHigh.code == 125)
+        #expect(tooHigh.stderr.contains("hard limit"), "\(tooHigh.stderr)")
+    }
+
+    @Test func jsonFileLog() throws {
+        let f = try ContainerFixture()
+        let log = f.base + "/logs/c.log"
+        let out = try f.sh("echo out; echo err >&2; printf 'no-newline'", ["--log-path", log])
+        #expect(out.code == 0)
+        #expect(out.stdout == "out\nno-newline")
+        #expect(out.stderr == "err\n")
+        let lines = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 3)
+        #expect(lines.contains { $0.hasPrefix("{\"log\":\"out\\n\",\"stream\":\"stdout\",\"time\":\"") })
+        #expect(lines.contains { $0.hasPrefix("{\"log\":\"err\\n\",\"stream\":\"stderr\",\"time\":\"") })
+        #expect(lines.contains { $0.hasPrefix("{\"log\":\"no-newline\",\"stream\":\"stdout\"") })
+    }
+
+    @Test func finishedContainerFreesItsName() throws {
+        let f = try ContainerFixture()
+        let first = try f.run(["--name", "same"], ["true"])
+        let second = try f.run(["--name", "same"], ["true"])
+        #expect(first.code == 0 && second.code == 0, "a finished container frees its name")
+    }
+
+    @Test func leakCheckAfter200Runs() throws {
+        let f = try ContainerFixture()
+        var failures = 0
+        for i in 0..<200 {
+            let opts = i % 4 == 0 ? ["--init"] : (i % 4 == 1 ? ["--overlay", "--read-only"] : (i % 4 == 2 ? ["--memory", "32m", "--pids-limit", "50"] : []))
+            let out = try f.run(opts + ["--name", "leak\(i)"], ["sh", "-c", "sleep 1000 & echo $i"])
+            if out.code != 0 { failures += 1 }
+        }
+        #expect(failures == 0)
+        #expect(leftovers(fixture: f) == [])
+    }
+}

@@ -1,0 +1,183 @@
+import Foundation
+import Testing
+@testable import BerthRuntime
+import BerthSystem
+
+/// Root-tier gate: real namespaces, mounts and cgroups need root and Debian's busybox-static.
+let canRunContainers: Bool = getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/bin/busybox")
+let containerGateReason: Comment = "needs root and /bin/busybox (Debian busybox-static)"
+
+/// The built `berth` binary: $BERTH_BINARY, else next to the test bundle (.build/<config>/).
+let berthBinary: String = {
+    if let path = ProcessInfo.processInfo.environment["BERTH_BINARY"], !path.isEmpty { return path }
+    let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
+    // The xctest bundle may be a directory (…/berthPackageTests.xctest/…) on some setups.
+    while !FileManager.default.isExecutableFile(atPath: dir.appendingPathComponent("berth").path) && dir.path != "/" {
+        dir = dir.deletingLastPathComponent()
+    }
+    return dir.appendingPathComponent("berth").path
+}()
+
+struct RunOutput {
+    var code: Int32
+    var stdout: String
+    var stderr: String
+}
+
+/// A private world for one test: a busybox rootfs, a run root, a project name (so cgroups
+/// are `berth/<project>/…`), and LIFO cleanups that run even when the test fails.
+final class ContainerFixture {
+    let base: String
+    let rootfs: String
+    let runRoot: String
+    let project: String
+    private var cleanups: [() -> Void] = []
+
+    init() throws {
+        let id = String(UInt32.random(in: 0...UInt32.max), radix: 36)
+        project = "t\(id)"
+        base = NSTemporaryDirectory() + "berth-test-\(id)"
+        rootfs = base + "/rootfs"
+        runRoot = base + "/run"
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: base, withIntermediateDirectories: true)
+        let base = self.base  // captured by value: a closure holding `self` would never let deinit run
+        cleanups.append { try? FileManager.default.removeItem(atPath: base) }
+        let layout = try CgroupLayout.detect()
+        let project = self.project
+        cleanups.append {
+            // Anything a failed test left: kill it, remove its cgroups, then the parents.
+            for pid in processesOf(project: project) { kill(pid, SIGKILL) }
+            let roots: [String]
+            switch layout {
+            case .v1(let hierarchies): roots = hierarchies.map(\.mountPoint)
+            case .v2(let mount): roots = [mount]
+            }
+            for root in roots {
+                let dir = "\(root)/berth/\(project)"
+                for child in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] where FS.isDirectory(dir + "/" + child) {
+                    rmdir(dir + "/" + child)
+                }
+            }
+            Cgroup.removeParents(layout: layout, project: project)
+        }
+        for dir in ["bin", "etc", "tmp", "proc", "sys", "dev", "root", "home/alice", "mnt"] {
+            try fm.createDirectory(atPath: rootfs + "/" + dir, withIntermediateDirectories: true)
+        }
+        try fm.copyItem(atPath: "/bin/busybox", toPath: rootfs + "/bin/busybox")
+        let install = try Self.spawn(["/usr/sbin/chroot", rootfs, "/bin/busybox", "--install", "-s", "/bin"])
+        guard install.code == 0 else { throw FixtureError("busybox --install failed: \(install.stderr)") }
+        try """
+            root:x:0:0:root:/root:/bin/sh
+            alice:x:1000:1000:alice:/home/alice:/bin/sh
+            nobody:x:65534:65534:nobody:/nonexistent:/bin/false
+
+            """.write(toFile: rootfs + "/etc/passwd", atomically: true, encoding: .utf8)
+        try """
+            root:x:0:
+            alice:x:1000:
+            staff:x:50:alice
+            audio:x:29:
+            nogroup:x:65534:
+
+            """.write(toFile: rootfs + "/etc/group", atomically: true, encoding: .utf8)
+        try fm.setAttributes([.posixPermissions: 0o1777], ofItemAtPath: rootfs + "/tmp")
+    }
+
+    deinit { cleanup() }
+
+    func defer_(_ action: @escaping () -> Void) { cleanups.append(action) }
+
+    func cleanup() {
+        while let action = cleanups.popLast() { action() }
+    }
+
+    /// `berth runtime run --rootfs <rootfs> --run-root <run> --project <p> <options> -- <command>`.
+    func run(_ options: [String], _ command: [String], stdin: String? = nil) throws -> RunOutput {
+        let args = ["runtime", "run", "--rootfs", rootfs, "--run-root", runRoot, "--project", project] + options + ["--"] + command
+        return try Self.spawn([berthBinary] + args, stdin: stdin)
+    }
+
+    func sh(_ script: String, _ options: [String] = []) throws -> RunOutput {
+        try run(options, ["sh", "-c", script])
+    }
+
+    func runArguments(_ options: [String], _ command: [String]) -> [String] {
+        [berthBinary, "runtime", "run", "--rootfs", rootfs, "--run-root", runRoot, "--project", project] + options + ["--"] + command
+    }
+
+    static func spawn(_ argv: [String], stdin: String? = nil) throws -> RunOutput {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: argv[0])
+        process.arguments = Array(argv.dropFirst())
+        let out = Foundation.Pipe(), err = Foundation.Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        if let stdin {
+            let input = Foundation.Pipe()
+            process.standardInput = input
+            try process.run()
+            input.fileHandleForWriting.write(Data(stdin.utf8))
+            try input.fileHandleForWriting.close()
+        } else {
+            process.standardInput = FileHandle.nullDevice
+            try process.run()
+        }
+        // Read both pipes to EOF (stderr on a helper thread so that neither can fill up).
+        let errBox = DataBox()
+        let errThread = Thread { errBox.data = err.fileHandleForReading.readDataToEndOfFile(); errBox.done.signal() }
+        errThread.start()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        errBox.done.wait()
+        process.waitUntilExit()
+        let code = process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
+        return RunOutput(code: code, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: errBox.data, as: UTF8.self))
+    }
+}
+
+final class DataBox: @unchecked Sendable {
+    var data = Data()
+    let done = DispatchSemaphore(value: 0)
+}
+
+struct FixtureError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Mount points, cgroup leaves, state files and processes that mention `needle`.
+func leftovers(fixture: ContainerFixture) -> [String] {
+    var found: [String] = []
+    if let mounts = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) {
+        found += mounts.split(separator: "\n").filter { $0.contains(fixture.base) }.map { "mount: \($0)" }
+    }
+    if case .v1(let hierarchies)? = try? CgroupLayout.detect() {
+        for h in hierarchies {
+            let dir = "\(h.mountPoint)/berth/\(fixture.project)"
+            if let children = try? FileManager.default.contentsOfDirectory(atPath: dir) {
+                found += children.filter { !$0.contains(".") && !["tasks", "notify_on_release"].contains($0) }
+                    .filter { FS.isDirectory(dir + "/" + $0) }.map { "cgroup: \(dir)/\($0)" }
+            }
+        }
+    } else if case .v2(let mount)? = try? CgroupLayout.detect() {
+        let dir = "\(mount)/berth/\(fixture.project)"
+        if let children = try? FileManager.default.contentsOfDirectory(atPath: dir) {
+            found += children.filter { FS.isDirectory(dir + "/" + $0) }.map { "cgroup: \(dir)/\($0)" }
+        }
+    }
+    if let state = FileManager.default.enumerator(atPath: fixture.runRoot + "/runtime") {
+        for case let path as String in state { found.append("state: \(path)") }
+    }
+    for pid in processesOf(project: fixture.project) { found.append("process: \(pid)") }
+    return found
+}
+
+/// Processes whose cgroup is below `berth/<project>/`.
+func processesOf(project: String) -> [Int32] {
+    guard let pids = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
+    return pids.compactMap { Int32($0) }.filter { pid in
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/cgroup", encoding: .utf8) else { return false }
+        return text.contains("/berth/\(project)/")
+    }
+}
