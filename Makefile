@@ -5,7 +5,7 @@ BUILD_FLAGS ?=
 # Debian packages the build and the tests need; `make deps` installs the missing ones.
 APT_PACKAGES = libyaml-dev pkg-config groff-base mandoc busybox-static libseccomp-dev libarchive-dev
 
-.PHONY: all build release test deps install demo clean
+.PHONY: all build release test deps install demo clean man
 
 all: build
 
@@ -35,6 +35,10 @@ install: release
 	for page in man/*.1; do install -m 0644 $$page $(DESTDIR)$(PREFIX)/share/man/man1/; done
 	for page in man/*.5; do install -m 0644 $$page $(DESTDIR)$(PREFIX)/share/man/man5/; done
 	for page in man/*.8; do [ -e "$$page" ] && install -m 0644 $$page $(DESTDIR)$(PREFIX)/share/man/man8/ || true; done
+
+# Regenerate the command pages from the command registry (berth-compose.5 is written by hand).
+man: build
+	$$($(SWIFT) build $(BUILD_FLAGS) --show-bin-path)/berth help --generate-man man
 
 clean:
 	rm -rf .build

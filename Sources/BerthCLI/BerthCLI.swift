@@ -186,7 +186,20 @@ enum VersionCommand {
 }
 
 enum HelpCommand {
-    static let spec = CommandSpec(name: "help", arguments: "[COMMAND]", abstract: "Show help for berth or one of its commands.") { invocation in
+    static let spec = CommandSpec(
+        name: "help", arguments: "[COMMAND]", abstract: "Show help for berth or one of its commands.",
+        options: [OptionSpec("generate-man", value: "DIR", help: "Write the man pages generated from the command registry into DIR.")]
+    ) { invocation in
+        if let directory = invocation.options.value("generate-man") {
+            for page in Help.generatedPages() {
+                let path = (directory.hasPrefix("/") ? directory : invocation.workingDirectory + "/" + directory) + "/" + page.file
+                guard FileManager.default.createFile(atPath: path, contents: Data(page.text.utf8)) else {
+                    throw CLIError("can't write \(path): check that the directory exists and is writable")
+                }
+                invocation.console.out(path + "\n")
+            }
+            return 0
+        }
         guard let name = invocation.arguments.first else {
             invocation.console.out(Help.overview())
             return 0

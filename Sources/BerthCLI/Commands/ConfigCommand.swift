@@ -10,7 +10,7 @@ enum ConfigCommand {
         discussion: """
             Loads the project exactly as every other command does (file discovery, .env, interpolation, extends, include, merging of several files, profiles) and prints the result: short syntax expanded, paths absolute, defaults filled in. The output is deterministic and can be fed back to berth unchanged.
 
-            Naming services limits the output to them (and enables their profiles). Errors name the file, line and column of the offending value.
+            Naming services limits the output to them and what they depend on; a named service is enabled even when its profile is not. Errors name the file, line and column of the offending value.
             """,
         options: [
             OptionSpec("format", value: "FORMAT", help: "Format the output: yaml or json.", default: "yaml"),
