@@ -201,4 +201,51 @@ struct ConformanceTests {
         print("conformance: of \(rows.count) files v1 refused, berth loads \(loaded) (newer Compose features) and rejects \(refused) with a located error, as Compose v2 does")
         #expect(failures.isEmpty, "\(failures.count) decisions differ:\n\(failures.joined(separator: "\n"))")
     }
+
+    /// Multi-file, override auto-discovery and tag cases with their exact arguments. Those v1
+    /// accepted must match its output; those it refused (`!reset`, `!override`) must load
+    /// with Compose v2's meaning, checked on the values the tags change.
+    @Test(.enabled(if: root != nil, "../shared/conformance is not beside the project"))
+    func multiFileCases() throws {
+        guard let root = Self.root else { return }
+        let corpus = root + "/corpus"
+        var failures: [String] = []
+        var projects: [String: Project] = [:]
+        for row in Self.tsv(root + "/expected-config/_multi/CASES.tsv") where row.count >= 4 {
+            let (name, directory, arguments, status) = (row[0], corpus + "/" + row[1], row[2], row[3])
+            let words = arguments.hasPrefix("(none") ? [] : arguments.split(separator: " ").map(String.init)
+            var files: [String] = []
+            var envFiles: [String] = []
+            var index = 0
+            while index < words.count {
+                if words[index] == "-f", index + 1 < words.count { files.append(words[index + 1]) }
+                if words[index] == "--env-file", index + 1 < words.count { envFiles.append(words[index + 1]) }
+                index += words[index].hasPrefix("-") ? 2 : 1
+            }
+            do {
+                let ours = try Self.load(files: files, directory: directory) { options in
+                    options.envFiles = envFiles
+                    options.profiles = ["*"]
+                }
+                projects[name] = ours
+                if status == "ok" {
+                    let reference = try Self.loadReference(root + "/expected-config/_multi/\(name).yaml", corpus: corpus, like: ours, directory: directory)
+                    let (a, b) = Self.withoutV1Gaps(ours, reference: reference)
+                    let problems = Self.differences(CanonicalOutput.tree(a), CanonicalOutput.tree(b))
+                    if !problems.isEmpty { failures.append("\(name):\n    " + problems.prefix(6).joined(separator: "\n    ")) }
+                }
+            } catch {
+                failures.append("\(name): load failed: \(error)")
+            }
+        }
+        #expect(failures.isEmpty, "\(failures.joined(separator: "\n"))")
+        // The tag cases, by Compose v2 semantics.
+        #expect(projects["podman-reset-tag-attribute"]?.services["app"]?.command == nil)
+        #expect(projects["podman-reset-tag-attribute"]?.services["app"]?.depends_on == nil)
+        #expect(projects["podman-reset-tag-service"]?.services.keys.sorted() == ["app2"])
+        #expect(projects["podman-override-tag-service"]?.services["app"]?.ports?.map(\.target) == [81])
+        #expect(projects["podman-override-tag-attribute"]?.services["app"]?.ports?.map(\.target) == [81])
+        #expect(projects["podman-override-tag-attribute"]?.services["app"]?.depends_on?.keys == ["other_db"])
+        print("conformance: \(projects.count) multi-file cases load; \(failures.count) differ")
+    }
 }
