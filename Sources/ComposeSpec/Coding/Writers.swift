@@ -114,7 +114,11 @@ public enum OutputWriter {
         return main[0].contains("_")
     }
 
-    static func doubleQuoted(_ s: String) -> String {
+    static func doubleQuoted(_ s: String) -> String { escaped(s, control: { "\\x" + hex2($0) }) }
+
+    /// A double-quoted string with `"`, `\\` and control characters escaped; `control`
+    /// spells the remaining control characters (YAML `\\xNN`, JSON `\\u00NN`).
+    private static func escaped(_ s: String, control: (UInt8) -> String) -> String {
         var out = "\""
         for scalar in s.unicodeScalars {
             switch scalar {
@@ -125,7 +129,7 @@ public enum OutputWriter {
             case "\r": out += "\\r"
             default:
                 if scalar.value < 0x20 || scalar.value == 0x7F {
-                    out += "\\x" + hex2(UInt8(scalar.value))
+                    out += control(UInt8(scalar.value))
                 } else {
                     out.unicodeScalars.append(scalar)
                 }
@@ -184,23 +188,6 @@ public enum OutputWriter {
         }
     }
 
-    public static func jsonString(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            case "\r": out += "\\r"
-            default:
-                if scalar.value < 0x20 {
-                    out += "\\u00" + hex2(UInt8(scalar.value))
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
-    }
+    public static func jsonString(_ s: String) -> String { escaped(s, control: { "\\u00" + hex2($0) }) }
+
 }

@@ -108,35 +108,23 @@ struct Normalizer {
         project.networks = networks.isEmpty ? nil : networks
     }
 
+    /// `<project>_<key>` unless `name:` is set (an empty name counts as unset) or the
+    /// resource is external (then the key itself).
     func nameResources(_ project: inout Project) {
         let prefix = project.name
-        project.networks = project.networks.map { map in map.mapValues { var n = $0; if n.name?.isEmpty == true { n.name = nil }; return n } }
-        project.volumes = project.volumes.map { map in map.mapValues { var v = $0; if v.name?.isEmpty == true { v.name = nil }; return v } }
-        if var networks = project.networks {
-            for (key, network) in networks where network.name == nil {
-                var copy = network
-                copy.name = network.external == true ? key : "\(prefix)_\(key)"
-                networks[key] = copy
+        func named<R>(_ map: KeyedMap<R>?, _ name: WritableKeyPath<R, String?>, _ external: Swift.KeyPath<R, Bool?>) -> KeyedMap<R>? {
+            guard var map else { return nil }
+            for (key, resource) in map where resource[keyPath: name]?.isEmpty != false {
+                var copy = resource
+                copy[keyPath: name] = resource[keyPath: external] == true ? key : "\(prefix)_\(key)"
+                map[key] = copy
             }
-            project.networks = networks
+            return map
         }
-        if var volumes = project.volumes {
-            for (key, volume) in volumes where volume.name == nil {
-                var copy = volume
-                copy.name = volume.external == true ? key : "\(prefix)_\(key)"
-                volumes[key] = copy
-            }
-            project.volumes = volumes
-        }
-        for keyPath in [\Project.secrets, \Project.configs] {
-            guard var objects = project[keyPath: keyPath] else { continue }
-            for (key, object) in objects where object.name == nil {
-                var copy = object
-                copy.name = object.external == true ? key : "\(prefix)_\(key)"
-                objects[key] = copy
-            }
-            project[keyPath: keyPath] = objects
-        }
+        project.networks = named(project.networks, \.name, \.external)
+        project.volumes = named(project.volumes, \.name, \.external)
+        project.secrets = named(project.secrets, \.name, \.external)
+        project.configs = named(project.configs, \.name, \.external)
     }
 
     // MARK: Services
