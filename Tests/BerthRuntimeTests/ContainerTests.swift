@@ -312,6 +312,17 @@ struct ContainerTests {
         #expect(lines.contains { $0.hasPrefix("{\"log\":\"no-newline\",\"stream\":\"stdout\"") })
     }
 
+    @Test func terminal() throws {
+        let f = try ContainerFixture()
+        let out = try f.sh("tty; [ -t 0 ] && [ -t 1 ] && echo in-tty", ["-t"])
+        #expect(out.code == 0, "\(out.stderr)")
+        #expect(out.stdout.hasPrefix("/dev/pts/0\r\nin-tty\r\n"), "\(out.stdout)")
+        let piped = try f.run(["-i"], ["cat"], stdin: "through stdin\n")
+        #expect(piped.stdout == "through stdin\n")
+        let closed = try f.run([], ["cat"], stdin: "not passed\n")
+        #expect(closed.stdout == "")
+    }
+
     @Test func finishedContainerFreesItsName() throws {
         let f = try ContainerFixture()
         let first = try f.run(["--name", "same"], ["true"])

@@ -92,6 +92,15 @@ int berth_seccomp_load_bpf(const void *program, size_t len);
  * slave path. */
 int berth_openpty(int *master, char *name, size_t name_len);
 int berth_set_ctty(int fd);
+/* Opens a pty pair from the devpts instance behind `ptmx` (the container's own, so that
+ * the slave is /dev/pts/N inside it): master close-on-exec, `name` receives the slave path
+ * relative to that instance (pts number). */
+int berth_open_ptmx(const char *ptmx, int *master, int *pts_number);
+/* A close-on-exec AF_UNIX stream socketpair, and fd passing over it (SCM_RIGHTS). */
+int berth_socketpair(int fds[2]);
+int berth_send_fd(int sock, int fd);
+/* Returns the received fd, or -1 (errno ECONNRESET when the peer closed without one). */
+int berth_recv_fd(int sock);
 int berth_get_winsize(int fd, unsigned short *rows, unsigned short *cols);
 int berth_set_winsize(int fd, unsigned short rows, unsigned short cols);
 /* Raw mode for the caller's terminal; saves the old settings in an opaque buffer. */
