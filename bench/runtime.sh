@@ -37,6 +37,10 @@ WORK=$(mktemp -d /tmp/berth-bench.XXXXXX)
 FIX_APPLIED=0
 cleanup() {
     if [ "$FIX_APPLIED" = 1 ]; then "$PEERS/cgroup-fix.sh" revert >/dev/null || echo "bench: cgroup-fix revert failed; run $PEERS/cgroup-fix.sh revert" >&2; fi
+    # berth keeps berth/<project> cgroup parents between runs (like Docker's docker/):
+    # remove the bench project's, and berth/ when nothing else uses it.
+    for d in /sys/fs/cgroup/*/berth/bench /sys/fs/cgroup/berth/bench; do [ -d "$d" ] && rmdir "$d" 2>/dev/null; done
+    for d in /sys/fs/cgroup/*/berth /sys/fs/cgroup/berth; do [ -d "$d" ] && rmdir "$d" 2>/dev/null; done
     runc delete -f bench-runc >/dev/null 2>&1 || true
     crun delete -f bench-crun >/dev/null 2>&1 || true
     rm -rf "$WORK"
@@ -70,7 +74,7 @@ if [ "$CGROUP_FIX" = 1 ]; then
 fi
 
 names=("berth runtime run" "crun run (unshare -m)" "runc run")
-cmds=("$BERTH runtime run --rootfs $ROOTFS --run-root $WORK/run --name bench -- true"
+cmds=("$BERTH runtime run --rootfs $ROOTFS --run-root $WORK/run --project bench --name bench -- true"
       "unshare -m --propagation private sh -c 'umount /sys/fs/cgroup/unified && exec crun run -b $WORK/bundle bench-crun'"
       "runc run -b $WORK/bundle bench-runc")
 if [ "$FIX_APPLIED" = 1 ]; then

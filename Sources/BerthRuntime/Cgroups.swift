@@ -114,6 +114,37 @@ public struct Cgroup: Sendable {
         case .v2(let mount):
             try createV2Levels(root: mount)
             try applyV2(directory: mount + "/" + relativePath, resources: resources)
+            try Cgroup.attachDeviceFilter(directory: mount + "/" + relativePath)
+        }
+    }
+
+    /// cgroup v2 has no devices.allow: the same rules become an eBPF program
+    /// (BPF_PROG_TYPE_CGROUP_DEVICE) attached to the container's cgroup, as runc does.
+    public static func attachDeviceFilter(directory: String, rules: [String] = Cgroup.deviceRules) throws {
+        var parsed: [berth_device_rule] = []
+        for rule in rules {
+            let parts = rule.split(separator: " ")
+            guard parts.count == 3, let type = parts[0].utf8.first else { continue }
+            let numbers = parts[1].split(separator: ":")
+            guard numbers.count == 2 else { continue }
+            var access: UInt32 = 0
+            if parts[2].contains("m") { access |= 1 }
+            if parts[2].contains("r") { access |= 2 }
+            if parts[2].contains("w") { access |= 4 }
+            parsed.append(berth_device_rule(
+                type: CChar(bitPattern: type), major: Int64(numbers[0]) ?? -1, minor: Int64(numbers[1]) ?? -1,
+                access: access, allow: 1))
+        }
+        let fd = try Sys.check("open", path: directory) { open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
+        defer { close(fd) }
+        var log = [CChar](repeating: 0, count: 4096)
+        let rc = parsed.withUnsafeBufferPointer { rulesPointer in
+            berth_cgroup2_device_filter(fd, rulesPointer.baseAddress, Int32(rulesPointer.count), &log, log.count)
+        }
+        if rc != 0 {
+            let code = errno
+            let verifier = String(decoding: log.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            throw RuntimeError("cannot attach the device filter to cgroup \(directory): \(SystemError.errnoName(code)) (\(SystemError.strerror(code)))\(verifier.isEmpty ? "" : "; verifier: " + verifier)")
         }
     }
 

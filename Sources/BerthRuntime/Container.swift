@@ -220,18 +220,16 @@ public enum ContainerRunner {
 
         // Stdio: a pty for -t; pipes when logging; otherwise our own fds passed through.
         var ptyMaster: Int32 = -1
-        var ptySlave: String?
+        var consoleSocket: (parent: Int32, child: Int32)?
         var childStdin = options.stdin, childStdout = options.stdout, childStderr = options.stderr
         var outPipe: Pipe?, errPipe: Pipe?
         var devNull: Int32 = -1
         if spec.process.terminal {
-            var name = [CChar](repeating: 0, count: 128)
-            _ = try Sys.check("open pty") { berth_openpty(&ptyMaster, &name, name.count) }
-            ptySlave = String(decoding: name.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            let master = ptyMaster
-            cleanups.push { close(master) }
-            var rows: UInt16 = 0, cols: UInt16 = 0
-            if berth_get_winsize(options.stdout, &rows, &cols) == 0 { _ = berth_set_winsize(ptyMaster, rows, cols) }
+            var fds: [Int32] = [-1, -1]
+            _ = try Sys.check("socketpair", path: "console socket") { berth_socketpair(&fds) }
+            consoleSocket = (fds[0], fds[1])
+            let parentEnd = fds[0]
+            cleanups.push { close(parentEnd) }
         } else {
             if !spec.process.openStdin {
                 devNull = try Sys.check("open", path: "/dev/null") { open("/dev/null", O_RDONLY | O_CLOEXEC) }
@@ -277,7 +275,7 @@ public enum ContainerRunner {
         let context = InitContext(
             spec: spec, rootfs: rootfs, stateDir: stateDir, cgroupLayout: layout, cgroup: cgroup, capabilities: capabilities,
             syncRead: sync.read, errorWrite: errors.write, stdin: childStdin, stdout: childStdout, stderr: childStderr,
-            ptySlave: ptySlave, joins: joins, overlayLower: overlayLower, killWithParent: options.killWithParent,
+            consoleSocket: consoleSocket?.child, joins: joins, overlayLower: overlayLower, killWithParent: options.killWithParent,
             parentPid: getpid())
 
         Trace.mark("preclone")
@@ -309,6 +307,7 @@ public enum ContainerRunner {
         if devNull >= 0 { close(devNull) }
         if let outPipe { close(outPipe.write) }
         if let errPipe { close(errPipe.write) }
+        if let consoleSocket { close(consoleSocket.child) }
 
         // While the child mounts: the cgroup, and the seccomp program it will load.
         Trace.mark("precgroup")
@@ -330,6 +329,16 @@ public enum ContainerRunner {
         try FS.writeAtomically(stateDir + "/state.json", sync: false, Array(
             "{\"Name\":\"\(spec.name)\",\"Project\":\"\(spec.project)\",\"Pid\":\(pid),\"Cgroup\":\"\(cgroup.relativePath)\",\"StartedAt\":\"\(startedAt)\"}\n".utf8))
         Trace.mark("state-written")
+        if let consoleSocket {
+            // The child sends the pty master once it exists; EOF means it failed first.
+            let master = berth_recv_fd(consoleSocket.parent)
+            if master >= 0 {
+                ptyMaster = master
+                cleanups.push { close(master) }
+                var rows: UInt16 = 0, cols: UInt16 = 0
+                if berth_get_winsize(options.stdout, &rows, &cols) == 0 { _ = berth_set_winsize(master, rows, cols) }
+            }
+        }
         // EOF on the error pipe = execve succeeded; anything else is the child's report.
         let report = try FS.readAll(fd: errors.read, path: "container error pipe", limit: 65536)
         if !report.isEmpty {

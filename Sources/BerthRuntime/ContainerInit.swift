@@ -19,7 +19,9 @@ struct InitContext {
     var stdin: Int32
     var stdout: Int32
     var stderr: Int32
-    var ptySlave: String?
+    /// With a terminal: the child's end of a socketpair over which it sends the pty master
+    /// it allocated from the container's own devpts (runc's console socket).
+    var consoleSocket: Int32?
     /// Namespaces to join with setns (type, fd), opened by the parent.
     var joins: [(type: Int32, fd: Int32)]
     var overlayLower: [String]?
@@ -69,15 +71,9 @@ enum ContainerInit {
             // If the parent is already gone, the sync read below sees EOF and we exit.
             _ = berth_set_pdeathsig(SIGKILL)
         }
-        // Stdio first, while the host's /dev is still reachable.
-        if let slave = c.ptySlave {
-            _ = try Sys.check("setsid") { setsid() }
-            let fd = try Sys.check("open", path: slave) { open(slave, O_RDWR | O_CLOEXEC) }
-            _ = try Sys.check("ioctl TIOCSCTTY", path: slave) { berth_set_ctty(fd) }
-            for target: Int32 in [0, 1, 2] { _ = try Sys.check("dup3", path: slave) { berth_dup3(fd, target, 0) } }
-            close(fd)
-        } else {
-            _ = setsid()  // a session of its own, as runc's nsexec does
+        // Stdio first (a terminal comes later, from the container's own devpts).
+        _ = setsid()  // a session of its own, as runc's nsexec does
+        if c.consoleSocket == nil {
             for (from, to) in [(c.stdin, Int32(0)), (c.stdout, Int32(1)), (c.stderr, Int32(2))] where from != to {
                 _ = try Sys.check("dup3") { berth_dup3(from, to, 0) }
             }
@@ -104,7 +100,7 @@ enum ContainerInit {
         } else {
             try Mounts.mount(source: c.rootfs, target: c.rootfs, type: nil, flags: MountFlags.bind | MountFlags.recursive)
         }
-        try RootfsSetup(spec: spec, rootfs: c.rootfs, stateDir: c.stateDir, cgroupLayout: c.cgroupLayout, ptySlave: c.ptySlave).run()
+        try RootfsSetup(spec: spec, rootfs: c.rootfs, stateDir: c.stateDir, cgroupLayout: c.cgroupLayout).run()
         Trace.mark("child-mounted")
         try FinalizeRootfs.pivot(into: c.rootfs)
 
@@ -120,6 +116,7 @@ enum ContainerInit {
         }
         try RootfsSetup.mountCgroups(root: RootfsFD(path: "/"), layout: c.cgroupLayout, privileged: spec.security.privileged)
         Trace.mark("child-cgroup")
+        if let socket = c.consoleSocket { try setupConsole(socket) }
         if spec.root.readOnly { try FinalizeRootfs.readOnlyRoot() }
 
         if spec.namespaces.uts == .private {
@@ -220,6 +217,25 @@ enum ContainerInit {
         execContainer(c, path: path, env: env)
     }
 
+    /// Allocates the terminal in the container's devpts, makes it the controlling terminal
+    /// and stdio, binds it to /dev/console, and hands the master to the parent.
+    static func setupConsole(_ socket: Int32) throws {
+        var master: Int32 = -1
+        var number: Int32 = 0
+        _ = try Sys.check("open", path: "/dev/ptmx (container devpts)") { berth_open_ptmx("/dev/pts/ptmx", &master, &number) }
+        defer { close(master) }
+        let slave = "/dev/pts/\(number)"
+        let fd = try Sys.check("open", path: slave) { open(slave, O_RDWR | O_CLOEXEC) }
+        _ = try Sys.check("ioctl TIOCSCTTY", path: slave) { berth_set_ctty(fd) }
+        for target: Int32 in [0, 1, 2] { _ = try Sys.check("dup3", path: slave) { berth_dup3(fd, target, 0) } }
+        close(fd)
+        let console = try RootfsFD(path: "/")
+        defer { console.close() }
+        try console.mount(source: slave, inside: "/dev/console", type: nil, flags: MountFlags.bind, directory: false)
+        _ = try Sys.check("send pty master", path: "console socket") { berth_send_fd(socket, master) }
+        close(socket)
+    }
+
     /// Reads the parent's go: one byte, a little-endian UInt32 length, then the seccomp
     /// program. EOF means the parent died: nobody to run for.
     static func receiveGo(_ fd: Int32) throws -> [UInt8] {
@@ -299,8 +315,10 @@ enum ContainerInit {
         if child < 0 { throw SystemError("fork", path: "init child", errno: errno) }
         if child == 0 {
             if c.spec.process.terminal {
-                _ = setsid()
-                _ = berth_set_ctty(0)
+                // Like tini: the command becomes the terminal's foreground process group
+                // (SIGTTOU is still blocked here, so tcsetpgrp cannot stop us).
+                _ = setpgid(0, 0)
+                _ = tcsetpgrp(0, getpid())
             }
             execContainer(c, path: path, env: env)
         }

@@ -131,7 +131,6 @@ struct RootfsSetup {
     var rootfs: String
     var stateDir: String
     var cgroupLayout: CgroupLayout
-    var ptySlave: String?
 
     static let devices: [(name: String, major: UInt32, minor: UInt32)] = [
         ("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0),
@@ -179,9 +178,6 @@ struct RootfsSetup {
             if code != 0 && code != EEXIST {
                 throw SystemError("symlink", path: "\(rootfs)/dev/\(name)", errno: code)
             }
-        }
-        if let ptySlave {
-            try root.mount(source: ptySlave, inside: "/dev/console", type: nil, flags: MountFlags.bind, directory: false)
         }
 
         // User mounts, parents before children (Docker sorts by destination depth).

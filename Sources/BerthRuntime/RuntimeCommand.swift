@@ -48,7 +48,7 @@ public enum RuntimeCommand {
         RuntimeOption(["--memory-swap"], "SIZE", "Memory plus swap limit; -1 for unlimited swap (default: twice --memory)."),
         RuntimeOption(["--name"], "NAME", "Container name (default: berth-<pid>)."),
         RuntimeOption(["--network", "--net"], "MODE", "Network namespace: none (default, loopback only), host or ns:PATH."),
-        RuntimeOption(["--overlay"], nil, "Mount the rootfs as the read-only lower layer of an overlay with a throw-away upper layer."),
+        RuntimeOption(["--overlay"], nil, "Use the rootfs as read-only lower layer of an overlay with a throw-away upper."),
         RuntimeOption(["--pid"], "MODE", "PID namespace: private (default), host or ns:PATH."),
         RuntimeOption(["--pids-limit"], "N", "Maximum number of processes (pids.max); 0 or -1 for unlimited."),
         RuntimeOption(["--privileged"], nil, "All capabilities, no seccomp, no masked or read-only paths, writable /sys."),

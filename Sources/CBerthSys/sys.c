@@ -19,6 +19,7 @@
 #include <termios.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <linux/bpf.h>
 #include <time.h>
 #include <unistd.h>
 #include "CBerthSys.h"
@@ -292,4 +293,148 @@ int berth_seccomp_load_bpf(const void *program, size_t len) {
     prog.len = (unsigned short)(len / sizeof(struct sock_filter));
     prog.filter = (struct sock_filter *)program;
     return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog);
+}
+
+int berth_open_ptmx(const char *ptmx, int *master, int *pts_number) {
+    int fd = open(ptmx, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    int unlock = 0;
+    unsigned int n = 0;
+    if (ioctl(fd, TIOCSPTLCK, &unlock) < 0 || ioctl(fd, TIOCGPTN, &n) < 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    *master = fd;
+    *pts_number = (int)n;
+    return 0;
+}
+
+int berth_socketpair(int fds[2]) { return socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds); }
+
+int berth_send_fd(int sock, int fd) {
+    char byte = 'F';
+    struct iovec iov = { &byte, 1 };
+    union { struct cmsghdr align; char buf[CMSG_SPACE(sizeof(int))]; } u;
+    memset(&u, 0, sizeof u);
+    struct msghdr msg;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = u.buf;
+    msg.msg_controllen = sizeof u.buf;
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &fd, sizeof(int));
+    ssize_t r;
+    do { r = sendmsg(sock, &msg, MSG_NOSIGNAL); } while (r < 0 && errno == EINTR);
+    return r == 1 ? 0 : -1;
+}
+
+int berth_recv_fd(int sock) {
+    char byte;
+    struct iovec iov = { &byte, 1 };
+    union { struct cmsghdr align; char buf[CMSG_SPACE(sizeof(int))]; } u;
+    struct msghdr msg;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = u.buf;
+    msg.msg_controllen = sizeof u.buf;
+    ssize_t r;
+    do { r = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC); } while (r < 0 && errno == EINTR);
+    if (r <= 0) { if (r == 0) errno = ECONNRESET; return -1; }
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    if (!c || c->cmsg_type != SCM_RIGHTS) { errno = EPROTO; return -1; }
+    int fd;
+    memcpy(&fd, CMSG_DATA(c), sizeof(int));
+    return fd;
+}
+
+/* A classic runc-style device filter in eBPF:
+ *   r2 = type (access_type & 0xffff), r3 = access (access_type >> 16), r4 = major, r5 = minor
+ *   per rule: skip unless type/access/major/minor match, else r0 = allow; exit
+ *   default: r0 = 0; exit */
+static struct bpf_insn insn(unsigned char code, unsigned char dst, unsigned char src, short off, int imm) {
+    struct bpf_insn i;
+    memset(&i, 0, sizeof i);
+    i.code = code;
+    i.dst_reg = dst;
+    i.src_reg = src;
+    i.off = off;
+    i.imm = imm;
+    return i;
+}
+
+int berth_cgroup2_device_filter(int cgroup_fd, const struct berth_device_rule *rules, int count, char *log, size_t log_len) {
+    size_t cap = 8 + (size_t)count * 12 + 4;
+    struct bpf_insn *p = calloc(cap, sizeof *p);
+    if (!p) return -1;
+    size_t n = 0;
+    p[n++] = insn(BPF_LDX | BPF_W | BPF_MEM, BPF_REG_2, BPF_REG_1, 0, 0);
+    p[n++] = insn(BPF_ALU64 | BPF_AND | BPF_K, BPF_REG_2, 0, 0, 0xffff);
+    p[n++] = insn(BPF_LDX | BPF_W | BPF_MEM, BPF_REG_3, BPF_REG_1, 0, 0);
+    p[n++] = insn(BPF_ALU64 | BPF_RSH | BPF_K, BPF_REG_3, 0, 0, 16);
+    p[n++] = insn(BPF_LDX | BPF_W | BPF_MEM, BPF_REG_4, BPF_REG_1, 4, 0);
+    p[n++] = insn(BPF_LDX | BPF_W | BPF_MEM, BPF_REG_5, BPF_REG_1, 8, 0);
+    for (int r = 0; r < count; r++) {
+        const struct berth_device_rule *rule = &rules[r];
+        struct bpf_insn block[12];
+        int b = 0;
+        if (rule->type == 'b' || rule->type == 'c') {
+            int t = rule->type == 'b' ? BPF_DEVCG_DEV_BLOCK : BPF_DEVCG_DEV_CHAR;
+            block[b++] = insn(BPF_JMP | BPF_JNE | BPF_K, BPF_REG_2, 0, 0 /* patched */, t);
+        }
+        if ((rule->access & 7) != 7) {
+            /* requested access must be a subset of the rule's */
+            block[b++] = insn(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_1, BPF_REG_3, 0, 0);
+            block[b++] = insn(BPF_ALU64 | BPF_AND | BPF_K, BPF_REG_1, 0, 0, (int)(~rule->access & 7));
+            block[b++] = insn(BPF_JMP | BPF_JNE | BPF_K, BPF_REG_1, 0, 0, 0);
+        }
+        if (rule->major >= 0) block[b++] = insn(BPF_JMP | BPF_JNE | BPF_K, BPF_REG_4, 0, 0, (int)rule->major);
+        if (rule->minor >= 0) block[b++] = insn(BPF_JMP | BPF_JNE | BPF_K, BPF_REG_5, 0, 0, (int)rule->minor);
+        block[b++] = insn(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, rule->allow ? 1 : 0);
+        block[b++] = insn(BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
+        /* every conditional jump skips to the end of this block */
+        for (int k = 0; k < b; k++) {
+            if (BPF_CLASS(block[k].code) == BPF_JMP && BPF_OP(block[k].code) == BPF_JNE) {
+                block[k].off = (short)(b - k - 1);
+            }
+        }
+        for (int k = 0; k < b; k++) p[n++] = block[k];
+    }
+    p[n++] = insn(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 0);
+    p[n++] = insn(BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
+
+    union bpf_attr attr;
+    memset(&attr, 0, sizeof attr);
+    attr.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE;
+    attr.insns = (unsigned long long)(unsigned long)p;
+    attr.insn_cnt = (unsigned int)n;
+    attr.license = (unsigned long long)(unsigned long)"Apache";
+    int prog = (int)syscall(SYS_bpf, BPF_PROG_LOAD, &attr, sizeof attr);
+    int e = errno;
+    if (prog < 0 && log && log_len) {
+        /* Load again with the verifier log, only to explain the failure. */
+        log[0] = 0;
+        attr.log_buf = (unsigned long long)(unsigned long)log;
+        attr.log_size = (unsigned int)log_len;
+        attr.log_level = 1;
+        (void)syscall(SYS_bpf, BPF_PROG_LOAD, &attr, sizeof attr);
+    }
+    free(p);
+    if (prog < 0) { errno = e; return -1; }
+    memset(&attr, 0, sizeof attr);
+    attr.target_fd = (unsigned int)cgroup_fd;
+    attr.attach_bpf_fd = (unsigned int)prog;
+    attr.attach_type = BPF_CGROUP_DEVICE;
+    attr.attach_flags = BPF_F_ALLOW_MULTI;
+    int r = (int)syscall(SYS_bpf, BPF_PROG_ATTACH, &attr, sizeof attr);
+    e = errno;
+    close(prog);
+    errno = e;
+    return r;
 }

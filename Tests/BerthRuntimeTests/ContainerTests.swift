@@ -312,6 +312,39 @@ struct ContainerTests {
         #expect(lines.contains { $0.hasPrefix("{\"log\":\"no-newline\",\"stream\":\"stdout\"") })
     }
 
+    @Test func terminal() throws {
+        let f = try ContainerFixture()
+        let out = try f.sh("tty; [ -t 0 ] && [ -t 1 ] && echo in-tty", ["-t"])
+        #expect(out.code == 0, "\(out.stderr)")
+        #expect(out.stdout.hasPrefix("/dev/pts/0\r\nin-tty\r\n"), "\(out.stdout)")
+        let piped = try f.run(["-i"], ["cat"], stdin: "through stdin\n")
+        #expect(piped.stdout == "through stdin\n")
+        let closed = try f.run([], ["cat"], stdin: "not passed\n")
+        #expect(closed.stdout == "")
+    }
+
+    /// cgroup v2 device control (eBPF), exercised on whatever cgroup2 mount the host has
+    /// (the unified hierarchy of a hybrid host, or / of a v2 host).
+    @Test func cgroup2DeviceFilter() throws {
+        guard let mount = MountInfo.parse(try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8))
+            .first(where: { $0.fsType == "cgroup2" })?.mountPoint else { return }
+        let f = try ContainerFixture()
+        let dir = "\(mount)/berth-devtest-\(f.project)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: false)
+        f.defer_ { rmdir(dir) }
+        try Cgroup.attachDeviceFilter(directory: dir)
+        let nodes = f.base + "/nodes"
+        try FileManager.default.createDirectory(atPath: nodes, withIntermediateDirectories: true)
+        let script = """
+            echo $$ > \(dir)/cgroup.procs
+            mknod \(nodes)/null c 1 3 && head -c 1 \(nodes)/null >/dev/null && echo null-ok
+            mknod \(nodes)/mem c 1 1 && (head -c 1 \(nodes)/mem >/dev/null 2>&1 && echo mem-open || echo mem-denied)
+            mknod \(nodes)/blk b 7 0 && (head -c 1 \(nodes)/blk >/dev/null 2>&1 && echo blk-open || echo blk-denied)
+            """
+        let out = try ContainerFixture.spawn(["/bin/busybox", "sh", "-c", script])
+        #expect(out.stdout == "null-ok\nmem-denied\nblk-denied\n", "\(out.stderr)")
+    }
+
     @Test func finishedContainerFreesItsName() throws {
         let f = try ContainerFixture()
         let first = try f.run(["--name", "same"], ["true"])

@@ -307,6 +307,15 @@ struct FlagTests {
         #expect(Signals.parse("RTMIN+1") == 35 && Signals.parse("NOPE") == nil)
     }
 
+    @Test func manPageListsEveryOption() throws {
+        let manPath = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../man/berth-runtime.8").path
+        let page = try String(contentsOfFile: manPath, encoding: .utf8)
+        for option in RuntimeCommand.options {
+            #expect(page.contains("Fl " + option.names[0].dropFirst()), "\(option.names[0]) missing from man/berth-runtime.8")
+            #expect(page.contains(option.help.split(separator: ".").first.map(String.init) ?? option.help), "help of \(option.names[0]) differs")
+        }
+    }
+
     @Test func optionsTableIsSortedAndDocumented() {
         let names = RuntimeCommand.options.map { $0.names[0] }
         #expect(names == names.sorted())

@@ -83,6 +83,21 @@ int berth_reset_signals(void);
 int berth_block_all_signals(void);
 int berth_sigtimedwait_all(int timeout_ms, int *out_pid);
 
+/* ---- cgroup v2 device control ---- */
+/* One device rule: type 'a', 'b' or 'c'; major/minor -1 for '*'; access bits 1 = mknod,
+ * 2 = read, 4 = write (the kernel's BPF_DEVCG_ACC_*); allow or deny. */
+struct berth_device_rule {
+    char type;
+    long long major;
+    long long minor;
+    unsigned int access;
+    int allow;
+};
+/* Builds a BPF_PROG_TYPE_CGROUP_DEVICE program from `rules` (first match wins, default
+ * deny) and attaches it to the cgroup2 directory `cgroup_fd`. `log` receives the verifier
+ * log on failure. */
+int berth_cgroup2_device_filter(int cgroup_fd, const struct berth_device_rule *rules, int count, char *log, size_t log_len);
+
 /* ---- seccomp ---- */
 /* Loads a raw classic-BPF seccomp program (`len` bytes of struct sock_filter). */
 int berth_seccomp_load_bpf(const void *program, size_t len);
@@ -92,6 +107,15 @@ int berth_seccomp_load_bpf(const void *program, size_t len);
  * slave path. */
 int berth_openpty(int *master, char *name, size_t name_len);
 int berth_set_ctty(int fd);
+/* Opens a pty pair from the devpts instance behind `ptmx` (the container's own, so that
+ * the slave is /dev/pts/N inside it): master close-on-exec, `name` receives the slave path
+ * relative to that instance (pts number). */
+int berth_open_ptmx(const char *ptmx, int *master, int *pts_number);
+/* A close-on-exec AF_UNIX stream socketpair, and fd passing over it (SCM_RIGHTS). */
+int berth_socketpair(int fds[2]);
+int berth_send_fd(int sock, int fd);
+/* Returns the received fd, or -1 (errno ECONNRESET when the peer closed without one). */
+int berth_recv_fd(int sock);
 int berth_get_winsize(int fd, unsigned short *rows, unsigned short *cols);
 int berth_set_winsize(int fd, unsigned short rows, unsigned short cols);
 /* Raw mode for the caller's terminal; saves the old settings in an opaque buffer. */
