@@ -40,7 +40,7 @@ struct ManPageTests {
         for page in pages {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/usr/bin/groff")
-            process.arguments = ["-man", "-ww", "-z", Self.manDirectory + "/" + page]
+            process.arguments = ["-mandoc", "-ww", "-z", Self.manDirectory + "/" + page]
             let errors = Pipe()
             process.standardError = errors
             process.standardOutput = FileHandle.nullDevice
