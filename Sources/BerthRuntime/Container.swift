@@ -273,15 +273,34 @@ public enum ContainerRunner {
         }
 
         let context = InitContext(
-            spec: spec, rootfs: rootfs, stateDir: stateDir, cgroupLayout: layout, cgroup: cgroup, capabilities: capabilities,
+            spec: spec, rootfs: rootfs, stateDir: stateDir, cgroupLayout: layout, cgroup: cgroup,
+            bornInCgroup: { if case .v2 = layout { return true } else { return false } }(), capabilities: capabilities,
             syncRead: sync.read, errorWrite: errors.write, stdin: childStdin, stdout: childStdout, stderr: childStderr,
             consoleSocket: consoleSocket?.child, joins: joins, overlayLower: overlayLower, killWithParent: options.killWithParent,
             parentPid: getpid())
 
         Trace.mark("preclone")
+        // cgroup v1: the cgroup is created while the child mounts, and the child joins it
+        // through `tasks` (no RCU grace period). cgroup v2: created first, and the child is
+        // cloned straight into it with CLONE_INTO_CGROUP.
+        var cgroupCreated = false
+        var cgroupFD: Int32 = -1
+        if case .v2 = layout {
+            cgroupCreated = true
+            do {
+                try cgroup.create(resources: spec.resources)
+                let dir = cgroup.directories[0]
+                cgroupFD = try Sys.check("open", path: dir) { open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
+            } catch {
+                try? cgroup.remove()
+                throw error
+            }
+        }
         let startedAt = Clock.rfc3339Nano()
         var pidfd: Int32 = -1
-        let pid = berth_clone_pidfd(cloneFlags, &pidfd)
+        let pid = cgroupFD >= 0 ? berth_clone3_into_cgroup(cloneFlags, cgroupFD, &pidfd) : berth_clone_pidfd(cloneFlags, &pidfd)
+        if cgroupFD >= 0 { close(cgroupFD) }
+        if pid < 0 && cgroupCreated { try? cgroup.remove() }
         if pid < 0 {
             throw SystemError("clone", path: "container \(spec.name) (namespaces 0x\(String(cloneFlags, radix: 16)))", errno: errno)
         }
@@ -292,7 +311,6 @@ public enum ContainerRunner {
         cleanups.push { close(childPidfd) }
         // From here on, a failure must not leave the child behind.
         var reaped = false
-        var cgroupCreated = false
         // LIFO: the child is killed and reaped first, then its cgroup can go.
         cleanups.push { if cgroupCreated { try? cgroup.remove() } }
         cleanups.push {
@@ -311,8 +329,10 @@ public enum ContainerRunner {
 
         // While the child mounts: the cgroup, and the seccomp program it will load.
         Trace.mark("precgroup")
-        cgroupCreated = true  // even a partial create is removed by the cleanup above
-        try cgroup.create(resources: spec.resources)
+        if !cgroupCreated {
+            cgroupCreated = true  // even a partial create is removed by the cleanup above
+            try cgroup.create(resources: spec.resources)
+        }
         Trace.mark("cgroup-created")
         var seccompProgram: [UInt8] = []
         if !spec.security.privileged && spec.security.seccomp == .default {

@@ -11,6 +11,8 @@ struct InitContext {
     var stateDir: String
     var cgroupLayout: CgroupLayout
     var cgroup: Cgroup
+    /// cgroup v2: the child was cloned straight into its cgroup (CLONE_INTO_CGROUP).
+    var bornInCgroup: Bool
     var capabilities: UInt64
     /// Parent → child: one byte once the child sits in its cgroup.
     var syncRead: Int32
@@ -84,7 +86,7 @@ enum ContainerInit {
         }
 
         Trace.mark("child-start")
-        let cgroupRoots = try c.cgroup.openRoots()
+        let cgroupRoots = c.bornInCgroup ? [] : try c.cgroup.openRoots()
         // Mounts: keep ours from propagating back to the host.
         try Mounts.mount(source: "none", target: "/", type: nil, flags: MountFlags.slave | MountFlags.recursive, displayTarget: "/ (make rslave)")
         if let lower = c.overlayLower {
@@ -109,7 +111,7 @@ enum ContainerInit {
         // rooted there, then /sys/fs/cgroup as seen through it.
         let seccompProgram = try receiveGo(c.syncRead)
         Trace.mark("child-go")
-        try c.cgroup.attachSelf(rootFDs: cgroupRoots)
+        if !c.bornInCgroup { try c.cgroup.attachSelf(rootFDs: cgroupRoots) }
         cgroupRoots.forEach { close($0) }
         if spec.namespaces.cgroup == .private {
             _ = try Sys.check("unshare", path: "cgroup namespace") { berth_unshare(Int32(CLONE_NEWCGROUP)) }

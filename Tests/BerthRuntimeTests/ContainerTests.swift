@@ -107,10 +107,31 @@ struct ContainerTests {
 
     @Test func onlyStandardFdsAndCleanSignals() throws {
         let f = try ContainerFixture()
-        // The shell's own fds (ls would add its directory fd).
-        let fds = try f.sh("ls /proc/$$/fd | tr '\\n' ' '")
+        // PID 1's fds, seen from a second container that joins its pid namespace (ls
+        // would add its own directory fd to /proc/self/fd, and a shell its pipes).
+        let first = Process()
+        let argv = f.runArguments(["--name", "fds", "--stop-timeout", "0"], ["sh", "-c", "echo ready; exec sleep 1000"])
+        first.executableURL = URL(fileURLWithPath: argv[0])
+        first.arguments = Array(argv.dropFirst())
+        let ready = Foundation.Pipe()
+        first.standardOutput = ready
+        first.standardInput = FileHandle.nullDevice
+        try first.run()
+        f.defer_ { if first.isRunning { kill(first.processIdentifier, SIGKILL); first.waitUntilExit() } }
+        var seen = Data()
+        while !String(decoding: seen, as: UTF8.self).contains("ready") {
+            let chunk = ready.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            seen.append(chunk)
+        }
+        let state = try String(contentsOfFile: f.runRoot + "/runtime/\(f.project)/fds/state.json", encoding: .utf8)
+        let pid = state.split(separator: ",").first { $0.hasPrefix("\"Pid\":") }.map { $0.dropFirst(6) } ?? ""
+        let fds = try f.run(["--name", "peek", "--pid", "ns:/proc/\(pid)/ns/pid"], ["ls", "/proc/1/fd"])
         #expect(fds.code == 0, "\(fds.stderr)")
-        #expect(fds.stdout == "0 1 2 ")
+        #expect(fds.stdout == "0\n1\n2\n")
+        kill(first.processIdentifier, SIGTERM)
+        first.waitUntilExit()
+        #expect(first.terminationStatus == 137)
         // PID 1 straight from execve (a shell would set up its own dispositions).
         let out = try f.run([], ["grep", "-E", "^Sig(Ign|Blk):", "/proc/self/status"])
         #expect(out.stdout == "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n", "\(out.stderr)")
@@ -343,6 +364,21 @@ struct ContainerTests {
             """
         let out = try ContainerFixture.spawn(["/bin/busybox", "sh", "-c", script])
         #expect(out.stdout == "null-ok\nmem-denied\nblk-denied\n", "\(out.stderr)")
+    }
+
+    /// The cgroup v2 start path (clone3 + CLONE_INTO_CGROUP, eBPF device filter, cgroup2 at
+    /// /sys/fs/cgroup inside), driven on the unified hierarchy of a hybrid host.
+    @Test func cgroupV2StartPath() throws {
+        guard let mount = MountInfo.parse(try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8))
+            .first(where: { $0.fsType == "cgroup2" })?.mountPoint else { return }
+        let f = try ContainerFixture()
+        f.defer_ { Cgroup.removeParents(layout: .v2(mountPoint: mount), project: f.project) }
+        let env = ["BERTH_CGROUP2_ROOT": mount]
+        let out = try f.run(["--name", "v2"], ["sh", "-c", "cat /proc/self/cgroup; grep -c cgroup2 /proc/mounts; mknod /tmp/mem c 1 1 && head -c 1 /tmp/mem"], environment: env)
+        #expect(out.code != 0, "reading /dev/mem must be denied")
+        #expect(out.stdout.hasSuffix("0::/\n1\n"), "\(out.stdout)")
+        #expect(out.stderr.contains("Operation not permitted"), "\(out.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: "\(mount)/berth/\(f.project)/v2"))
     }
 
     @Test func finishedContainerFreesItsName() throws {

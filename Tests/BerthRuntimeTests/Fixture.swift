@@ -94,9 +94,9 @@ final class ContainerFixture {
     }
 
     /// `berth runtime run --rootfs <rootfs> --run-root <run> --project <p> <options> -- <command>`.
-    func run(_ options: [String], _ command: [String], stdin: String? = nil) throws -> RunOutput {
+    func run(_ options: [String], _ command: [String], stdin: String? = nil, environment: [String: String] = [:]) throws -> RunOutput {
         let args = ["runtime", "run", "--rootfs", rootfs, "--run-root", runRoot, "--project", project] + options + ["--"] + command
-        return try Self.spawn([berthBinary] + args, stdin: stdin)
+        return try Self.spawn([berthBinary] + args, stdin: stdin, environment: environment)
     }
 
     func sh(_ script: String, _ options: [String] = []) throws -> RunOutput {
@@ -107,8 +107,11 @@ final class ContainerFixture {
         [berthBinary, "runtime", "run", "--rootfs", rootfs, "--run-root", runRoot, "--project", project] + options + ["--"] + command
     }
 
-    static func spawn(_ argv: [String], stdin: String? = nil) throws -> RunOutput {
+    static func spawn(_ argv: [String], stdin: String? = nil, environment: [String: String] = [:]) throws -> RunOutput {
         let process = Process()
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         process.executableURL = URL(fileURLWithPath: argv[0])
         process.arguments = Array(argv.dropFirst())
         let out = Foundation.Pipe(), err = Foundation.Pipe()
