@@ -176,11 +176,17 @@ public enum ContainerRunner {
         } else if mkdirCode != 0 {
             throw SystemError("mkdir", path: stateDir, errno: mkdirCode)
         }
+        // The state dir's flock is held for the container's life (by this monitor, and by an
+        // --init PID 1, which inherits the fd): a dir with a free lock is a leftover.
+        let lockFD = try Sys.check("open", path: stateDir) { open(stateDir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
+        _ = flock(lockFD, LOCK_EX | LOCK_NB)
         cleanups.push {
             try? FS.removeTree(stateDir)
+            close(lockFD)
             _ = rmdir(projectDir)
             _ = rmdir(options.runRoot + "/runtime")
         }
+        sweepStale(projectDir: projectDir, layout: layout, project: spec.project, except: spec.name)
         try writeEtcFiles(spec, stateDir: stateDir)
 
         var rootfs: String
@@ -401,19 +407,37 @@ public enum ContainerRunner {
         return ContainerResult(exitCode: status.code, signal: signal, oomKilled: oom, pid: pid, startedAt: startedAt, finishedAt: finishedAt)
     }
 
-    /// A state dir left by a runtime that was killed: reclaim it if its process is gone.
+    /// A state dir left by a runtime that was killed: reclaim it if nobody holds its lock
+    /// and its cgroup is empty. Dirs without state.json are being created right now.
+    static func isStale(stateDir: String, cgroup: Cgroup) -> Bool {
+        guard FS.exists(stateDir + "/state.json") else { return false }
+        let fd = open(stateDir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if fd < 0 { return false }
+        defer { close(fd) }
+        if flock(fd, LOCK_EX | LOCK_NB) != 0 { return false }
+        return cgroup.processes().isEmpty
+    }
+
     static func reclaimStale(stateDir: String, cgroup: Cgroup, name: String) throws {
-        let state = (try? FS.readString(stateDir + "/state.json")) ?? ""
-        var alive = false
-        if let range = state.split(separator: ",").first(where: { $0.hasPrefix("\"Pid\":") }) {
-            let digits = range.dropFirst(6).prefix(while: \.isNumber)
-            if let pid = Int32(digits), pid > 0, kill(pid, 0) == 0 || errno == EPERM { alive = true }
-        }
-        if alive || !cgroup.processes().isEmpty {
+        guard isStale(stateDir: stateDir, cgroup: cgroup) else {
             throw RuntimeError("container name \"\(name)\" is already in use (state in \(stateDir)); choose another --name")
         }
         try FS.removeTree(stateDir)
         try? cgroup.remove()
+    }
+
+    /// Removes what containers of `project` left when their runtime was killed (SIGKILL
+    /// leaves no chance to clean up): state dirs with a free lock, and their empty cgroups.
+    static func sweepStale(projectDir: String, layout: CgroupLayout, project: String, except name: String) {
+        guard let names = try? FS.listDirectory(projectDir) else { return }
+        for other in names where other != name {
+            let dir = projectDir + "/" + other
+            let cgroup = Cgroup(layout: layout, project: project, name: other)
+            if isStale(stateDir: dir, cgroup: cgroup) {
+                try? FS.removeTree(dir)
+                try? cgroup.remove()
+            }
+        }
     }
 }
 

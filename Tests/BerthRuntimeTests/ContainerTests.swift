@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import BerthRuntime
 import BerthSystem
+import CBerthSys
 
 /// Root tier: real containers on a busybox rootfs, asserted from inside.
 @Suite("containers (root)", .serialized, .enabled(if: canRunContainers, containerGateReason))
@@ -379,6 +380,43 @@ struct ContainerTests {
         #expect(out.stdout.hasSuffix("0::/\n1\n"), "\(out.stdout)")
         #expect(out.stderr.contains("Operation not permitted"), "\(out.stderr)")
         #expect(!FileManager.default.fileExists(atPath: "\(mount)/berth/\(f.project)/v2"))
+    }
+
+    /// SIGKILL of the runtime: the container dies with it (PDEATHSIG), and the next run in
+    /// the project removes the state dir and cgroup it could not clean up.
+    @Test func leftoversOfAKilledRuntimeAreSwept() throws {
+        let f = try ContainerFixture()
+        let monitor = Process()
+        let argv = f.runArguments(["--name", "victim"], ["sh", "-c", "echo ready; exec sleep 1000"])
+        monitor.executableURL = URL(fileURLWithPath: argv[0])
+        monitor.arguments = Array(argv.dropFirst())
+        let ready = Foundation.Pipe()
+        monitor.standardOutput = ready
+        monitor.standardInput = FileHandle.nullDevice
+        try monitor.run()
+        f.defer_ { if monitor.isRunning { kill(monitor.processIdentifier, SIGKILL); monitor.waitUntilExit() } }
+        var seen = Data()
+        while !String(decoding: seen, as: UTF8.self).contains("ready") {
+            let chunk = ready.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            seen.append(chunk)
+        }
+        let stateDir = f.runRoot + "/runtime/\(f.project)/victim"
+        let state = try String(contentsOfFile: stateDir + "/state.json", encoding: .utf8)
+        let pid = Int32(state.split(separator: ",").first { $0.hasPrefix("\"Pid\":") }.map { $0.dropFirst(6) } ?? "") ?? 0
+        let pidfd = berth_pidfd_open(pid)
+        #expect(pidfd >= 0)
+        kill(monitor.processIdentifier, SIGKILL)
+        monitor.waitUntilExit()
+        // The container's exit (not its reaping: this host's PID 1 reaps lazily).
+        var entry = pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)
+        _ = poll(&entry, 1, -1)
+        close(pidfd)
+        #expect(FileManager.default.fileExists(atPath: stateDir), "a SIGKILLed runtime cannot clean up")
+        let next = try f.run(["--name", "next"], ["true"])
+        #expect(next.code == 0, "\(next.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: stateDir))
+        #expect(leftovers(fixture: f) == [])
     }
 
     @Test func finishedContainerFreesItsName() throws {
