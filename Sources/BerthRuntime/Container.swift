@@ -259,11 +259,20 @@ public enum ContainerRunner {
             (spec.namespaces.ipc, Int32(CLONE_NEWIPC)), (spec.namespaces.uts, Int32(CLONE_NEWUTS)),
             (spec.namespaces.cgroup, Int32(CLONE_NEWCGROUP)),
         ]
+        // Only the pid and mount namespaces come with clone(); the child unshares network,
+        // IPC and UTS itself, so that the ~0.6 ms a network namespace costs runs in
+        // parallel with our cgroup setup instead of before it. The cgroup namespace waits
+        // until the child sits in its cgroup.
         var cloneFlags: UInt64 = UInt64(CLONE_NEWNS)
+        var unshareFlags: Int32 = 0
         for (mode, type) in modes {
             switch mode {
             case .private:
-                if type != Int32(CLONE_NEWCGROUP) { cloneFlags |= UInt64(type) }
+                if type == Int32(CLONE_NEWPID) {
+                    cloneFlags |= UInt64(type)
+                } else if type != Int32(CLONE_NEWCGROUP) {
+                    unshareFlags |= type
+                }
             case .host:
                 break
             case .path(let path):
@@ -282,7 +291,7 @@ public enum ContainerRunner {
             spec: spec, rootfs: rootfs, stateDir: stateDir, cgroupLayout: layout, cgroup: cgroup,
             bornInCgroup: { if case .v2 = layout { return true } else { return false } }(), capabilities: capabilities,
             syncRead: sync.read, errorWrite: errors.write, stdin: childStdin, stdout: childStdout, stderr: childStderr,
-            consoleSocket: consoleSocket?.child, joins: joins, overlayLower: overlayLower, killWithParent: options.killWithParent,
+            consoleSocket: consoleSocket?.child, unshareFlags: unshareFlags, joins: joins, overlayLower: overlayLower, killWithParent: options.killWithParent,
             parentPid: getpid())
 
         Trace.mark("preclone")

@@ -24,6 +24,8 @@ struct InitContext {
     /// With a terminal: the child's end of a socketpair over which it sends the pty master
     /// it allocated from the container's own devpts (runc's console socket).
     var consoleSocket: Int32?
+    /// Namespaces the child creates itself (network, IPC, UTS).
+    var unshareFlags: Int32
     /// Namespaces to join with setns (type, fd), opened by the parent.
     var joins: [(type: Int32, fd: Int32)]
     var overlayLower: [String]?
@@ -42,6 +44,7 @@ struct InitContext {
 /// no_new_privs is on: as late as possible) → signals, fds → execve.
 enum ContainerInit {
     static func main(_ context: InitContext) -> Never {
+        Trace.mark("child-entry")
         do {
             try setup(context)
             report(context.errorWrite, RuntimeError("container init returned without exec"))
@@ -81,6 +84,10 @@ enum ContainerInit {
             }
         }
 
+        Trace.mark("child-preunshare")
+        if c.unshareFlags != 0 {
+            _ = try Sys.check("unshare", path: "network/IPC/UTS namespaces") { berth_unshare(c.unshareFlags) }
+        }
         for join in c.joins where join.type != Int32(CLONE_NEWPID) {
             _ = try Sys.check("setns", path: namespaceName(join.type)) { berth_setns(join.fd, join.type) }
         }
