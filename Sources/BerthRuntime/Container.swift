@@ -190,7 +190,7 @@ public enum ContainerRunner {
         try writeEtcFiles(spec, stateDir: stateDir)
 
         var rootfs: String
-        var overlayLower: [String]?
+        var overlay: InitContext.Overlay?
         switch spec.root {
         case .directory(let path, _):
             guard FS.isDirectory(path) else {
@@ -204,14 +204,19 @@ public enum ContainerRunner {
                     rootfs = String(decoding: bytes, as: UTF8.self) + "/" + rootfs
                 }
             }
-        case .overlay(let lower, _):
+        case .overlay(let lower, let writableDir, _):
             for dir in lower where !FS.isDirectory(dir) {
                 throw RuntimeError("overlay lower layer \(dir) is not a directory")
             }
             rootfs = stateDir + "/rootfs"
             _ = try Sys.check("mkdir", path: rootfs) { mkdir(rootfs, 0o755) }
-            _ = try Sys.check("mkdir", path: stateDir + "/overlay") { mkdir(stateDir + "/overlay", 0o755) }
-            overlayLower = lower
+            if let writableDir {
+                try FS.makeDirectories(writableDir + "/upper")
+                try FS.makeDirectories(writableDir + "/work")
+            } else {
+                _ = try Sys.check("mkdir", path: stateDir + "/overlay") { mkdir(stateDir + "/overlay", 0o755) }
+            }
+            overlay = InitContext.Overlay(lower: lower, writableDir: writableDir)
         }
 
         // Signals this monitor handles; blocked before clone so none is lost.
@@ -291,7 +296,7 @@ public enum ContainerRunner {
             spec: spec, rootfs: rootfs, stateDir: stateDir, cgroupLayout: layout, cgroup: cgroup,
             bornInCgroup: { if case .v2 = layout { return true } else { return false } }(), capabilities: capabilities,
             syncRead: sync.read, errorWrite: errors.write, stdin: childStdin, stdout: childStdout, stderr: childStderr,
-            consoleSocket: consoleSocket?.child, unshareFlags: unshareFlags, joins: joins, overlayLower: overlayLower, killWithParent: options.killWithParent,
+            consoleSocket: consoleSocket?.child, unshareFlags: unshareFlags, joins: joins, overlay: overlay, killWithParent: options.killWithParent,
             parentPid: getpid())
 
         Trace.mark("preclone")

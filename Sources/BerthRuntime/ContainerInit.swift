@@ -28,7 +28,11 @@ struct InitContext {
     var unshareFlags: Int32
     /// Namespaces to join with setns (type, fd), opened by the parent.
     var joins: [(type: Int32, fd: Int32)]
-    var overlayLower: [String]?
+    struct Overlay {
+        var lower: [String]
+        var writableDir: String?
+    }
+    var overlay: Overlay?
     var killWithParent: Bool
     var parentPid: Int32
 }
@@ -96,15 +100,21 @@ enum ContainerInit {
         let cgroupRoots = c.bornInCgroup ? [] : try c.cgroup.openRoots()
         // Mounts: keep ours from propagating back to the host.
         try Mounts.mount(source: "none", target: "/", type: nil, flags: MountFlags.slave | MountFlags.recursive, displayTarget: "/ (make rslave)")
-        if let lower = c.overlayLower {
-            // The upper/work dirs live on a tmpfs inside this mount namespace: they vanish
-            // with the container and cost nothing to delete (LINUX-NOTES: ext4 rm is slow).
-            let scratch = c.stateDir + "/overlay"
-            try Mounts.mount(source: "tmpfs", target: scratch, type: "tmpfs", flags: 0, data: "mode=755")
-            for dir in ["upper", "work"] {
-                _ = try Sys.check("mkdir", path: scratch + "/" + dir) { mkdir(scratch + "/" + dir, 0o755) }
+        if let overlay = c.overlay {
+            var scratch: String
+            if let writableDir = overlay.writableDir {
+                scratch = writableDir
+            } else {
+                // The upper/work dirs live on a tmpfs inside this mount namespace: they
+                // vanish with the container and cost nothing to delete (LINUX-NOTES: ext4
+                // rm is slow).
+                scratch = c.stateDir + "/overlay"
+                try Mounts.mount(source: "tmpfs", target: scratch, type: "tmpfs", flags: 0, data: "mode=755")
+                for dir in ["upper", "work"] {
+                    _ = try Sys.check("mkdir", path: scratch + "/" + dir) { mkdir(scratch + "/" + dir, 0o755) }
+                }
             }
-            let data = "lowerdir=\(lower.joined(separator: ":")),upperdir=\(scratch)/upper,workdir=\(scratch)/work"
+            let data = "lowerdir=\(overlay.lower.joined(separator: ":")),upperdir=\(scratch)/upper,workdir=\(scratch)/work"
             try Mounts.mount(source: "overlay", target: c.rootfs, type: "overlay", flags: 0, data: data)
         } else {
             try Mounts.mount(source: c.rootfs, target: c.rootfs, type: nil, flags: MountFlags.bind | MountFlags.recursive)

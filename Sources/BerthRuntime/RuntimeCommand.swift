@@ -49,6 +49,7 @@ public enum RuntimeCommand {
         RuntimeOption(["--name"], "NAME", "Container name (default: berth-<pid>)."),
         RuntimeOption(["--network", "--net"], "MODE", "Network namespace: none (default, loopback only), host or ns:PATH."),
         RuntimeOption(["--overlay"], nil, "Use the rootfs as read-only lower layer of an overlay with a throw-away upper."),
+        RuntimeOption(["--overlay-dir"], "DIR", "Keep the overlay's writable layer in DIR/upper and DIR/work (implies --overlay)."),
         RuntimeOption(["--pid"], "MODE", "PID namespace: private (default), host or ns:PATH."),
         RuntimeOption(["--pids-limit"], "N", "Maximum number of processes (pids.max); 0 or -1 for unlimited."),
         RuntimeOption(["--privileged"], nil, "All capabilities, no seccomp, no masked or read-only paths, writable /sys."),
@@ -232,7 +233,12 @@ public enum RuntimeCommand {
         }
         let name = last("--name") ?? "berth-\(getpid())"
         let readOnly = has("--read-only")
-        let root: ContainerSpec.Root = has("--overlay") ? .overlay(lower: [rootfs], readOnly: readOnly) : .directory(rootfs, readOnly: readOnly)
+        let overlayDir = last("--overlay-dir")
+        if let overlayDir, !overlayDir.hasPrefix("/") {
+            throw RuntimeError("--overlay-dir \(overlayDir) must be an absolute path", kind: .usage)
+        }
+        let root: ContainerSpec.Root = has("--overlay") || overlayDir != nil
+            ? .overlay(lower: [rootfs], writableDir: overlayDir, readOnly: readOnly) : .directory(rootfs, readOnly: readOnly)
 
         var env = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]
         var serviceEnv: [String] = []

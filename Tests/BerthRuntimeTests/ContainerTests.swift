@@ -307,6 +307,13 @@ struct ContainerTests {
         #expect(out.code == 0, "\(out.stderr)")
         #expect(!FileManager.default.fileExists(atPath: f.rootfs + "/etc/added"))
         #expect(FileManager.default.fileExists(atPath: f.rootfs + "/bin/vi") || (try? FileManager.default.destinationOfSymbolicLink(atPath: f.rootfs + "/bin/vi")) != nil)
+        // A kept writable layer: the next run sees the first run's change.
+        let layer = f.base + "/layer"
+        #expect(try f.sh("echo kept > /etc/kept", ["--overlay-dir", layer]).code == 0)
+        let again = try f.sh("cat /etc/kept", ["--overlay-dir", layer])
+        #expect(again.stdout == "kept\n", "\(again.stderr)")
+        #expect(FileManager.default.fileExists(atPath: layer + "/upper/etc/kept"))
+        #expect(!FileManager.default.fileExists(atPath: f.rootfs + "/etc/kept"))
     }
 
     @Test func environmentSysctlsAndUlimits() throws {
