@@ -368,6 +368,10 @@ public enum ContainerRunner {
         // atomic by rename, without fsync.
         try FS.writeAtomically(stateDir + "/state.json", sync: false, Array(
             "{\"Name\":\"\(spec.name)\",\"Project\":\"\(spec.project)\",\"Pid\":\(pid),\"Cgroup\":\"\(cgroup.relativePath)\",\"StartedAt\":\"\(startedAt)\"}\n".utf8))
+        try FS.writeAtomically(stateDir + "/exec.conf", sync: false, Array(ExecConfig(
+            pid: pid, capabilities: capabilities, seccomp: !seccompProgram.isEmpty,
+            noNewPrivileges: spec.security.noNewPrivileges, user: spec.process.user,
+            groups: spec.process.additionalGroups, cwd: spec.process.cwd, env: spec.process.env).text.utf8))
         Trace.mark("state-written")
         if let consoleSocket {
             // The child sends the pty master once it exists; EOF means it failed first.

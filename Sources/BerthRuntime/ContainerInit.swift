@@ -189,33 +189,8 @@ enum ContainerInit {
             }
         }
 
-        let seccomp = !seccompProgram.isEmpty
-        let earlySeccomp = seccomp && !spec.security.noNewPrivileges
         Trace.mark("child-preseccomp")
-        if earlySeccomp { try SeccompProfile.load(program: seccompProgram) }
-
-        Trace.mark("child-seccomp")
-        // Bounding set first (needs CAP_SETPCAP), then ids with keepcaps, then the sets.
-        let last = Int(berth_cap_last_cap())
-        for cap in 0...max(0, last) where c.capabilities & (1 << UInt64(cap)) == 0 {
-            if berth_capbset_read(Int32(cap)) > 0 {
-                _ = try Sys.check("drop capability from bounding set", path: cap < Capabilities.names.count ? Capabilities.names[cap] : String(cap)) { berth_capbset_drop(Int32(cap)) }
-            }
-        }
-        _ = try Sys.check("prctl PR_SET_KEEPCAPS") { berth_set_keepcaps(1) }
-        let gids = user.additionalGids.map { gid_t($0) }
-        _ = try Sys.check("setgroups", path: gids.map(String.init).joined(separator: ",")) { gids.withUnsafeBufferPointer { berth_setgroups($0.count, $0.baseAddress) } }
-        _ = try Sys.check("setresgid", path: String(user.gid)) { berth_setresgid(gid_t(user.gid)) }
-        _ = try Sys.check("setresuid", path: String(user.uid)) { berth_setresuid(uid_t(user.uid)) }
-        _ = try Sys.check("prctl PR_SET_KEEPCAPS") { berth_set_keepcaps(0) }
-        // Docker gives a non-root user no effective/permitted capabilities (bounding only).
-        let sets: UInt64 = user.uid == 0 ? c.capabilities : 0
-        _ = try Sys.check("capset") { berth_capset(sets, sets, 0) }
-        _ = berth_clear_ambient()
-        if spec.security.noNewPrivileges {
-            _ = try Sys.check("prctl PR_SET_NO_NEW_PRIVS") { berth_set_no_new_privs() }
-        }
-        if seccomp && !earlySeccomp { try SeccompProfile.load(program: seccompProgram) }
+        try dropPrivileges(user: user, capabilities: c.capabilities, seccompProgram: seccompProgram, noNewPrivileges: spec.security.noNewPrivileges)
 
         if spec.process.cwd != "/" {
             let (_, code) = Sys.attempt { chdir(spec.process.cwd) }
@@ -236,9 +211,39 @@ enum ContainerInit {
         execContainer(c, path: path, env: env)
     }
 
+    /// Seccomp, ids and capabilities, in runc's order: without no_new_privs the filter must
+    /// be loaded while still privileged (CAP_SYS_ADMIN); with it, as late as possible. The
+    /// bounding set is cut first (needs CAP_SETPCAP), then groups and ids with keepcaps,
+    /// then the permitted/effective sets (empty for a non-root user, as Docker does).
+    static func dropPrivileges(user: ResolvedUser, capabilities: UInt64, seccompProgram: [UInt8], noNewPrivileges: Bool) throws {
+        let seccomp = !seccompProgram.isEmpty
+        let earlySeccomp = seccomp && !noNewPrivileges
+        if earlySeccomp { try SeccompProfile.load(program: seccompProgram) }
+        Trace.mark("child-seccomp")
+        let last = Int(berth_cap_last_cap())
+        for cap in 0...max(0, last) where capabilities & (1 << UInt64(cap)) == 0 {
+            if berth_capbset_read(Int32(cap)) > 0 {
+                _ = try Sys.check("drop capability from bounding set", path: cap < Capabilities.names.count ? Capabilities.names[cap] : String(cap)) { berth_capbset_drop(Int32(cap)) }
+            }
+        }
+        _ = try Sys.check("prctl PR_SET_KEEPCAPS") { berth_set_keepcaps(1) }
+        let gids = user.additionalGids.map { gid_t($0) }
+        _ = try Sys.check("setgroups", path: gids.map(String.init).joined(separator: ",")) { gids.withUnsafeBufferPointer { berth_setgroups($0.count, $0.baseAddress) } }
+        _ = try Sys.check("setresgid", path: String(user.gid)) { berth_setresgid(gid_t(user.gid)) }
+        _ = try Sys.check("setresuid", path: String(user.uid)) { berth_setresuid(uid_t(user.uid)) }
+        _ = try Sys.check("prctl PR_SET_KEEPCAPS") { berth_set_keepcaps(0) }
+        let sets: UInt64 = user.uid == 0 ? capabilities : 0
+        _ = try Sys.check("capset") { berth_capset(sets, sets, 0) }
+        _ = berth_clear_ambient()
+        if noNewPrivileges {
+            _ = try Sys.check("prctl PR_SET_NO_NEW_PRIVS") { berth_set_no_new_privs() }
+        }
+        if seccomp && !earlySeccomp { try SeccompProfile.load(program: seccompProgram) }
+    }
+
     /// Allocates the terminal in the container's devpts, makes it the controlling terminal
     /// and stdio, binds it to /dev/console, and hands the master to the parent.
-    static func setupConsole(_ socket: Int32) throws {
+    static func setupConsole(_ socket: Int32, bindConsole: Bool = true) throws {
         var master: Int32 = -1
         var number: Int32 = 0
         _ = try Sys.check("open", path: "/dev/ptmx (container devpts)") { berth_open_ptmx("/dev/pts/ptmx", &master, &number) }
@@ -248,9 +253,11 @@ enum ContainerInit {
         _ = try Sys.check("ioctl TIOCSCTTY", path: slave) { berth_set_ctty(fd) }
         for target: Int32 in [0, 1, 2] { _ = try Sys.check("dup3", path: slave) { berth_dup3(fd, target, 0) } }
         close(fd)
-        let console = try RootfsFD(path: "/")
-        defer { console.close() }
-        try console.mount(source: slave, inside: "/dev/console", type: nil, flags: MountFlags.bind, directory: false)
+        if bindConsole {
+            let console = try RootfsFD(path: "/")
+            defer { console.close() }
+            try console.mount(source: slave, inside: "/dev/console", type: nil, flags: MountFlags.bind, directory: false)
+        }
         _ = try Sys.check("send pty master", path: "console socket") { berth_send_fd(socket, master) }
         close(socket)
     }
@@ -314,15 +321,18 @@ enum ContainerInit {
 
     /// Clean signal state and fds, then execve. Never returns.
     static func execContainer(_ c: InitContext, path: String, env: [String]) -> Never {
+        execProcess(path: path, args: c.spec.process.args, env: env, errorWrite: c.errorWrite)
+    }
+
+    static func execProcess(path: String, args: [String], env: [String], errorWrite: Int32) -> Never {
         _ = berth_reset_signals()
         _ = berth_close_range_cloexec(3)
-        let args = c.spec.process.args
         var argv: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
         var envp: [UnsafeMutablePointer<CChar>?] = env.map { strdup($0) } + [nil]
         execve(path, &argv, &envp)
         let code = errno
         let kind: RuntimeError.Kind = (code == ENOENT) ? .commandNotFound : .cannotInvoke
-        report(c.errorWrite, RuntimeError("exec \(path): \(SystemError.errnoName(code)) (\(SystemError.strerror(code)))", kind: kind))
+        report(errorWrite, RuntimeError("exec \(path): \(SystemError.errnoName(code)) (\(SystemError.strerror(code)))", kind: kind))
     }
 
     /// `init: true`: stay as PID 1 (this process, already confined like the container),

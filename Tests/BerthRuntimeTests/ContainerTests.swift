@@ -426,6 +426,29 @@ struct ContainerTests {
         #expect(leftovers(fixture: f) == [])
     }
 
+    /// exec: the same single-threaded path joins a running container's namespaces, cgroup,
+    /// user, capabilities and seccomp filter.
+    @Test func execIntoARunningContainer() throws {
+        let f = try ContainerFixture()
+        let container = try f.start(["--name", "svc", "--user", "alice", "-e", "FOO=bar", "-w", "/tmp", "--cap-drop", "NET_RAW", "--hostname", "svc-host", "--stop-timeout", "0"], "exec sleep 1000")
+        let out = try f.exec([], "svc", ["sh", "-c", "id -u; pwd; echo $FOO; hostname; cat /proc/1/cmdline | tr '\\0' ' '; echo; grep -E '^(CapBnd|Seccomp):' /proc/self/status; ls /proc | grep -c '^[0-9]'"])
+        #expect(out.code == 0, "\(out.stderr)")
+        let lines = out.stdout.split(separator: "\n").map(String.init)
+        #expect(Array(lines.prefix(5)) == ["1000", "/tmp", "bar", "svc-host", "sleep 1000 "], "\(out.stdout)")
+        #expect(lines.contains("CapBnd:\t00000000a80405fb"))
+        #expect(lines.contains("Seccomp:\t2"))
+        let asRoot = try f.exec(["-u", "0", "-e", "FOO=override"], "svc", ["sh", "-c", "id -u; echo $FOO"])
+        #expect(asRoot.stdout == "0\noverride\n", "\(asRoot.stderr)")
+        #expect(try f.exec([], "svc", ["sh", "-c", "exit 5"]).code == 5)
+        #expect(try f.exec([], "svc", ["no-such-command"]).code == 127)
+        let missing = try f.exec([], "nope", ["true"])
+        #expect(missing.code == 125)
+        #expect(missing.stderr.contains("no running container \"nope\""))
+        kill(container.processIdentifier, SIGTERM)
+        container.waitUntilExit()
+        #expect(container.terminationStatus == 137)
+    }
+
     @Test func finishedContainerFreesItsName() throws {
         let f = try ContainerFixture()
         let first = try f.run(["--name", "same"], ["true"])

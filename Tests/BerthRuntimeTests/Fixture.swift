@@ -103,6 +103,31 @@ final class ContainerFixture {
         try run(options, ["sh", "-c", script])
     }
 
+    /// Starts a container in the background and returns once it printed "ready"; the
+    /// fixture kills it (SIGKILL to berth, which takes the container along) at cleanup.
+    func start(_ options: [String], _ script: String) throws -> Process {
+        let process = Process()
+        let argv = runArguments(options, ["sh", "-c", "echo ready; " + script])
+        process.executableURL = URL(fileURLWithPath: argv[0])
+        process.arguments = Array(argv.dropFirst())
+        let ready = Foundation.Pipe()
+        process.standardOutput = ready
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        defer_ { if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() } }
+        var seen = Data()
+        while !String(decoding: seen, as: UTF8.self).contains("ready") {
+            let chunk = ready.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            seen.append(chunk)
+        }
+        return process
+    }
+
+    func exec(_ options: [String], _ name: String, _ command: [String]) throws -> RunOutput {
+        try Self.spawn([berthBinary, "runtime", "exec", "--run-root", runRoot, "--project", project] + options + [name, "--"] + command)
+    }
+
     func runArguments(_ options: [String], _ command: [String]) -> [String] {
         [berthBinary, "runtime", "run", "--rootfs", rootfs, "--run-root", runRoot, "--project", project] + options + ["--"] + command
     }
