@@ -11,6 +11,8 @@ struct InitContext {
     var stateDir: String
     var cgroupLayout: CgroupLayout
     var cgroup: Cgroup
+    /// cgroup v2: the child was cloned straight into its cgroup (CLONE_INTO_CGROUP).
+    var bornInCgroup: Bool
     var capabilities: UInt64
     /// Parent → child: one byte once the child sits in its cgroup.
     var syncRead: Int32
@@ -22,9 +24,15 @@ struct InitContext {
     /// With a terminal: the child's end of a socketpair over which it sends the pty master
     /// it allocated from the container's own devpts (runc's console socket).
     var consoleSocket: Int32?
+    /// Namespaces the child creates itself (network, IPC, UTS).
+    var unshareFlags: Int32
     /// Namespaces to join with setns (type, fd), opened by the parent.
     var joins: [(type: Int32, fd: Int32)]
-    var overlayLower: [String]?
+    struct Overlay {
+        var lower: [String]
+        var writableDir: String?
+    }
+    var overlay: Overlay?
     var killWithParent: Bool
     var parentPid: Int32
 }
@@ -40,6 +48,7 @@ struct InitContext {
 /// no_new_privs is on: as late as possible) → signals, fds → execve.
 enum ContainerInit {
     static func main(_ context: InitContext) -> Never {
+        Trace.mark("child-entry")
         do {
             try setup(context)
             report(context.errorWrite, RuntimeError("container init returned without exec"))
@@ -79,23 +88,33 @@ enum ContainerInit {
             }
         }
 
+        Trace.mark("child-preunshare")
+        if c.unshareFlags != 0 {
+            _ = try Sys.check("unshare", path: "network/IPC/UTS namespaces") { berth_unshare(c.unshareFlags) }
+        }
         for join in c.joins where join.type != Int32(CLONE_NEWPID) {
             _ = try Sys.check("setns", path: namespaceName(join.type)) { berth_setns(join.fd, join.type) }
         }
 
         Trace.mark("child-start")
-        let cgroupRoots = try c.cgroup.openRoots()
+        let cgroupRoots = c.bornInCgroup ? [] : try c.cgroup.openRoots()
         // Mounts: keep ours from propagating back to the host.
         try Mounts.mount(source: "none", target: "/", type: nil, flags: MountFlags.slave | MountFlags.recursive, displayTarget: "/ (make rslave)")
-        if let lower = c.overlayLower {
-            // The upper/work dirs live on a tmpfs inside this mount namespace: they vanish
-            // with the container and cost nothing to delete (LINUX-NOTES: ext4 rm is slow).
-            let scratch = c.stateDir + "/overlay"
-            try Mounts.mount(source: "tmpfs", target: scratch, type: "tmpfs", flags: 0, data: "mode=755")
-            for dir in ["upper", "work"] {
-                _ = try Sys.check("mkdir", path: scratch + "/" + dir) { mkdir(scratch + "/" + dir, 0o755) }
+        if let overlay = c.overlay {
+            var scratch: String
+            if let writableDir = overlay.writableDir {
+                scratch = writableDir
+            } else {
+                // The upper/work dirs live on a tmpfs inside this mount namespace: they
+                // vanish with the container and cost nothing to delete (LINUX-NOTES: ext4
+                // rm is slow).
+                scratch = c.stateDir + "/overlay"
+                try Mounts.mount(source: "tmpfs", target: scratch, type: "tmpfs", flags: 0, data: "mode=755")
+                for dir in ["upper", "work"] {
+                    _ = try Sys.check("mkdir", path: scratch + "/" + dir) { mkdir(scratch + "/" + dir, 0o755) }
+                }
             }
-            let data = "lowerdir=\(lower.joined(separator: ":")),upperdir=\(scratch)/upper,workdir=\(scratch)/work"
+            let data = "lowerdir=\(overlay.lower.joined(separator: ":")),upperdir=\(scratch)/upper,workdir=\(scratch)/work"
             try Mounts.mount(source: "overlay", target: c.rootfs, type: "overlay", flags: 0, data: data)
         } else {
             try Mounts.mount(source: c.rootfs, target: c.rootfs, type: nil, flags: MountFlags.bind | MountFlags.recursive)
@@ -109,7 +128,7 @@ enum ContainerInit {
         // rooted there, then /sys/fs/cgroup as seen through it.
         let seccompProgram = try receiveGo(c.syncRead)
         Trace.mark("child-go")
-        try c.cgroup.attachSelf(rootFDs: cgroupRoots)
+        if !c.bornInCgroup { try c.cgroup.attachSelf(rootFDs: cgroupRoots) }
         cgroupRoots.forEach { close($0) }
         if spec.namespaces.cgroup == .private {
             _ = try Sys.check("unshare", path: "cgroup namespace") { berth_unshare(Int32(CLONE_NEWCGROUP)) }
@@ -170,33 +189,8 @@ enum ContainerInit {
             }
         }
 
-        let seccomp = !seccompProgram.isEmpty
-        let earlySeccomp = seccomp && !spec.security.noNewPrivileges
         Trace.mark("child-preseccomp")
-        if earlySeccomp { try SeccompProfile.load(program: seccompProgram) }
-
-        Trace.mark("child-seccomp")
-        // Bounding set first (needs CAP_SETPCAP), then ids with keepcaps, then the sets.
-        let last = Int(berth_cap_last_cap())
-        for cap in 0...max(0, last) where c.capabilities & (1 << UInt64(cap)) == 0 {
-            if berth_capbset_read(Int32(cap)) > 0 {
-                _ = try Sys.check("drop capability from bounding set", path: cap < Capabilities.names.count ? Capabilities.names[cap] : String(cap)) { berth_capbset_drop(Int32(cap)) }
-            }
-        }
-        _ = try Sys.check("prctl PR_SET_KEEPCAPS") { berth_set_keepcaps(1) }
-        let gids = user.additionalGids.map { gid_t($0) }
-        _ = try Sys.check("setgroups", path: gids.map(String.init).joined(separator: ",")) { gids.withUnsafeBufferPointer { berth_setgroups($0.count, $0.baseAddress) } }
-        _ = try Sys.check("setresgid", path: String(user.gid)) { berth_setresgid(gid_t(user.gid)) }
-        _ = try Sys.check("setresuid", path: String(user.uid)) { berth_setresuid(uid_t(user.uid)) }
-        _ = try Sys.check("prctl PR_SET_KEEPCAPS") { berth_set_keepcaps(0) }
-        // Docker gives a non-root user no effective/permitted capabilities (bounding only).
-        let sets: UInt64 = user.uid == 0 ? c.capabilities : 0
-        _ = try Sys.check("capset") { berth_capset(sets, sets, 0) }
-        _ = berth_clear_ambient()
-        if spec.security.noNewPrivileges {
-            _ = try Sys.check("prctl PR_SET_NO_NEW_PRIVS") { berth_set_no_new_privs() }
-        }
-        if seccomp && !earlySeccomp { try SeccompProfile.load(program: seccompProgram) }
+        try dropPrivileges(user: user, capabilities: c.capabilities, seccompProgram: seccompProgram, noNewPrivileges: spec.security.noNewPrivileges)
 
         if spec.process.cwd != "/" {
             let (_, code) = Sys.attempt { chdir(spec.process.cwd) }
@@ -217,9 +211,39 @@ enum ContainerInit {
         execContainer(c, path: path, env: env)
     }
 
+    /// Seccomp, ids and capabilities, in runc's order: without no_new_privs the filter must
+    /// be loaded while still privileged (CAP_SYS_ADMIN); with it, as late as possible. The
+    /// bounding set is cut first (needs CAP_SETPCAP), then groups and ids with keepcaps,
+    /// then the permitted/effective sets (empty for a non-root user, as Docker does).
+    static func dropPrivileges(user: ResolvedUser, capabilities: UInt64, seccompProgram: [UInt8], noNewPrivileges: Bool) throws {
+        let seccomp = !seccompProgram.isEmpty
+        let earlySeccomp = seccomp && !noNewPrivileges
+        if earlySeccomp { try SeccompProfile.load(program: seccompProgram) }
+        Trace.mark("child-seccomp")
+        let last = Int(berth_cap_last_cap())
+        for cap in 0...max(0, last) where capabilities & (1 << UInt64(cap)) == 0 {
+            if berth_capbset_read(Int32(cap)) > 0 {
+                _ = try Sys.check("drop capability from bounding set", path: cap < Capabilities.names.count ? Capabilities.names[cap] : String(cap)) { berth_capbset_drop(Int32(cap)) }
+            }
+        }
+        _ = try Sys.check("prctl PR_SET_KEEPCAPS") { berth_set_keepcaps(1) }
+        let gids = user.additionalGids.map { gid_t($0) }
+        _ = try Sys.check("setgroups", path: gids.map(String.init).joined(separator: ",")) { gids.withUnsafeBufferPointer { berth_setgroups($0.count, $0.baseAddress) } }
+        _ = try Sys.check("setresgid", path: String(user.gid)) { berth_setresgid(gid_t(user.gid)) }
+        _ = try Sys.check("setresuid", path: String(user.uid)) { berth_setresuid(uid_t(user.uid)) }
+        _ = try Sys.check("prctl PR_SET_KEEPCAPS") { berth_set_keepcaps(0) }
+        let sets: UInt64 = user.uid == 0 ? capabilities : 0
+        _ = try Sys.check("capset") { berth_capset(sets, sets, 0) }
+        _ = berth_clear_ambient()
+        if noNewPrivileges {
+            _ = try Sys.check("prctl PR_SET_NO_NEW_PRIVS") { berth_set_no_new_privs() }
+        }
+        if seccomp && !earlySeccomp { try SeccompProfile.load(program: seccompProgram) }
+    }
+
     /// Allocates the terminal in the container's devpts, makes it the controlling terminal
     /// and stdio, binds it to /dev/console, and hands the master to the parent.
-    static func setupConsole(_ socket: Int32) throws {
+    static func setupConsole(_ socket: Int32, bindConsole: Bool = true) throws {
         var master: Int32 = -1
         var number: Int32 = 0
         _ = try Sys.check("open", path: "/dev/ptmx (container devpts)") { berth_open_ptmx("/dev/pts/ptmx", &master, &number) }
@@ -229,9 +253,11 @@ enum ContainerInit {
         _ = try Sys.check("ioctl TIOCSCTTY", path: slave) { berth_set_ctty(fd) }
         for target: Int32 in [0, 1, 2] { _ = try Sys.check("dup3", path: slave) { berth_dup3(fd, target, 0) } }
         close(fd)
-        let console = try RootfsFD(path: "/")
-        defer { console.close() }
-        try console.mount(source: slave, inside: "/dev/console", type: nil, flags: MountFlags.bind, directory: false)
+        if bindConsole {
+            let console = try RootfsFD(path: "/")
+            defer { console.close() }
+            try console.mount(source: slave, inside: "/dev/console", type: nil, flags: MountFlags.bind, directory: false)
+        }
         _ = try Sys.check("send pty master", path: "console socket") { berth_send_fd(socket, master) }
         close(socket)
     }
@@ -295,15 +321,18 @@ enum ContainerInit {
 
     /// Clean signal state and fds, then execve. Never returns.
     static func execContainer(_ c: InitContext, path: String, env: [String]) -> Never {
+        execProcess(path: path, args: c.spec.process.args, env: env, errorWrite: c.errorWrite)
+    }
+
+    static func execProcess(path: String, args: [String], env: [String], errorWrite: Int32) -> Never {
         _ = berth_reset_signals()
         _ = berth_close_range_cloexec(3)
-        let args = c.spec.process.args
         var argv: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
         var envp: [UnsafeMutablePointer<CChar>?] = env.map { strdup($0) } + [nil]
         execve(path, &argv, &envp)
         let code = errno
         let kind: RuntimeError.Kind = (code == ENOENT) ? .commandNotFound : .cannotInvoke
-        report(c.errorWrite, RuntimeError("exec \(path): \(SystemError.errnoName(code)) (\(SystemError.strerror(code)))", kind: kind))
+        report(errorWrite, RuntimeError("exec \(path): \(SystemError.errnoName(code)) (\(SystemError.strerror(code)))", kind: kind))
     }
 
     /// `init: true`: stay as PID 1 (this process, already confined like the container),

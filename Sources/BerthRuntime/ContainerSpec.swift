@@ -70,13 +70,15 @@ public struct ContainerSpec: Sendable, Equatable {
     public enum Root: Sendable, Equatable {
         /// A plain directory used in place (like an OCI bundle's rootfs).
         case directory(String, readOnly: Bool)
-        /// overlayfs: read-only lower layers (top first, as in `lowerdir=`), and a
-        /// per-container upper/work directory created under the state directory.
-        case overlay(lower: [String], readOnly: Bool)
+        /// overlayfs: read-only lower layers (top first, as in `lowerdir=`) and the
+        /// container's writable layer: `writableDir/upper` + `writableDir/work` when given
+        /// (kept across runs, e.g. for a restarted service), else a tmpfs inside the
+        /// container's mount namespace that vanishes with it (`--rm`-style, free to delete).
+        case overlay(lower: [String], writableDir: String?, readOnly: Bool)
 
         public var readOnly: Bool {
             switch self {
-            case .directory(_, let ro), .overlay(_, let ro): return ro
+            case .directory(_, let ro), .overlay(_, _, let ro): return ro
             }
         }
     }

@@ -49,6 +49,7 @@ public enum RuntimeCommand {
         RuntimeOption(["--name"], "NAME", "Container name (default: berth-<pid>)."),
         RuntimeOption(["--network", "--net"], "MODE", "Network namespace: none (default, loopback only), host or ns:PATH."),
         RuntimeOption(["--overlay"], nil, "Use the rootfs as read-only lower layer of an overlay with a throw-away upper."),
+        RuntimeOption(["--overlay-dir"], "DIR", "Keep the overlay's writable layer in DIR/upper and DIR/work (implies --overlay)."),
         RuntimeOption(["--pid"], "MODE", "PID namespace: private (default), host or ns:PATH."),
         RuntimeOption(["--pids-limit"], "N", "Maximum number of processes (pids.max); 0 or -1 for unlimited."),
         RuntimeOption(["--privileged"], nil, "All capabilities, no seccomp, no masked or read-only paths, writable /sys."),
@@ -74,6 +75,7 @@ public enum RuntimeCommand {
     public static var usage: String {
         var text = """
             Usage: berth runtime run [--rootfs DIR] [OPTIONS] [--] COMMAND [ARG...]
+                   berth runtime exec [OPTIONS] NAME [--] COMMAND [ARG...]
 
             Run one container in the foreground with berth's embedded runtime and exit with its
             exit code (125: berth failed, 126: command not executable, 127: command not found,
@@ -101,8 +103,11 @@ public enum RuntimeCommand {
             writeStdout(usage)
             return 0
         }
+        if verb == "exec" {
+            return runExec(Array(arguments.dropFirst()))
+        }
         guard verb == "run" else {
-            writeStderr("Error: unknown runtime command \"\(verb)\"; the only one is \"run\" (see berth runtime --help)\n")
+            writeStderr("Error: unknown runtime command \"\(verb)\"; use run or exec (see berth runtime --help)\n")
             return 64
         }
         let rest = Array(arguments.dropFirst())
@@ -135,6 +140,75 @@ public enum RuntimeCommand {
             return error.exitCode
         } catch {
             writeStderr("Error: container \(parsed.spec.name): \(error)\n")
+            return 125
+        }
+    }
+
+    /// Options of `berth runtime exec [OPTIONS] NAME [--] COMMAND [ARG...]`.
+    public static let execOptions: [RuntimeOption] = [
+        RuntimeOption(["--env", "-e"], "KEY[=VALUE]", "Set an environment variable for the new process.", repeatable: true),
+        RuntimeOption(["--interactive", "-i"], nil, "Keep stdin open."),
+        RuntimeOption(["--project"], "NAME", "Project of the container (default runtime)."),
+        RuntimeOption(["--run-root"], "DIR", "Directory for state files (default $BERTH_RUN_ROOT or /run/berth)."),
+        RuntimeOption(["--tty", "-t"], nil, "Allocate a pseudo-terminal."),
+        RuntimeOption(["--user", "-u"], "USER[:GROUP]", "Run as this user instead of the container's."),
+        RuntimeOption(["--workdir", "-w"], "DIR", "Working directory instead of the container's."),
+    ]
+
+    static func runExec(_ args: [String]) -> Int32 {
+        let environment = ProcessEnvironment.current()
+        var request = ContainerExec.Request(name: "", runRoot: environment["BERTH_RUN_ROOT"] ?? "/run/berth", args: [])
+        var index = 0
+        func value(_ name: String) throws -> String {
+            index += 1
+            guard index < args.count else { throw RuntimeError("option \(name) needs a value", kind: .usage) }
+            return args[index]
+        }
+        do {
+            while index < args.count {
+                let arg = args[index]
+                switch arg {
+                case "--help":
+                    writeStdout("Usage: berth runtime exec [OPTIONS] NAME [--] COMMAND [ARG...]\n")
+                    return 0
+                case "-e", "--env":
+                    let entry = try value(arg)
+                    if entry.contains("=") { request.env.append(entry) } else if let v = environment[entry] { request.env.append(entry + "=" + v) }
+                case "-u", "--user": request.user = try value(arg)
+                case "-w", "--workdir": request.cwd = try value(arg)
+                case "--project": request.project = try value(arg)
+                case "--run-root": request.runRoot = try value(arg)
+                case "-t", "--tty": request.terminal = true
+                case "-i", "--interactive": request.openStdin = true
+                case "-it", "-ti": request.terminal = true; request.openStdin = true
+                default:
+                    if arg.hasPrefix("-") && request.name.isEmpty { throw RuntimeError("unknown option \(arg)", kind: .usage) }
+                    if request.name.isEmpty {
+                        request.name = arg
+                    } else {
+                        request.args = Array(args[(arg == "--" ? index + 1 : index)...])
+                        index = args.count
+                        continue
+                    }
+                }
+                index += 1
+            }
+            if request.name.isEmpty { throw RuntimeError("no container name given: berth runtime exec NAME -- COMMAND", kind: .usage) }
+            if request.args.isEmpty { throw RuntimeError("no command given: add -- COMMAND [ARG...]", kind: .usage) }
+        } catch let error as RuntimeError {
+            writeStderr("Error: \(error.message)\n")
+            return error.exitCode
+        } catch {
+            writeStderr("Error: \(error)\n")
+            return 64
+        }
+        do {
+            return try ContainerExec.run(request).code
+        } catch let error as RuntimeError {
+            writeStderr("Error: \(error.message)\n")
+            return error.exitCode
+        } catch {
+            writeStderr("Error: exec in container \(request.name): \(error)\n")
             return 125
         }
     }
@@ -232,7 +306,12 @@ public enum RuntimeCommand {
         }
         let name = last("--name") ?? "berth-\(getpid())"
         let readOnly = has("--read-only")
-        let root: ContainerSpec.Root = has("--overlay") ? .overlay(lower: [rootfs], readOnly: readOnly) : .directory(rootfs, readOnly: readOnly)
+        let overlayDir = last("--overlay-dir")
+        if let overlayDir, !overlayDir.hasPrefix("/") {
+            throw RuntimeError("--overlay-dir \(overlayDir) must be an absolute path", kind: .usage)
+        }
+        let root: ContainerSpec.Root = has("--overlay") || overlayDir != nil
+            ? .overlay(lower: [rootfs], writableDir: overlayDir, readOnly: readOnly) : .directory(rootfs, readOnly: readOnly)
 
         var env = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]
         var serviceEnv: [String] = []

@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/vfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -48,6 +49,25 @@ pid_t berth_clone_pidfd(unsigned long long flags, int *pidfd) {
      * (flags, stack, parent_tid, child_tid, tls); CLONE_PIDFD stores the fd via parent_tid. */
     int fd = -1;
     long r = syscall(SYS_clone, (unsigned long)(flags | CLONE_PIDFD | SIGCHLD), NULL, &fd, NULL, NULL);
+    if (r > 0 && pidfd) *pidfd = fd;
+    return (pid_t)r;
+}
+
+#ifndef SYS_clone3
+#define SYS_clone3 435
+#endif
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL
+#endif
+pid_t berth_clone3_into_cgroup(unsigned long long flags, int cgroup_fd, int *pidfd) {
+    struct clone_args args;
+    int fd = -1;
+    memset(&args, 0, sizeof args);
+    args.flags = flags | CLONE_PIDFD | CLONE_INTO_CGROUP;
+    args.pidfd = (unsigned long long)(unsigned long)&fd;
+    args.exit_signal = SIGCHLD;
+    args.cgroup = (unsigned long long)cgroup_fd;
+    long r = syscall(SYS_clone3, &args, sizeof args);
     if (r > 0 && pidfd) *pidfd = fd;
     return (pid_t)r;
 }
@@ -140,6 +160,11 @@ long berth_statfs_flags(const char *path) {
     struct statvfs st;
     if (statvfs(path, &st) < 0) return -1;
     return (long)st.f_flag;
+}
+long long berth_statfs_type(const char *path) {
+    struct statfs st;
+    if (statfs(path, &st) < 0) return -1;
+    return (long long)st.f_type;
 }
 int berth_fcntl_setfl_nonblock(int fd) {
     int fl = fcntl(fd, F_GETFL);

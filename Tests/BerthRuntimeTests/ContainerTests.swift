@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import BerthRuntime
 import BerthSystem
+import CBerthSys
 
 /// Root tier: real containers on a busybox rootfs, asserted from inside.
 @Suite("containers (root)", .serialized, .enabled(if: canRunContainers, containerGateReason))
@@ -107,10 +108,31 @@ struct ContainerTests {
 
     @Test func onlyStandardFdsAndCleanSignals() throws {
         let f = try ContainerFixture()
-        // The shell's own fds (ls would add its directory fd).
-        let fds = try f.sh("ls /proc/$$/fd | tr '\\n' ' '")
+        // PID 1's fds, seen from a second container that joins its pid namespace (ls
+        // would add its own directory fd to /proc/self/fd, and a shell its pipes).
+        let first = Process()
+        let argv = f.runArguments(["--name", "fds", "--stop-timeout", "0"], ["sh", "-c", "echo ready; exec sleep 1000"])
+        first.executableURL = URL(fileURLWithPath: argv[0])
+        first.arguments = Array(argv.dropFirst())
+        let ready = Foundation.Pipe()
+        first.standardOutput = ready
+        first.standardInput = FileHandle.nullDevice
+        try first.run()
+        f.defer_ { if first.isRunning { kill(first.processIdentifier, SIGKILL); first.waitUntilExit() } }
+        var seen = Data()
+        while !String(decoding: seen, as: UTF8.self).contains("ready") {
+            let chunk = ready.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            seen.append(chunk)
+        }
+        let state = try String(contentsOfFile: f.runRoot + "/runtime/\(f.project)/fds/state.json", encoding: .utf8)
+        let pid = state.split(separator: ",").first { $0.hasPrefix("\"Pid\":") }.map { $0.dropFirst(6) } ?? ""
+        let fds = try f.run(["--name", "peek", "--pid", "ns:/proc/\(pid)/ns/pid"], ["ls", "/proc/1/fd"])
         #expect(fds.code == 0, "\(fds.stderr)")
-        #expect(fds.stdout == "0 1 2 ")
+        #expect(fds.stdout == "0\n1\n2\n")
+        kill(first.processIdentifier, SIGTERM)
+        first.waitUntilExit()
+        #expect(first.terminationStatus == 137)
         // PID 1 straight from execve (a shell would set up its own dispositions).
         let out = try f.run([], ["grep", "-E", "^Sig(Ign|Blk):", "/proc/self/status"])
         #expect(out.stdout == "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n", "\(out.stderr)")
@@ -285,6 +307,13 @@ struct ContainerTests {
         #expect(out.code == 0, "\(out.stderr)")
         #expect(!FileManager.default.fileExists(atPath: f.rootfs + "/etc/added"))
         #expect(FileManager.default.fileExists(atPath: f.rootfs + "/bin/vi") || (try? FileManager.default.destinationOfSymbolicLink(atPath: f.rootfs + "/bin/vi")) != nil)
+        // A kept writable layer: the next run sees the first run's change.
+        let layer = f.base + "/layer"
+        #expect(try f.sh("echo kept > /etc/kept", ["--overlay-dir", layer]).code == 0)
+        let again = try f.sh("cat /etc/kept", ["--overlay-dir", layer])
+        #expect(again.stdout == "kept\n", "\(again.stderr)")
+        #expect(FileManager.default.fileExists(atPath: layer + "/upper/etc/kept"))
+        #expect(!FileManager.default.fileExists(atPath: f.rootfs + "/etc/kept"))
     }
 
     @Test func environmentSysctlsAndUlimits() throws {
@@ -343,6 +372,81 @@ struct ContainerTests {
             """
         let out = try ContainerFixture.spawn(["/bin/busybox", "sh", "-c", script])
         #expect(out.stdout == "null-ok\nmem-denied\nblk-denied\n", "\(out.stderr)")
+    }
+
+    /// The cgroup v2 start path (clone3 + CLONE_INTO_CGROUP, eBPF device filter, cgroup2 at
+    /// /sys/fs/cgroup inside), driven on the unified hierarchy of a hybrid host.
+    @Test func cgroupV2StartPath() throws {
+        guard let mount = MountInfo.parse(try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8))
+            .first(where: { $0.fsType == "cgroup2" })?.mountPoint else { return }
+        let f = try ContainerFixture()
+        f.defer_ { Cgroup.removeParents(layout: .v2(mountPoint: mount), project: f.project) }
+        let env = ["BERTH_CGROUP2_ROOT": mount]
+        let out = try f.run(["--name", "v2"], ["sh", "-c", "cat /proc/self/cgroup; grep -c cgroup2 /proc/mounts; mknod /tmp/mem c 1 1 && head -c 1 /tmp/mem"], environment: env)
+        #expect(out.code != 0, "reading /dev/mem must be denied")
+        #expect(out.stdout.hasSuffix("0::/\n1\n"), "\(out.stdout)")
+        #expect(out.stderr.contains("Operation not permitted"), "\(out.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: "\(mount)/berth/\(f.project)/v2"))
+    }
+
+    /// SIGKILL of the runtime: the container dies with it (PDEATHSIG), and the next run in
+    /// the project removes the state dir and cgroup it could not clean up.
+    @Test func leftoversOfAKilledRuntimeAreSwept() throws {
+        let f = try ContainerFixture()
+        let monitor = Process()
+        let argv = f.runArguments(["--name", "victim"], ["sh", "-c", "echo ready; exec sleep 1000"])
+        monitor.executableURL = URL(fileURLWithPath: argv[0])
+        monitor.arguments = Array(argv.dropFirst())
+        let ready = Foundation.Pipe()
+        monitor.standardOutput = ready
+        monitor.standardInput = FileHandle.nullDevice
+        try monitor.run()
+        f.defer_ { if monitor.isRunning { kill(monitor.processIdentifier, SIGKILL); monitor.waitUntilExit() } }
+        var seen = Data()
+        while !String(decoding: seen, as: UTF8.self).contains("ready") {
+            let chunk = ready.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            seen.append(chunk)
+        }
+        let stateDir = f.runRoot + "/runtime/\(f.project)/victim"
+        let state = try String(contentsOfFile: stateDir + "/state.json", encoding: .utf8)
+        let pid = Int32(state.split(separator: ",").first { $0.hasPrefix("\"Pid\":") }.map { $0.dropFirst(6) } ?? "") ?? 0
+        let pidfd = berth_pidfd_open(pid)
+        #expect(pidfd >= 0)
+        kill(monitor.processIdentifier, SIGKILL)
+        monitor.waitUntilExit()
+        // The container's exit (not its reaping: this host's PID 1 reaps lazily).
+        var entry = pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)
+        _ = poll(&entry, 1, -1)
+        close(pidfd)
+        #expect(FileManager.default.fileExists(atPath: stateDir), "a SIGKILLed runtime cannot clean up")
+        let next = try f.run(["--name", "next"], ["true"])
+        #expect(next.code == 0, "\(next.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: stateDir))
+        #expect(leftovers(fixture: f) == [])
+    }
+
+    /// exec: the same single-threaded path joins a running container's namespaces, cgroup,
+    /// user, capabilities and seccomp filter.
+    @Test func execIntoARunningContainer() throws {
+        let f = try ContainerFixture()
+        let container = try f.start(["--name", "svc", "--user", "alice", "-e", "FOO=bar", "-w", "/tmp", "--cap-drop", "NET_RAW", "--hostname", "svc-host", "--stop-timeout", "0"], "exec sleep 1000")
+        let out = try f.exec([], "svc", ["sh", "-c", "id -u; pwd; echo $FOO; hostname; cat /proc/1/cmdline | tr '\\0' ' '; echo; grep -E '^(CapBnd|Seccomp):' /proc/self/status; ls /proc | grep -c '^[0-9]'"])
+        #expect(out.code == 0, "\(out.stderr)")
+        let lines = out.stdout.split(separator: "\n").map(String.init)
+        #expect(Array(lines.prefix(5)) == ["1000", "/tmp", "bar", "svc-host", "sleep 1000 "], "\(out.stdout)")
+        #expect(lines.contains("CapBnd:\t00000000a80405fb"))
+        #expect(lines.contains("Seccomp:\t2"))
+        let asRoot = try f.exec(["-u", "0", "-e", "FOO=override"], "svc", ["sh", "-c", "id -u; echo $FOO"])
+        #expect(asRoot.stdout == "0\noverride\n", "\(asRoot.stderr)")
+        #expect(try f.exec([], "svc", ["sh", "-c", "exit 5"]).code == 5)
+        #expect(try f.exec([], "svc", ["no-such-command"]).code == 127)
+        let missing = try f.exec([], "nope", ["true"])
+        #expect(missing.code == 125)
+        #expect(missing.stderr.contains("no running container \"nope\""))
+        kill(container.processIdentifier, SIGTERM)
+        container.waitUntilExit()
+        #expect(container.terminationStatus == 137)
     }
 
     @Test func finishedContainerFreesItsName() throws {

@@ -94,21 +94,49 @@ final class ContainerFixture {
     }
 
     /// `berth runtime run --rootfs <rootfs> --run-root <run> --project <p> <options> -- <command>`.
-    func run(_ options: [String], _ command: [String], stdin: String? = nil) throws -> RunOutput {
+    func run(_ options: [String], _ command: [String], stdin: String? = nil, environment: [String: String] = [:]) throws -> RunOutput {
         let args = ["runtime", "run", "--rootfs", rootfs, "--run-root", runRoot, "--project", project] + options + ["--"] + command
-        return try Self.spawn([berthBinary] + args, stdin: stdin)
+        return try Self.spawn([berthBinary] + args, stdin: stdin, environment: environment)
     }
 
     func sh(_ script: String, _ options: [String] = []) throws -> RunOutput {
         try run(options, ["sh", "-c", script])
     }
 
+    /// Starts a container in the background and returns once it printed "ready"; the
+    /// fixture kills it (SIGKILL to berth, which takes the container along) at cleanup.
+    func start(_ options: [String], _ script: String) throws -> Process {
+        let process = Process()
+        let argv = runArguments(options, ["sh", "-c", "echo ready; " + script])
+        process.executableURL = URL(fileURLWithPath: argv[0])
+        process.arguments = Array(argv.dropFirst())
+        let ready = Foundation.Pipe()
+        process.standardOutput = ready
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        defer_ { if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() } }
+        var seen = Data()
+        while !String(decoding: seen, as: UTF8.self).contains("ready") {
+            let chunk = ready.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            seen.append(chunk)
+        }
+        return process
+    }
+
+    func exec(_ options: [String], _ name: String, _ command: [String]) throws -> RunOutput {
+        try Self.spawn([berthBinary, "runtime", "exec", "--run-root", runRoot, "--project", project] + options + [name, "--"] + command)
+    }
+
     func runArguments(_ options: [String], _ command: [String]) -> [String] {
         [berthBinary, "runtime", "run", "--rootfs", rootfs, "--run-root", runRoot, "--project", project] + options + ["--"] + command
     }
 
-    static func spawn(_ argv: [String], stdin: String? = nil) throws -> RunOutput {
+    static func spawn(_ argv: [String], stdin: String? = nil, environment: [String: String] = [:]) throws -> RunOutput {
         let process = Process()
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         process.executableURL = URL(fileURLWithPath: argv[0])
         process.arguments = Array(argv.dropFirst())
         let out = Foundation.Pipe(), err = Foundation.Pipe()

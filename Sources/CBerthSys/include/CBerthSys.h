@@ -23,6 +23,9 @@ int berth_wtermsig(int status);
  * CLONE_NEW* bits; SIGCHLD and CLONE_PIDFD are added here, the pidfd is stored in *pidfd.
  * Only call from a single-threaded process (see BerthRuntime/ProcessModel.swift). */
 pid_t berth_clone_pidfd(unsigned long long flags, int *pidfd);
+/* The same through clone3 with CLONE_INTO_CGROUP: the child starts inside the cgroup2
+ * directory `cgroup_fd`, so no migration (and no cgroup_threadgroup_rwsem) is needed. */
+pid_t berth_clone3_into_cgroup(unsigned long long flags, int cgroup_fd, int *pidfd);
 int berth_unshare(int flags);
 int berth_setns(int fd, int nstype);
 int berth_pivot_root(const char *new_root, const char *put_old);
@@ -66,6 +69,8 @@ int berth_sethostname(const char *name, size_t len);
 int berth_setdomainname(const char *name, size_t len);
 /* statfs f_flags of a mount (ST_* bits), for keeping nosuid/nodev/noexec on remounts. */
 long berth_statfs_flags(const char *path);
+/* statfs f_type (file system magic), or -1. */
+long long berth_statfs_type(const char *path);
 int berth_fcntl_setfl_nonblock(int fd);
 int berth_fcntl_setfd_cloexec(int fd, int on);
 
