@@ -380,7 +380,8 @@ struct ContainerTests {
         guard let mount = MountInfo.parse(try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8))
             .first(where: { $0.fsType == "cgroup2" })?.mountPoint else { return }
         let f = try ContainerFixture()
-        f.defer_ { Cgroup.removeParents(layout: .v2(mountPoint: mount), project: f.project) }
+        let project = f.project  // not `f`: a closure holding the fixture keeps it alive
+        f.defer_ { Cgroup.removeParents(layout: .v2(mountPoint: mount), project: project) }
         let env = ["BERTH_CGROUP2_ROOT": mount]
         let out = try f.run(["--name", "v2"], ["sh", "-c", "cat /proc/self/cgroup; grep -c cgroup2 /proc/mounts; mknod /tmp/mem c 1 1 && head -c 1 /tmp/mem"], environment: env)
         #expect(out.code != 0, "reading /dev/mem must be denied")
