@@ -168,8 +168,13 @@ public enum ContainerRunner {
         // State directory: the container's own files; its presence marks the name as taken.
         let projectDir = "\(options.runRoot)/runtime/\(spec.project)"
         let stateDir = "\(projectDir)/\(spec.name)"
-        try FS.makeDirectories(projectDir, mode: 0o700)
-        let (_, mkdirCode) = Sys.attempt { mkdir(stateDir, 0o700) }
+        // Another container of the project may remove the (then empty) project dir between
+        // our mkdir -p and mkdir: retry that race a few times.
+        var mkdirCode: Int32 = ENOENT
+        for _ in 0..<8 where mkdirCode == ENOENT {
+            try FS.makeDirectories(projectDir, mode: 0o700)
+            (_, mkdirCode) = Sys.attempt { mkdir(stateDir, 0o700) }
+        }
         if mkdirCode == EEXIST {
             try reclaimStale(stateDir: stateDir, cgroup: cgroup, name: spec.name)
             _ = try Sys.check("mkdir", path: stateDir) { mkdir(stateDir, 0o700) }

@@ -457,6 +457,26 @@ struct ContainerTests {
         #expect(first.code == 0 && second.code == 0, "a finished container frees its name")
     }
 
+    @Test func parallelRunsInOneProject() throws {
+        let f = try ContainerFixture()
+        var processes: [Process] = []
+        for i in 0..<12 {
+            let process = Process()
+            let argv = f.runArguments(["--name", "par\(i)", "--memory", "64m"], ["sh", "-c", "exit \(i)"])
+            process.executableURL = URL(fileURLWithPath: argv[0])
+            process.arguments = Array(argv.dropFirst())
+            process.standardInput = FileHandle.nullDevice
+            process.standardOutput = FileHandle.nullDevice
+            try process.run()
+            processes.append(process)
+        }
+        for (i, process) in processes.enumerated() {
+            process.waitUntilExit()
+            #expect(process.terminationStatus == Int32(i))
+        }
+        #expect(leftovers(fixture: f) == [])
+    }
+
     @Test func leakCheckAfter200Runs() throws {
         let f = try ContainerFixture()
         var failures = 0
