@@ -103,8 +103,9 @@ public struct Cgroup: Sendable {
         }
     }
 
-    /// Creates the cgroup in every hierarchy and applies `resources`.
-    public func create(resources: ContainerSpec.Resources) throws {
+    /// Creates the cgroup in every hierarchy and applies `resources`; `deviceRules` are the
+    /// allowed devices (`Cgroup.deviceRules`, or `["a *:* rwm"]` for a privileged container).
+    public func create(resources: ContainerSpec.Resources, deviceRules: [String] = Cgroup.deviceRules) throws {
         switch layout {
         case .v1(let hierarchies):
             for hierarchy in hierarchies {
@@ -114,14 +115,14 @@ public struct Cgroup: Sendable {
                 } else {
                     try FS.makeDirectories(dir)
                 }
-                try applyV1(hierarchy: hierarchy, directory: dir, resources: resources)
+                try applyV1(hierarchy: hierarchy, directory: dir, resources: resources, deviceRules: deviceRules)
             }
         case .v2(let mount):
             try createV2Levels(root: mount)
             try applyV2(directory: mount + "/" + relativePath, resources: resources)
             // Only a real cgroup2 file system takes the program (unit tests use a temp dir).
             if berth_statfs_type(mount) == 0x6367_7270 {  // CGROUP2_SUPER_MAGIC
-                try Cgroup.attachDeviceFilter(directory: mount + "/" + relativePath)
+                try Cgroup.attachDeviceFilter(directory: mount + "/" + relativePath, rules: deviceRules)
             }
         }
     }
@@ -204,7 +205,7 @@ public struct Cgroup: Sendable {
         "c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm", "c 10:200 rwm",
     ]
 
-    func applyV1(hierarchy: CgroupLayout.V1Hierarchy, directory dir: String, resources r: ContainerSpec.Resources) throws {
+    func applyV1(hierarchy: CgroupLayout.V1Hierarchy, directory dir: String, resources r: ContainerSpec.Resources, deviceRules: [String]) throws {
         for controller in hierarchy.controllers {
             switch controller {
             case "memory":
@@ -237,8 +238,10 @@ public struct Cgroup: Sendable {
                     try Cgroup.write(dir, file, String(weight))
                 }
             case "devices":
-                try Cgroup.write(dir, "devices.deny", "a")
-                for rule in Cgroup.deviceRules { try Cgroup.write(dir, "devices.allow", rule) }
+                if deviceRules != ["a *:* rwm"] {  // a new cgroup allows everything already
+                    try Cgroup.write(dir, "devices.deny", "a")
+                    for rule in deviceRules { try Cgroup.write(dir, "devices.allow", rule) }
+                }
             default:
                 break
             }

@@ -313,7 +313,7 @@ public enum ContainerRunner {
         if case .v2 = layout {
             cgroupCreated = true
             do {
-                try cgroup.create(resources: spec.resources)
+                try cgroup.create(resources: spec.resources, deviceRules: spec.security.privileged ? ["a *:* rwm"] : Cgroup.deviceRules)
                 let dir = cgroup.directories[0]
                 cgroupFD = try Sys.check("open", path: dir) { open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
             } catch {
@@ -356,7 +356,7 @@ public enum ContainerRunner {
         Trace.mark("precgroup")
         if !cgroupCreated {
             cgroupCreated = true  // even a partial create is removed by the cleanup above
-            try cgroup.create(resources: spec.resources)
+            try cgroup.create(resources: spec.resources, deviceRules: spec.security.privileged ? ["a *:* rwm"] : Cgroup.deviceRules)
         }
         Trace.mark("cgroup-created")
         var seccompProgram: [UInt8] = []

@@ -75,10 +75,19 @@ struct ContainerTests {
 
     @Test func privilegedLiftsMasksAndSeccomp() throws {
         let f = try ContainerFixture()
-        let out = try f.sh("grep -E '^(CapEff|Seccomp):' /proc/self/status; mount -t tmpfs none /mnt && echo mount-ok", ["--privileged"])
+        // A host device node beyond the default six, which only --privileged exposes.
+        let defaults: Set<String> = ["null", "zero", "full", "random", "urandom", "tty", "console", "ptmx"]
+        let hostNode = try FileManager.default.contentsOfDirectory(atPath: "/dev").sorted().first { name in
+            var st = stat()
+            return !defaults.contains(name) && lstat("/dev/" + name, &st) == 0 && (st.st_mode & S_IFMT) == S_IFCHR
+        } ?? "null"
+        let out = try f.sh("grep -E '^(CapEff|Seccomp):' /proc/self/status; mount -t tmpfs none /mnt && echo mount-ok; [ -c /dev/\(hostNode) ] && echo host-device", ["--privileged"])
         #expect(out.code == 0, "\(out.stderr)")
         #expect(out.stdout.contains("Seccomp:\t0"))
         #expect(out.stdout.contains("mount-ok"))
+        #expect(out.stdout.contains("host-device"), "/dev/\(hostNode) missing")
+        let plain = try f.sh("[ -e /dev/\(hostNode) ] && echo host-device || echo default-devices")
+        #expect(plain.stdout == "default-devices\n" || defaults.contains(hostNode))
         #expect(!out.stdout.contains("CapEff:\t00000000a80425fb"))
     }
 
