@@ -59,6 +59,7 @@ public enum RuntimeCommand {
         RuntimeOption(["--run-root"], "DIR", "Directory for state files (default $BERTH_RUN_ROOT or /run/berth)."),
         RuntimeOption(["--security-opt"], "OPT", "no-new-privileges[:true|false] or seccomp=unconfined.", repeatable: true),
         RuntimeOption(["--shm-size"], "SIZE", "Size of /dev/shm (default 64m)."),
+        RuntimeOption(["--spec"], "FILE", "Read the whole container spec from FILE (berth-spec text) instead of options."),
         RuntimeOption(["--status-file"], "FILE", "Write the exit code, OOMKilled flag and start/finish times as JSON to FILE."),
         RuntimeOption(["--stop-signal"], "SIGNAL", "Signal sent on SIGINT/SIGTERM to berth (default SIGTERM)."),
         RuntimeOption(["--stop-timeout"], "SECONDS", "Grace period before SIGKILL after the stop signal (default 10)."),
@@ -298,6 +299,19 @@ public enum RuntimeCommand {
         func all(_ name: String) -> [String] { values.filter { $0.0 == name }.compactMap { $0.1 } }
         func has(_ name: String) -> Bool { values.contains { $0.0 == name } }
 
+        let runRoot = last("--run-root") ?? environment["BERTH_RUN_ROOT"] ?? "/run/berth"
+        if let specFile = last("--spec") {
+            let allowed: Set<String> = ["--spec", "--run-root", "--status-file"]
+            if let other = values.first(where: { !allowed.contains($0.0) }) {
+                throw RuntimeError("\(other.0) cannot be combined with --spec: the spec file holds the whole container", kind: .usage)
+            }
+            guard let text = try? FS.readString(specFile) else {
+                throw RuntimeError("cannot read --spec \(specFile)", kind: .usage)
+            }
+            var spec = try ContainerSpec(decoding: text)
+            if !command.isEmpty { spec.process.args = command }
+            return Parsed(spec: spec, options: RunOptions(runRoot: runRoot), statusFile: last("--status-file"))
+        }
         guard let rootfs = last("--rootfs") else {
             throw RuntimeError("--rootfs DIR is required (running an IMAGE needs berth's image store)", kind: .usage)
         }
@@ -419,7 +433,6 @@ public enum RuntimeCommand {
         spec.namespaces.uts = try namespaceMode(last("--uts"), option: "--uts", allowed: ["private", "host"])
         spec.namespaces.cgroup = try namespaceMode(last("--cgroupns"), option: "--cgroupns", allowed: ["private", "host"])
 
-        let runRoot = last("--run-root") ?? environment["BERTH_RUN_ROOT"] ?? "/run/berth"
         return Parsed(spec: spec, options: RunOptions(runRoot: runRoot), statusFile: last("--status-file"))
     }
 

@@ -459,6 +459,22 @@ struct ContainerTests {
         #expect(container.terminationStatus == 137)
     }
 
+    /// The supervisor's way in: the whole spec as a file for a re-executed runtime.
+    @Test func runFromASpecFile() throws {
+        let f = try ContainerFixture()
+        var spec = ContainerSpec(name: "from-spec", project: f.project, root: .directory(f.rootfs, readOnly: true),
+                                 process: .init(args: ["sh", "-c", "hostname; id -u; echo $X; cat /etc/hosts"], env: ["PATH=/bin", "X=y"], user: "alice"))
+        spec.hostname = "spec-host"
+        spec.etcHosts = "127.0.0.1\tlocalhost\n10.1.2.3\tdb\n"
+        let file = f.base + "/spec"
+        try spec.encoded.write(toFile: file, atomically: true, encoding: .utf8)
+        let out = try ContainerFixture.spawn([berthBinary, "runtime", "run", "--run-root", f.runRoot, "--spec", file])
+        #expect(out.code == 0, "\(out.stderr)")
+        #expect(out.stdout == "spec-host\n1000\ny\n127.0.0.1\tlocalhost\n10.1.2.3\tdb\n")
+        let mixed = try ContainerFixture.spawn([berthBinary, "runtime", "run", "--spec", file, "--memory", "1g"])
+        #expect(mixed.code == 64)
+    }
+
     @Test func finishedContainerFreesItsName() throws {
         let f = try ContainerFixture()
         let first = try f.run(["--name", "same"], ["true"])
