@@ -348,6 +348,21 @@ struct ContainerTests {
         #expect(lines.contains { $0.hasPrefix("{\"log\":\"out\\n\",\"stream\":\"stdout\",\"time\":\"") })
         #expect(lines.contains { $0.hasPrefix("{\"log\":\"err\\n\",\"stream\":\"stderr\",\"time\":\"") })
         #expect(lines.contains { $0.hasPrefix("{\"log\":\"no-newline\",\"stream\":\"stdout\"") })
+        // Rotation: max-size 300 bytes, 2 files.
+        let rotated = f.base + "/logs/r.log"
+        let many = try f.sh("i=0; while [ $i -lt 40 ]; do echo line-$i; i=$((i+1)); done", ["--log-path", rotated, "--log-max-size", "300", "--log-max-file", "2"])
+        #expect(many.code == 0)
+        let files = try FileManager.default.contentsOfDirectory(atPath: f.base + "/logs").filter { $0.hasPrefix("r.log") }.sorted()
+        #expect(files == ["r.log", "r.log.1"])
+        for file in files {
+            let size = (try FileManager.default.attributesOfItem(atPath: f.base + "/logs/" + file)[.size] as? Int) ?? 0
+            #expect(size > 0 && size <= 300)
+        }
+        #expect(try String(contentsOfFile: rotated, encoding: .utf8).contains("line-39\\n"))
+        // A terminal's output is logged as stdout.
+        let ttyLog = f.base + "/logs/t.log"
+        _ = try f.sh("echo via-tty", ["-t", "--log-path", ttyLog])
+        #expect(try String(contentsOfFile: ttyLog, encoding: .utf8).hasPrefix("{\"log\":\"via-tty\\r\\n\",\"stream\":\"stdout\""))
     }
 
     @Test func terminal() throws {
