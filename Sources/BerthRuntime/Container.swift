@@ -304,8 +304,7 @@ public enum ContainerRunner {
             spec: spec, rootfs: rootfs, stateDir: stateDir, cgroupLayout: layout, cgroup: cgroup,
             bornInCgroup: { if case .v2 = layout { return true } else { return false } }(), capabilities: capabilities,
             syncRead: sync.read, errorWrite: errors.write, stdin: childStdin, stdout: childStdout, stderr: childStderr,
-            consoleSocket: consoleSocket?.child, unshareFlags: unshareFlags, joins: joins, overlay: overlay, killWithParent: options.killWithParent,
-            parentPid: getpid())
+            consoleSocket: consoleSocket?.child, unshareFlags: unshareFlags, joins: joins, overlay: overlay, killWithParent: options.killWithParent)
 
         Trace.mark("preclone")
         // cgroup v1: the cgroup is created while the child mounts, and the child joins it

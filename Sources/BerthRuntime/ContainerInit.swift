@@ -34,7 +34,6 @@ struct InitContext {
     }
     var overlay: Overlay?
     var killWithParent: Bool
-    var parentPid: Int32
 }
 
 /// The container's first process: the child of `clone()` with the new namespaces.
