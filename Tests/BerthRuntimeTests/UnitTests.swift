@@ -105,7 +105,7 @@ struct CgroupTests {
         #expect(CgroupLayout.detect(mountInfo: []) == nil)
     }
 
-    @Test func v1FilesAndRemoval() throws {
+    @Test func v1Files() throws {
         let root = try tempRoot()
         defer { try? FileManager.default.removeItem(atPath: root) }
         let names = ["memory", "cpu", "cpuset", "pids", "blkio", "devices"]
