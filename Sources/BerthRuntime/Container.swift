@@ -278,7 +278,11 @@ public enum ContainerRunner {
         // until the child sits in its cgroup.
         var cloneFlags: UInt64 = UInt64(CLONE_NEWNS)
         var unshareFlags: Int32 = 0
-        for (mode, type) in modes {
+        for (requested, type) in modes {
+            var mode = requested
+            if case .container(let other) = requested {
+                mode = .path("/proc/\(try runningPid(of: other, projectDir: projectDir))/ns/\(namespaceFile(type))")
+            }
             switch mode {
             case .private:
                 if type == Int32(CLONE_NEWPID) {
@@ -286,7 +290,7 @@ public enum ContainerRunner {
                 } else if type != Int32(CLONE_NEWCGROUP) {
                     unshareFlags |= type
                 }
-            case .host:
+            case .host, .container:
                 break
             case .path(let path):
                 let fd = try Sys.check("open namespace", path: path) { open(path, O_RDONLY | O_CLOEXEC) }
@@ -430,6 +434,27 @@ public enum ContainerRunner {
         var signal: Int32?
         if case .signaled(let s) = status { signal = s }
         return ContainerResult(exitCode: status.code, signal: signal, oomKilled: oom, pid: pid, startedAt: startedAt, finishedAt: finishedAt)
+    }
+
+    /// The pid of a running container of the same project, from its state file.
+    static func runningPid(of name: String, projectDir: String) throws -> Int32 {
+        let path = projectDir + "/" + name + "/state.json"
+        guard let state = try? FS.readString(path),
+              let field = state.split(separator: ",").first(where: { $0.hasPrefix("\"Pid\":") }),
+              let pid = Int32(field.dropFirst(6).prefix(while: \.isNumber)), kill(pid, 0) == 0 else {
+            throw RuntimeError("container \"\(name)\" is not running in this project (no live \(path)); start it first")
+        }
+        return pid
+    }
+
+    static func namespaceFile(_ type: Int32) -> String {
+        switch type {
+        case Int32(CLONE_NEWPID): return "pid"
+        case Int32(CLONE_NEWNET): return "net"
+        case Int32(CLONE_NEWIPC): return "ipc"
+        case Int32(CLONE_NEWUTS): return "uts"
+        default: return "cgroup"
+        }
     }
 
     /// A state dir left by a runtime that was killed: reclaim it if nobody holds its lock

@@ -39,7 +39,7 @@ public enum RuntimeCommand {
         RuntimeOption(["--hostname"], "NAME", "Container host name (default: the container name)."),
         RuntimeOption(["--init"], nil, "Run a reaping, signal-forwarding init as PID 1."),
         RuntimeOption(["--interactive", "-i"], nil, "Keep stdin open (default: /dev/null)."),
-        RuntimeOption(["--ipc"], "MODE", "IPC namespace: private (default), shareable, host or ns:PATH."),
+        RuntimeOption(["--ipc"], "MODE", "IPC namespace: private (default), shareable, host, container:NAME or ns:PATH."),
         RuntimeOption(["--log-max-file"], "N", "Log files to keep when rotating (default 1)."),
         RuntimeOption(["--log-max-size"], "SIZE", "Rotate the log when it would exceed SIZE (for example 10m)."),
         RuntimeOption(["--log-path"], "FILE", "Also write stdout/stderr as json-file lines to FILE."),
@@ -47,10 +47,10 @@ public enum RuntimeCommand {
         RuntimeOption(["--memory-reservation"], "SIZE", "Memory soft limit."),
         RuntimeOption(["--memory-swap"], "SIZE", "Memory plus swap limit; -1 for unlimited swap (default: twice --memory)."),
         RuntimeOption(["--name"], "NAME", "Container name (default: berth-<pid>)."),
-        RuntimeOption(["--network", "--net"], "MODE", "Network namespace: none (default, loopback only), host or ns:PATH."),
+        RuntimeOption(["--network", "--net"], "MODE", "Network namespace: none (default; lo only), host, container:NAME or ns:PATH."),
         RuntimeOption(["--overlay"], nil, "Use the rootfs as read-only lower layer of an overlay with a throw-away upper."),
         RuntimeOption(["--overlay-dir"], "DIR", "Keep the overlay's writable layer in DIR/upper and DIR/work (implies --overlay)."),
-        RuntimeOption(["--pid"], "MODE", "PID namespace: private (default), host or ns:PATH."),
+        RuntimeOption(["--pid"], "MODE", "PID namespace: private (default), host, container:NAME or ns:PATH."),
         RuntimeOption(["--pids-limit"], "N", "Maximum number of processes (pids.max); 0 or -1 for unlimited."),
         RuntimeOption(["--privileged"], nil, "All capabilities, no seccomp, no masked or read-only paths, writable /sys."),
         RuntimeOption(["--project"], "NAME", "Project part of the cgroup path berth/<project>/<name> (default runtime)."),
@@ -439,8 +439,9 @@ public enum RuntimeCommand {
     static func namespaceMode(_ value: String?, option: String, allowed: [String]) throws -> ContainerSpec.NamespaceMode {
         guard let value else { return .private }
         if value.hasPrefix("ns:") { return .path(String(value.dropFirst(3))) }
+        if value.hasPrefix("container:") { return .container(String(value.dropFirst(10))) }
         guard allowed.contains(value) else {
-            throw RuntimeError("invalid \(option) \(value): use \(allowed.joined(separator: ", ")) or ns:PATH", kind: .usage)
+            throw RuntimeError("invalid \(option) \(value): use \(allowed.joined(separator: ", ")), container:NAME or ns:PATH", kind: .usage)
         }
         return value == "host" ? .host : .private
     }

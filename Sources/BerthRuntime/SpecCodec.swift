@@ -46,6 +46,7 @@ extension ContainerSpec {
         case .private: return "private"
         case .host: return "host"
         case .path(let path): return "path:" + path
+        case .container(let name): return "container:" + name
         }
     }
 
@@ -53,6 +54,7 @@ extension ContainerSpec {
         if text == "private" { return .private }
         if text == "host" { return .host }
         if text.hasPrefix("path:") { return .path(String(text.dropFirst(5))) }
+        if text.hasPrefix("container:") { return .container(String(text.dropFirst(10))) }
         throw RuntimeError("spec: bad namespace mode \"\(text)\"")
     }
 

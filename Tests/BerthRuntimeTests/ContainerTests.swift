@@ -490,6 +490,22 @@ struct ContainerTests {
         #expect(mixed.code == 64)
     }
 
+    /// Pod-style sharing: a second container joins the first one's network, IPC and pid
+    /// namespaces by name.
+    @Test func joinAnotherContainersNamespaces() throws {
+        let f = try ContainerFixture()
+        let first = try f.start(["--name", "infra", "--stop-timeout", "0"], "ip link add dummy0 type dummy 2>/dev/null; echo shm > /dev/shm/x 2>/dev/null; exec sleep 1000")
+        let out = try f.sh("cat /proc/1/cmdline | tr '\\0' ' '; echo; ls /sys/class/net | tr '\\n' ' '",
+                           ["--name", "sidecar", "--network", "container:infra", "--pid", "container:infra", "--ipc", "container:infra"])
+        #expect(out.code == 0, "\(out.stderr)")
+        #expect(out.stdout.hasPrefix("sleep 1000 \n"), "\(out.stdout)")
+        let missing = try f.run(["--network", "container:nope"], ["true"])
+        #expect(missing.code == 125)
+        #expect(missing.stderr.contains("container \"nope\" is not running"))
+        kill(first.processIdentifier, SIGTERM)
+        first.waitUntilExit()
+    }
+
     @Test func finishedContainerFreesItsName() throws {
         let f = try ContainerFixture()
         let first = try f.run(["--name", "same"], ["true"])
