@@ -494,11 +494,16 @@ struct ContainerTests {
     /// namespaces by name.
     @Test func joinAnotherContainersNamespaces() throws {
         let f = try ContainerFixture()
-        let first = try f.start(["--name", "infra", "--stop-timeout", "0"], "ip link add dummy0 type dummy 2>/dev/null; echo shm > /dev/shm/x 2>/dev/null; exec sleep 1000")
-        let out = try f.sh("cat /proc/1/cmdline | tr '\\0' ' '; echo; ls /sys/class/net | tr '\\n' ' '",
-                           ["--name", "sidecar", "--network", "container:infra", "--pid", "container:infra", "--ipc", "container:infra"])
+        let first = try f.start(["--name", "infra", "--stop-timeout", "0"], "exec sleep 1000")
+        let script = """
+            cat /proc/1/cmdline | tr '\\0' ' '; echo
+            for ns in net ipc uts; do
+              [ "$(readlink /proc/1/ns/$ns)" = "$(readlink /proc/self/ns/$ns)" ] && echo "same $ns" || echo "own $ns"
+            done
+            """
+        let out = try f.sh(script, ["--name", "sidecar", "--network", "container:infra", "--pid", "container:infra", "--ipc", "container:infra"])
         #expect(out.code == 0, "\(out.stderr)")
-        #expect(out.stdout.hasPrefix("sleep 1000 \n"), "\(out.stdout)")
+        #expect(out.stdout == "sleep 1000 \nsame net\nsame ipc\nown uts\n", "\(out.stdout)")
         let missing = try f.run(["--network", "container:nope"], ["true"])
         #expect(missing.code == 125)
         #expect(missing.stderr.contains("container \"nope\" is not running"))
