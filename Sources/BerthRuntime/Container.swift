@@ -236,6 +236,10 @@ public enum ContainerRunner {
         let sync = try Pipe()
         let errors = try Pipe()
         cleanups.push { close(sync.write); close(errors.read) }
+        // The child's ends of pipes and sockets: closed right after clone, or by the
+        // cleanup if we fail before that.
+        var childEnds: [Int32] = [sync.read, errors.write]
+        cleanups.push { childEnds.forEach { close($0) } }
 
         // Stdio: a pty for -t; pipes when logging; otherwise our own fds passed through.
         var ptyMaster: Int32 = -1
@@ -249,10 +253,12 @@ public enum ContainerRunner {
             consoleSocket = (fds[0], fds[1])
             let parentEnd = fds[0]
             cleanups.push { close(parentEnd) }
+            childEnds.append(fds[1])
         } else {
             if !spec.process.openStdin {
                 devNull = try Sys.check("open", path: "/dev/null") { open("/dev/null", O_RDONLY | O_CLOEXEC) }
                 childStdin = devNull
+                childEnds.append(devNull)
             }
             if spec.log != nil {
                 let o = try Pipe(), e = try Pipe()
@@ -261,6 +267,7 @@ public enum ContainerRunner {
                 childStdout = o.write
                 childStderr = e.write
                 cleanups.push { close(o.read); close(e.read) }
+                childEnds += [o.write, e.write]
             }
         }
         let logWriter = try spec.log.map { try JSONLogWriter(config: $0) }
@@ -351,12 +358,8 @@ public enum ContainerRunner {
                 _ = berth_waitpid(pid, &status, 0)
             }
         }
-        close(sync.read)
-        close(errors.write)
-        if devNull >= 0 { close(devNull) }
-        if let outPipe { close(outPipe.write) }
-        if let errPipe { close(errPipe.write) }
-        if let consoleSocket { close(consoleSocket.child) }
+        childEnds.forEach { close($0) }
+        childEnds = []
 
         // While the child mounts: the cgroup, and the seccomp program it will load.
         Trace.mark("precgroup")
