@@ -28,7 +28,7 @@ public enum RuntimeCommand {
         RuntimeOption(["--blkio-weight"], "N", "Block IO weight, 10 to 1000 (blkio.weight / io.weight)."),
         RuntimeOption(["--cap-add"], "CAP", "Add a capability (CAP_NET_ADMIN, NET_ADMIN or ALL).", repeatable: true),
         RuntimeOption(["--cap-drop"], "CAP", "Drop a capability (or ALL).", repeatable: true),
-        RuntimeOption(["--cgroupns"], "MODE", "Cgroup namespace: private (default) or host."),
+        RuntimeOption(["--cgroupns"], "MODE", "Cgroup namespace: private (default), host, container:NAME or ns:PATH."),
         RuntimeOption(["--cpu-shares", "-c"], "N", "Relative CPU weight (cpu.shares / cpu.weight)."),
         RuntimeOption(["--cpus"], "N", "CPU quota in CPUs, for example 1.5 (CFS quota over a 100 ms period)."),
         RuntimeOption(["--cpuset-cpus"], "LIST", "CPUs the container may run on, for example 0-1."),
@@ -68,7 +68,7 @@ public enum RuntimeCommand {
         RuntimeOption(["--tty", "-t"], nil, "Allocate a pseudo-terminal."),
         RuntimeOption(["--ulimit"], "NAME=SOFT[:HARD]", "Set a resource limit (nofile, nproc, core, ...).", repeatable: true),
         RuntimeOption(["--user", "-u"], "USER[:GROUP]", "User name or uid, optional group name or gid."),
-        RuntimeOption(["--uts"], "MODE", "UTS namespace: private (default) or host."),
+        RuntimeOption(["--uts"], "MODE", "UTS namespace: private (default), host, container:NAME or ns:PATH."),
         RuntimeOption(["--volume", "-v"], "SRC:DST[:ro]", "Bind-mount the host path SRC at DST.", repeatable: true),
         RuntimeOption(["--workdir", "-w"], "DIR", "Working directory (created if missing)."),
     ]
