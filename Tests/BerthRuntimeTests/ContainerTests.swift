@@ -171,6 +171,15 @@ struct ContainerTests {
         #expect(usage.stderr.hasPrefix("Error: unknown option --no-such-flag"))
     }
 
+    /// A failure inside the container's setup comes back as the child's own message.
+    @Test func childFailuresAreStructuredErrors() throws {
+        let f = try ContainerFixture()
+        let out = try f.run(["--name", "broken", "--tmpfs", "/etc/passwd"], ["true"])
+        #expect(out.code == 125)
+        #expect(out.stderr == "Error: container broken: mount tmpfs on \(f.rootfs)/etc/passwd: ENOTDIR (Not a directory)\n", "\(out.stderr)")
+        #expect(leftovers(fixture: f) == [])
+    }
+
     @Test func unknownUserIsAClearError() throws {
         let f = try ContainerFixture()
         let out = try f.run(["--user", "bob"], ["id"])

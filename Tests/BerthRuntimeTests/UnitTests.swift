@@ -373,6 +373,11 @@ struct SpecTests {
         #expect(throws: RuntimeError.self) { try ContainerSpec(decoding: "berth-spec 2\nname x\n") }
     }
 
+    @Test func systemErrorsSayWhatAndWhere() {
+        #expect(SystemError("mount proc", path: "on /r/proc", errno: EPERM).description == "mount proc on /r/proc: EPERM (Operation not permitted)")
+        #expect(SystemError("pipe2", errno: EMFILE).description == "pipe2: EMFILE (Too many open files)")
+    }
+
     @Test func mountInfoUnescapes() {
         let info = MountInfo.parse("36 35 98:0 / /mnt/with\\040space rw - ext4 /dev/x rw")
         #expect(info.first?.mountPoint == "/mnt/with space")
