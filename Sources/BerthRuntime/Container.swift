@@ -48,18 +48,21 @@ public struct RunOptions: Sendable {
 /// ## Process model
 /// The caller must be **single-threaded** (no Dispatch, no Swift concurrency, no
 /// Foundation.Process started): `berth runtime run` is such a process by construction, and a
-/// multi-threaded supervisor gets one by spawning `berth runtime run` (a re-exec of its own
-/// binary via `/proc/self/exe`, i.e. posix_spawn + execve, which is safe from any thread).
-/// In that process we `clone()` the container's first process directly from the C shim with
-/// the new namespaces (`CLONE_NEWNS|NEWPID|NEWNET|NEWIPC|NEWUTS`; the cgroup namespace is
-/// unshared by the child once it sits in its cgroup). The child is a copy of a
-/// single-threaded process, so it may run Swift code, `setns` into any namespace (mount
-/// included), `unshare`, and `execve`. `exec` into a running container uses the same path:
-/// a fresh single-threaded berth process opens `/proc/<pid>/ns/*`, `setns`es the pid
-/// namespace for its children and clones a child that joins the others — see
-/// `ContainerSpec.NamespaceMode.path`, which this runner already honours for every
-/// namespace but mount. Compared with runc's C constructor this keeps all setup in Swift,
-/// and compared with a second re-exec per container it saves a process start (≈2–3 ms).
+/// multi-threaded supervisor gets one by spawning `berth runtime run --spec FILE` (a re-exec
+/// of its own binary via `/proc/self/exe`: posix_spawn + execve is safe from any thread).
+/// That process is also the container's monitor (like conmon): one per container, so a
+/// supervisor that dies takes no container with it.
+///
+/// In that process we `clone()` the container's first process straight from the C shim
+/// with `CLONE_NEWPID|CLONE_NEWNS` (plus `CLONE_INTO_CGROUP` via clone3 on cgroup v2). The
+/// child is a copy of a single-threaded process, so it may run Swift code, `unshare` and
+/// `setns` into any namespace (mount included) and `execve`: it unshares network, IPC and
+/// UTS itself (in parallel with our cgroup work), joins its cgroup, then unshares the cgroup
+/// namespace. `berth runtime exec` (`ContainerExec`) uses the same path: a fresh
+/// single-threaded process `setns`es the pid namespace for its children and clones a child
+/// that joins the cgroup and the other namespaces of the running container. Why not the
+/// alternatives: runc's C constructor would move all setup into C; a second re-exec per
+/// container (`berth init`) costs another process start (1.7–3.4 ms here) on every start.
 ///
 /// The child reports failures on a close-on-exec pipe as `kind\nmessage` (EOF = exec
 /// succeeded), so the caller sees "mount proc on …/rootfs/proc: EPERM", never a bare status.
@@ -168,8 +171,13 @@ public enum ContainerRunner {
         // State directory: the container's own files; its presence marks the name as taken.
         let projectDir = "\(options.runRoot)/runtime/\(spec.project)"
         let stateDir = "\(projectDir)/\(spec.name)"
-        try FS.makeDirectories(projectDir, mode: 0o700)
-        let (_, mkdirCode) = Sys.attempt { mkdir(stateDir, 0o700) }
+        // Another container of the project may remove the (then empty) project dir between
+        // our mkdir -p and mkdir: retry that race a few times.
+        var mkdirCode: Int32 = ENOENT
+        for _ in 0..<8 where mkdirCode == ENOENT {
+            try FS.makeDirectories(projectDir, mode: 0o700)
+            (_, mkdirCode) = Sys.attempt { mkdir(stateDir, 0o700) }
+        }
         if mkdirCode == EEXIST {
             try reclaimStale(stateDir: stateDir, cgroup: cgroup, name: spec.name)
             _ = try Sys.check("mkdir", path: stateDir) { mkdir(stateDir, 0o700) }
@@ -228,6 +236,10 @@ public enum ContainerRunner {
         let sync = try Pipe()
         let errors = try Pipe()
         cleanups.push { close(sync.write); close(errors.read) }
+        // The child's ends of pipes and sockets: closed right after clone, or by the
+        // cleanup if we fail before that.
+        var childEnds: [Int32] = [sync.read, errors.write]
+        cleanups.push { childEnds.forEach { close($0) } }
 
         // Stdio: a pty for -t; pipes when logging; otherwise our own fds passed through.
         var ptyMaster: Int32 = -1
@@ -241,10 +253,12 @@ public enum ContainerRunner {
             consoleSocket = (fds[0], fds[1])
             let parentEnd = fds[0]
             cleanups.push { close(parentEnd) }
+            childEnds.append(fds[1])
         } else {
             if !spec.process.openStdin {
                 devNull = try Sys.check("open", path: "/dev/null") { open("/dev/null", O_RDONLY | O_CLOEXEC) }
                 childStdin = devNull
+                childEnds.append(devNull)
             }
             if spec.log != nil {
                 let o = try Pipe(), e = try Pipe()
@@ -253,6 +267,7 @@ public enum ContainerRunner {
                 childStdout = o.write
                 childStderr = e.write
                 cleanups.push { close(o.read); close(e.read) }
+                childEnds += [o.write, e.write]
             }
         }
         let logWriter = try spec.log.map { try JSONLogWriter(config: $0) }
@@ -270,7 +285,11 @@ public enum ContainerRunner {
         // until the child sits in its cgroup.
         var cloneFlags: UInt64 = UInt64(CLONE_NEWNS)
         var unshareFlags: Int32 = 0
-        for (mode, type) in modes {
+        for (requested, type) in modes {
+            var mode = requested
+            if case .container(let other) = requested {
+                mode = .path("/proc/\(try runningPid(of: other, projectDir: projectDir))/ns/\(namespaceFile(type))")
+            }
             switch mode {
             case .private:
                 if type == Int32(CLONE_NEWPID) {
@@ -278,7 +297,7 @@ public enum ContainerRunner {
                 } else if type != Int32(CLONE_NEWCGROUP) {
                     unshareFlags |= type
                 }
-            case .host:
+            case .host, .container:
                 break
             case .path(let path):
                 let fd = try Sys.check("open namespace", path: path) { open(path, O_RDONLY | O_CLOEXEC) }
@@ -296,8 +315,7 @@ public enum ContainerRunner {
             spec: spec, rootfs: rootfs, stateDir: stateDir, cgroupLayout: layout, cgroup: cgroup,
             bornInCgroup: { if case .v2 = layout { return true } else { return false } }(), capabilities: capabilities,
             syncRead: sync.read, errorWrite: errors.write, stdin: childStdin, stdout: childStdout, stderr: childStderr,
-            consoleSocket: consoleSocket?.child, unshareFlags: unshareFlags, joins: joins, overlay: overlay, killWithParent: options.killWithParent,
-            parentPid: getpid())
+            consoleSocket: consoleSocket?.child, unshareFlags: unshareFlags, joins: joins, overlay: overlay, killWithParent: options.killWithParent)
 
         Trace.mark("preclone")
         // cgroup v1: the cgroup is created while the child mounts, and the child joins it
@@ -308,7 +326,7 @@ public enum ContainerRunner {
         if case .v2 = layout {
             cgroupCreated = true
             do {
-                try cgroup.create(resources: spec.resources)
+                try cgroup.create(resources: spec.resources, deviceRules: spec.security.privileged ? ["a *:* rwm"] : Cgroup.deviceRules)
                 let dir = cgroup.directories[0]
                 cgroupFD = try Sys.check("open", path: dir) { open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
             } catch {
@@ -340,18 +358,14 @@ public enum ContainerRunner {
                 _ = berth_waitpid(pid, &status, 0)
             }
         }
-        close(sync.read)
-        close(errors.write)
-        if devNull >= 0 { close(devNull) }
-        if let outPipe { close(outPipe.write) }
-        if let errPipe { close(errPipe.write) }
-        if let consoleSocket { close(consoleSocket.child) }
+        childEnds.forEach { close($0) }
+        childEnds = []
 
         // While the child mounts: the cgroup, and the seccomp program it will load.
         Trace.mark("precgroup")
         if !cgroupCreated {
             cgroupCreated = true  // even a partial create is removed by the cleanup above
-            try cgroup.create(resources: spec.resources)
+            try cgroup.create(resources: spec.resources, deviceRules: spec.security.privileged ? ["a *:* rwm"] : Cgroup.deviceRules)
         }
         Trace.mark("cgroup-created")
         var seccompProgram: [UInt8] = []
@@ -423,6 +437,27 @@ public enum ContainerRunner {
         var signal: Int32?
         if case .signaled(let s) = status { signal = s }
         return ContainerResult(exitCode: status.code, signal: signal, oomKilled: oom, pid: pid, startedAt: startedAt, finishedAt: finishedAt)
+    }
+
+    /// The pid of a running container of the same project, from its state file.
+    static func runningPid(of name: String, projectDir: String) throws -> Int32 {
+        let path = projectDir + "/" + name + "/state.json"
+        guard let state = try? FS.readString(path),
+              let field = state.split(separator: ",").first(where: { $0.hasPrefix("\"Pid\":") }),
+              let pid = Int32(field.dropFirst(6).prefix(while: \.isNumber)), kill(pid, 0) == 0 else {
+            throw RuntimeError("container \"\(name)\" is not running in this project (no live \(path)); start it first")
+        }
+        return pid
+    }
+
+    static func namespaceFile(_ type: Int32) -> String {
+        switch type {
+        case Int32(CLONE_NEWPID): return "pid"
+        case Int32(CLONE_NEWNET): return "net"
+        case Int32(CLONE_NEWIPC): return "ipc"
+        case Int32(CLONE_NEWUTS): return "uts"
+        default: return "cgroup"
+        }
     }
 
     /// A state dir left by a runtime that was killed: reclaim it if nobody holds its lock

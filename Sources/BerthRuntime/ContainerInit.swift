@@ -34,7 +34,6 @@ struct InitContext {
     }
     var overlay: Overlay?
     var killWithParent: Bool
-    var parentPid: Int32
 }
 
 /// The container's first process: the child of `clone()` with the new namespaces.
@@ -181,12 +180,10 @@ enum ContainerInit {
         }
         if spec.process.terminal && !env.contains(where: { $0.hasPrefix("TERM=") }) { env.append("TERM=xterm") }
 
-        // Working directory: created if missing (Docker does), entered after setuid.
-        if spec.process.cwd != "/" {
-            if !FS.isDirectory(spec.process.cwd) {
-                try FS.makeDirectories(spec.process.cwd)
-                _ = chown(spec.process.cwd, user.uid, user.gid)
-            }
+        // Working directory: created if missing, owned by root, as Docker's
+        // SetupWorkingDirectory does; entered after setuid.
+        if spec.process.cwd != "/" && !FS.isDirectory(spec.process.cwd) {
+            try FS.makeDirectories(spec.process.cwd)
         }
 
         Trace.mark("child-preseccomp")

@@ -136,6 +136,9 @@ public struct ContainerSpec: Sendable, Equatable {
         case host
         /// Join an existing namespace by path (`/proc/PID/ns/net`, a bind-mounted ns file).
         case path(String)
+        /// Join the namespace of another running container of the same project
+        /// (`network_mode: service:x`, `ipc: service:x`, `--network container:NAME`).
+        case container(String)
     }
 
     public struct Namespaces: Sendable, Equatable {

@@ -161,6 +161,9 @@ struct RootfsSetup {
         defer { umask(oldMask) }
         guard let devFD = try root.open("/dev") else { throw RuntimeError("/dev vanished in \(rootfs)") }
         defer { _ = close(devFD) }
+        if privileged {
+            try copyHostDevices(devFD)
+        }
         for device in RootfsSetup.devices {
             let (_, code) = Sys.attempt {
                 mknodat(devFD, device.name, S_IFCHR | 0o666, dev_t(berth_makedev(device.major, device.minor)))
@@ -195,6 +198,31 @@ struct RootfsSetup {
         for name in ["hosts", "hostname", "resolv.conf"] where !spec.mounts.contains(where: { $0.destination == "/etc/" + name }) {
             try root.mount(source: stateDir + "/" + name, inside: "/etc/" + name, type: nil, flags: MountFlags.bind, directory: false)
         }
+    }
+
+    /// `privileged: true`: every device node of the host's /dev (not its pts, shm, mqueue
+    /// or console), like Docker's `--privileged`; the device cgroup then allows them all.
+    func copyHostDevices(_ devFD: Int32) throws {
+        func walk(_ hostDir: String, _ inside: String) throws {
+            for name in (try? FS.listDirectory(hostDir)) ?? [] {
+                let hostPath = hostDir + "/" + name
+                let relative = inside.isEmpty ? name : inside + "/" + name
+                if ["pts", "shm", "mqueue", "console", "ptmx", "fd", "stdin", "stdout", "stderr", "core"].contains(relative) { continue }
+                var st = stat()
+                if lstat(hostPath, &st) != 0 { continue }
+                let type = st.st_mode & S_IFMT
+                if type == S_IFDIR {
+                    let (_, code) = Sys.attempt { mkdirat(devFD, relative, 0o755) }
+                    if code != 0 && code != EEXIST { throw SystemError("mkdir", path: "\(rootfs)/dev/\(relative)", errno: code) }
+                    try walk(hostPath, relative)
+                } else if type == S_IFCHR || type == S_IFBLK {
+                    let (_, code) = Sys.attempt { mknodat(devFD, relative, st.st_mode, st.st_rdev) }
+                    if code != 0 && code != EEXIST { throw SystemError("mknod", path: "\(rootfs)/dev/\(relative)", errno: code) }
+                    _ = fchownat(devFD, relative, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW)
+                }
+            }
+        }
+        try walk("/dev", "")
     }
 
     func userMount(_ root: RootfsFD, _ mount: ContainerSpec.Mount) throws {

@@ -28,7 +28,7 @@ public enum RuntimeCommand {
         RuntimeOption(["--blkio-weight"], "N", "Block IO weight, 10 to 1000 (blkio.weight / io.weight)."),
         RuntimeOption(["--cap-add"], "CAP", "Add a capability (CAP_NET_ADMIN, NET_ADMIN or ALL).", repeatable: true),
         RuntimeOption(["--cap-drop"], "CAP", "Drop a capability (or ALL).", repeatable: true),
-        RuntimeOption(["--cgroupns"], "MODE", "Cgroup namespace: private (default) or host."),
+        RuntimeOption(["--cgroupns"], "MODE", "Cgroup namespace: private (default), host, container:NAME or ns:PATH."),
         RuntimeOption(["--cpu-shares", "-c"], "N", "Relative CPU weight (cpu.shares / cpu.weight)."),
         RuntimeOption(["--cpus"], "N", "CPU quota in CPUs, for example 1.5 (CFS quota over a 100 ms period)."),
         RuntimeOption(["--cpuset-cpus"], "LIST", "CPUs the container may run on, for example 0-1."),
@@ -39,7 +39,7 @@ public enum RuntimeCommand {
         RuntimeOption(["--hostname"], "NAME", "Container host name (default: the container name)."),
         RuntimeOption(["--init"], nil, "Run a reaping, signal-forwarding init as PID 1."),
         RuntimeOption(["--interactive", "-i"], nil, "Keep stdin open (default: /dev/null)."),
-        RuntimeOption(["--ipc"], "MODE", "IPC namespace: private (default), shareable, host or ns:PATH."),
+        RuntimeOption(["--ipc"], "MODE", "IPC namespace: private (default), shareable, host, container:NAME or ns:PATH."),
         RuntimeOption(["--log-max-file"], "N", "Log files to keep when rotating (default 1)."),
         RuntimeOption(["--log-max-size"], "SIZE", "Rotate the log when it would exceed SIZE (for example 10m)."),
         RuntimeOption(["--log-path"], "FILE", "Also write stdout/stderr as json-file lines to FILE."),
@@ -47,10 +47,10 @@ public enum RuntimeCommand {
         RuntimeOption(["--memory-reservation"], "SIZE", "Memory soft limit."),
         RuntimeOption(["--memory-swap"], "SIZE", "Memory plus swap limit; -1 for unlimited swap (default: twice --memory)."),
         RuntimeOption(["--name"], "NAME", "Container name (default: berth-<pid>)."),
-        RuntimeOption(["--network", "--net"], "MODE", "Network namespace: none (default, loopback only), host or ns:PATH."),
+        RuntimeOption(["--network", "--net"], "MODE", "Network namespace: none (default; lo only), host, container:NAME or ns:PATH."),
         RuntimeOption(["--overlay"], nil, "Use the rootfs as read-only lower layer of an overlay with a throw-away upper."),
         RuntimeOption(["--overlay-dir"], "DIR", "Keep the overlay's writable layer in DIR/upper and DIR/work (implies --overlay)."),
-        RuntimeOption(["--pid"], "MODE", "PID namespace: private (default), host or ns:PATH."),
+        RuntimeOption(["--pid"], "MODE", "PID namespace: private (default), host, container:NAME or ns:PATH."),
         RuntimeOption(["--pids-limit"], "N", "Maximum number of processes (pids.max); 0 or -1 for unlimited."),
         RuntimeOption(["--privileged"], nil, "All capabilities, no seccomp, no masked or read-only paths, writable /sys."),
         RuntimeOption(["--project"], "NAME", "Project part of the cgroup path berth/<project>/<name> (default runtime)."),
@@ -59,6 +59,7 @@ public enum RuntimeCommand {
         RuntimeOption(["--run-root"], "DIR", "Directory for state files (default $BERTH_RUN_ROOT or /run/berth)."),
         RuntimeOption(["--security-opt"], "OPT", "no-new-privileges[:true|false] or seccomp=unconfined.", repeatable: true),
         RuntimeOption(["--shm-size"], "SIZE", "Size of /dev/shm (default 64m)."),
+        RuntimeOption(["--spec"], "FILE", "Read the whole container spec from FILE (berth-spec text) instead of options."),
         RuntimeOption(["--status-file"], "FILE", "Write the exit code, OOMKilled flag and start/finish times as JSON to FILE."),
         RuntimeOption(["--stop-signal"], "SIGNAL", "Signal sent on SIGINT/SIGTERM to berth (default SIGTERM)."),
         RuntimeOption(["--stop-timeout"], "SECONDS", "Grace period before SIGKILL after the stop signal (default 10)."),
@@ -67,7 +68,7 @@ public enum RuntimeCommand {
         RuntimeOption(["--tty", "-t"], nil, "Allocate a pseudo-terminal."),
         RuntimeOption(["--ulimit"], "NAME=SOFT[:HARD]", "Set a resource limit (nofile, nproc, core, ...).", repeatable: true),
         RuntimeOption(["--user", "-u"], "USER[:GROUP]", "User name or uid, optional group name or gid."),
-        RuntimeOption(["--uts"], "MODE", "UTS namespace: private (default) or host."),
+        RuntimeOption(["--uts"], "MODE", "UTS namespace: private (default), host, container:NAME or ns:PATH."),
         RuntimeOption(["--volume", "-v"], "SRC:DST[:ro]", "Bind-mount the host path SRC at DST.", repeatable: true),
         RuntimeOption(["--workdir", "-w"], "DIR", "Working directory (created if missing)."),
     ]
@@ -298,6 +299,19 @@ public enum RuntimeCommand {
         func all(_ name: String) -> [String] { values.filter { $0.0 == name }.compactMap { $0.1 } }
         func has(_ name: String) -> Bool { values.contains { $0.0 == name } }
 
+        let runRoot = last("--run-root") ?? environment["BERTH_RUN_ROOT"] ?? "/run/berth"
+        if let specFile = last("--spec") {
+            let allowed: Set<String> = ["--spec", "--run-root", "--status-file"]
+            if let other = values.first(where: { !allowed.contains($0.0) }) {
+                throw RuntimeError("\(other.0) cannot be combined with --spec: the spec file holds the whole container", kind: .usage)
+            }
+            guard let text = try? FS.readString(specFile) else {
+                throw RuntimeError("cannot read --spec \(specFile)", kind: .usage)
+            }
+            var spec = try ContainerSpec(decoding: text)
+            if !command.isEmpty { spec.process.args = command }
+            return Parsed(spec: spec, options: RunOptions(runRoot: runRoot), statusFile: last("--status-file"))
+        }
         guard let rootfs = last("--rootfs") else {
             throw RuntimeError("--rootfs DIR is required (running an IMAGE needs berth's image store)", kind: .usage)
         }
@@ -419,15 +433,15 @@ public enum RuntimeCommand {
         spec.namespaces.uts = try namespaceMode(last("--uts"), option: "--uts", allowed: ["private", "host"])
         spec.namespaces.cgroup = try namespaceMode(last("--cgroupns"), option: "--cgroupns", allowed: ["private", "host"])
 
-        let runRoot = last("--run-root") ?? environment["BERTH_RUN_ROOT"] ?? "/run/berth"
         return Parsed(spec: spec, options: RunOptions(runRoot: runRoot), statusFile: last("--status-file"))
     }
 
     static func namespaceMode(_ value: String?, option: String, allowed: [String]) throws -> ContainerSpec.NamespaceMode {
         guard let value else { return .private }
         if value.hasPrefix("ns:") { return .path(String(value.dropFirst(3))) }
+        if value.hasPrefix("container:") { return .container(String(value.dropFirst(10))) }
         guard allowed.contains(value) else {
-            throw RuntimeError("invalid \(option) \(value): use \(allowed.joined(separator: ", ")) or ns:PATH", kind: .usage)
+            throw RuntimeError("invalid \(option) \(value): use \(allowed.joined(separator: ", ")), container:NAME or ns:PATH", kind: .usage)
         }
         return value == "host" ? .host : .private
     }

@@ -237,18 +237,6 @@ int berth_sigtimedwait_all(int timeout_ms, int *out_pid) {
     return (int)r;
 }
 
-int berth_openpty(int *master, char *name, size_t name_len) {
-    int fd = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-    if (fd < 0) return -1;
-    if (grantpt(fd) < 0 || unlockpt(fd) < 0 || ptsname_r(fd, name, name_len) != 0) {
-        int e = errno;
-        close(fd);
-        errno = e;
-        return -1;
-    }
-    *master = fd;
-    return 0;
-}
 int berth_set_ctty(int fd) { return ioctl(fd, TIOCSCTTY, 0); }
 int berth_get_winsize(int fd, unsigned short *rows, unsigned short *cols) {
     struct winsize ws;

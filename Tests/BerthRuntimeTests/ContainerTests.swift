@@ -75,10 +75,19 @@ struct ContainerTests {
 
     @Test func privilegedLiftsMasksAndSeccomp() throws {
         let f = try ContainerFixture()
-        let out = try f.sh("grep -E '^(CapEff|Seccomp):' /proc/self/status; mount -t tmpfs none /mnt && echo mount-ok", ["--privileged"])
+        // A host device node beyond the default six, which only --privileged exposes.
+        let defaults: Set<String> = ["null", "zero", "full", "random", "urandom", "tty", "console", "ptmx"]
+        let hostNode = try FileManager.default.contentsOfDirectory(atPath: "/dev").sorted().first { name in
+            var st = stat()
+            return !defaults.contains(name) && lstat("/dev/" + name, &st) == 0 && (st.st_mode & S_IFMT) == S_IFCHR
+        } ?? "null"
+        let out = try f.sh("grep -E '^(CapEff|Seccomp):' /proc/self/status; mount -t tmpfs none /mnt && echo mount-ok; [ -c /dev/\(hostNode) ] && echo host-device", ["--privileged"])
         #expect(out.code == 0, "\(out.stderr)")
         #expect(out.stdout.contains("Seccomp:\t0"))
         #expect(out.stdout.contains("mount-ok"))
+        #expect(out.stdout.contains("host-device"), "/dev/\(hostNode) missing")
+        let plain = try f.sh("[ -e /dev/\(hostNode) ] && echo host-device || echo default-devices")
+        #expect(plain.stdout == "default-devices\n" || defaults.contains(hostNode))
         #expect(!out.stdout.contains("CapEff:\t00000000a80425fb"))
     }
 
@@ -160,6 +169,15 @@ struct ContainerTests {
         let usage = try ContainerFixture.spawn([berthBinary, "runtime", "run", "--no-such-flag"])
         #expect(usage.code == 64)
         #expect(usage.stderr.hasPrefix("Error: unknown option --no-such-flag"))
+    }
+
+    /// A failure inside the container's setup comes back as the child's own message.
+    @Test func childFailuresAreStructuredErrors() throws {
+        let f = try ContainerFixture()
+        let out = try f.run(["--name", "broken", "--tmpfs", "/etc/passwd"], ["true"])
+        #expect(out.code == 125)
+        #expect(out.stderr == "Error: container broken: mount tmpfs on \(f.rootfs)/etc/passwd: ENOTDIR (Not a directory)\n", "\(out.stderr)")
+        #expect(leftovers(fixture: f) == [])
     }
 
     @Test func unknownUserIsAClearError() throws {
@@ -339,6 +357,21 @@ struct ContainerTests {
         #expect(lines.contains { $0.hasPrefix("{\"log\":\"out\\n\",\"stream\":\"stdout\",\"time\":\"") })
         #expect(lines.contains { $0.hasPrefix("{\"log\":\"err\\n\",\"stream\":\"stderr\",\"time\":\"") })
         #expect(lines.contains { $0.hasPrefix("{\"log\":\"no-newline\",\"stream\":\"stdout\"") })
+        // Rotation: max-size 300 bytes, 2 files.
+        let rotated = f.base + "/logs/r.log"
+        let many = try f.sh("i=0; while [ $i -lt 40 ]; do echo line-$i; i=$((i+1)); done", ["--log-path", rotated, "--log-max-size", "300", "--log-max-file", "2"])
+        #expect(many.code == 0)
+        let files = try FileManager.default.contentsOfDirectory(atPath: f.base + "/logs").filter { $0.hasPrefix("r.log") }.sorted()
+        #expect(files == ["r.log", "r.log.1"])
+        for file in files {
+            let size = (try FileManager.default.attributesOfItem(atPath: f.base + "/logs/" + file)[.size] as? Int) ?? 0
+            #expect(size > 0 && size <= 300)
+        }
+        #expect(try String(contentsOfFile: rotated, encoding: .utf8).contains("line-39\\n"))
+        // A terminal's output is logged as stdout.
+        let ttyLog = f.base + "/logs/t.log"
+        _ = try f.sh("echo via-tty", ["-t", "--log-path", ttyLog])
+        #expect(try String(contentsOfFile: ttyLog, encoding: .utf8).hasPrefix("{\"log\":\"via-tty\\r\\n\",\"stream\":\"stdout\""))
     }
 
     @Test func terminal() throws {
@@ -380,7 +413,8 @@ struct ContainerTests {
         guard let mount = MountInfo.parse(try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8))
             .first(where: { $0.fsType == "cgroup2" })?.mountPoint else { return }
         let f = try ContainerFixture()
-        f.defer_ { Cgroup.removeParents(layout: .v2(mountPoint: mount), project: f.project) }
+        let project = f.project  // not `f`: a closure holding the fixture keeps it alive
+        f.defer_ { Cgroup.removeParents(layout: .v2(mountPoint: mount), project: project) }
         let env = ["BERTH_CGROUP2_ROOT": mount]
         let out = try f.run(["--name", "v2"], ["sh", "-c", "cat /proc/self/cgroup; grep -c cgroup2 /proc/mounts; mknod /tmp/mem c 1 1 && head -c 1 /tmp/mem"], environment: env)
         #expect(out.code != 0, "reading /dev/mem must be denied")
@@ -449,11 +483,68 @@ struct ContainerTests {
         #expect(container.terminationStatus == 137)
     }
 
+    /// The supervisor's way in: the whole spec as a file for a re-executed runtime.
+    @Test func runFromASpecFile() throws {
+        let f = try ContainerFixture()
+        var spec = ContainerSpec(name: "from-spec", project: f.project, root: .directory(f.rootfs, readOnly: true),
+                                 process: .init(args: ["sh", "-c", "hostname; id -u; echo $X; cat /etc/hosts"], env: ["PATH=/bin", "X=y"], user: "alice"))
+        spec.hostname = "spec-host"
+        spec.etcHosts = "127.0.0.1\tlocalhost\n10.1.2.3\tdb\n"
+        let file = f.base + "/spec"
+        try spec.encoded.write(toFile: file, atomically: true, encoding: .utf8)
+        let out = try ContainerFixture.spawn([berthBinary, "runtime", "run", "--run-root", f.runRoot, "--spec", file])
+        #expect(out.code == 0, "\(out.stderr)")
+        #expect(out.stdout == "spec-host\n1000\ny\n127.0.0.1\tlocalhost\n10.1.2.3\tdb\n")
+        let mixed = try ContainerFixture.spawn([berthBinary, "runtime", "run", "--spec", file, "--memory", "1g"])
+        #expect(mixed.code == 64)
+    }
+
+    /// Pod-style sharing: a second container joins the first one's network, IPC and pid
+    /// namespaces by name.
+    @Test func joinAnotherContainersNamespaces() throws {
+        let f = try ContainerFixture()
+        let first = try f.start(["--name", "infra", "--stop-timeout", "0"], "exec sleep 1000")
+        let script = """
+            cat /proc/1/cmdline | tr '\\0' ' '; echo
+            for ns in net ipc uts; do
+              [ "$(readlink /proc/1/ns/$ns)" = "$(readlink /proc/self/ns/$ns)" ] && echo "same $ns" || echo "own $ns"
+            done
+            """
+        let out = try f.sh(script, ["--name", "sidecar", "--network", "container:infra", "--pid", "container:infra", "--ipc", "container:infra"])
+        #expect(out.code == 0, "\(out.stderr)")
+        #expect(out.stdout == "sleep 1000 \nsame net\nsame ipc\nown uts\n", "\(out.stdout)")
+        let missing = try f.run(["--network", "container:nope"], ["true"])
+        #expect(missing.code == 125)
+        #expect(missing.stderr.contains("container \"nope\" is not running"))
+        kill(first.processIdentifier, SIGTERM)
+        first.waitUntilExit()
+    }
+
     @Test func finishedContainerFreesItsName() throws {
         let f = try ContainerFixture()
         let first = try f.run(["--name", "same"], ["true"])
         let second = try f.run(["--name", "same"], ["true"])
         #expect(first.code == 0 && second.code == 0, "a finished container frees its name")
+    }
+
+    @Test func parallelRunsInOneProject() throws {
+        let f = try ContainerFixture()
+        var processes: [Process] = []
+        for i in 0..<12 {
+            let process = Process()
+            let argv = f.runArguments(["--name", "par\(i)", "--memory", "64m"], ["sh", "-c", "exit \(i)"])
+            process.executableURL = URL(fileURLWithPath: argv[0])
+            process.arguments = Array(argv.dropFirst())
+            process.standardInput = FileHandle.nullDevice
+            process.standardOutput = FileHandle.nullDevice
+            try process.run()
+            processes.append(process)
+        }
+        for (i, process) in processes.enumerated() {
+            process.waitUntilExit()
+            #expect(process.terminationStatus == Int32(i))
+        }
+        #expect(leftovers(fixture: f) == [])
     }
 
     @Test func leakCheckAfter200Runs() throws {

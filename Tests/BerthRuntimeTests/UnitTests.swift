@@ -105,7 +105,7 @@ struct CgroupTests {
         #expect(CgroupLayout.detect(mountInfo: []) == nil)
     }
 
-    @Test func v1FilesAndRemoval() throws {
+    @Test func v1Files() throws {
         let root = try tempRoot()
         defer { try? FileManager.default.removeItem(atPath: root) }
         let names = ["memory", "cpu", "cpuset", "pids", "blkio", "devices"]
@@ -337,6 +337,45 @@ struct SpecTests {
 
     @Test func environmentOverridesInPlace() {
         #expect(ContainerSpec.mergeEnvironment(image: ["PATH=/bin", "A=1"], service: ["A=2", "B=3"]) == ["PATH=/bin", "A=2", "B=3"])
+    }
+
+    @Test func specCodecRoundTrip() throws {
+        var spec = ContainerSpec(name: "web-1", project: "demo", root: .overlay(lower: ["/l/2", "/l/1"], writableDir: "/w", readOnly: true),
+                                 process: .init(args: ["sh", "-c", "echo 'a\tb'\nnext"], env: ["A=1", "B=x\\y"], cwd: "/app", user: "alice:staff", additionalGroups: ["audio"], terminal: true, openStdin: true))
+        spec.hostname = "h"
+        spec.domainname = "d.example"
+        spec.mounts = [.init(kind: .bind(source: "/src"), destination: "/dst", readOnly: true), .init(kind: .tmpfs(options: "size=1m"), destination: "/run", flags: 14)]
+        spec.namespaces.pid = .host
+        spec.namespaces.network = .path("/proc/1/ns/net")
+        spec.resources.memoryLimit = 64 << 20
+        spec.resources.memorySwapLimit = -1
+        spec.resources.cpus = 1.5
+        spec.resources.pidsLimit = 50
+        spec.resources.cpusetCpus = "0-1"
+        spec.security.capAdd = ["NET_ADMIN"]
+        spec.security.capDrop = ["ALL"]
+        spec.security.noNewPrivileges = true
+        spec.security.seccomp = .unconfined
+        spec.security.maskedPaths = []
+        spec.sysctls = [("net.ipv4.ip_forward", "1")]
+        spec.rlimits = [.init(resource: 7, name: "nofile", soft: 10, hard: UInt64.max)]
+        spec.stopSignal = 2
+        spec.stopTimeoutMilliseconds = 2500
+        spec.log = .init(path: "/l.log", maxSize: 1024, maxFiles: 3)
+        spec.useInit = true
+        spec.etcHosts = "127.0.0.1\tlocalhost\n10.0.0.2\tdb\n"
+        spec.shmSize = 1 << 20
+        let decoded = try ContainerSpec(decoding: spec.encoded)
+        #expect(decoded == spec)
+        let plain = ContainerSpec(name: "p", root: .directory("/r", readOnly: false), process: .init(args: ["true"]))
+        #expect(try ContainerSpec(decoding: plain.encoded) == plain)
+        #expect(throws: RuntimeError.self) { try ContainerSpec(decoding: "berth-spec 1\nname x\nfuture-key 1\n") }
+        #expect(throws: RuntimeError.self) { try ContainerSpec(decoding: "berth-spec 2\nname x\n") }
+    }
+
+    @Test func systemErrorsSayWhatAndWhere() {
+        #expect(SystemError("mount proc", path: "on /r/proc", errno: EPERM).description == "mount proc on /r/proc: EPERM (Operation not permitted)")
+        #expect(SystemError("pipe2", errno: EMFILE).description == "pipe2: EMFILE (Too many open files)")
     }
 
     @Test func mountInfoUnescapes() {

@@ -108,9 +108,6 @@ int berth_cgroup2_device_filter(int cgroup_fd, const struct berth_device_rule *r
 int berth_seccomp_load_bpf(const void *program, size_t len);
 
 /* ---- terminals ---- */
-/* Opens a new pty pair: *master gets the master fd (close-on-exec), `name` receives the
- * slave path. */
-int berth_openpty(int *master, char *name, size_t name_len);
 int berth_set_ctty(int fd);
 /* Opens a pty pair from the devpts instance behind `ptmx` (the container's own, so that
  * the slave is /dev/pts/N inside it): master close-on-exec, `name` receives the slave path
