@@ -16,8 +16,8 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
 
-swift build -c release >/dev/null
-berth=$(swift build -c release --show-bin-path)/berth
+swift build -c release --static-swift-stdlib >/dev/null
+berth=$(swift build -c release --static-swift-stdlib --show-bin-path)/berth
 
 # The largest file the reference accepted (so both tools do the full job).
 largest=$(awk -F'\t' 'NR>1 && $9=="ok" {print $1}' "$corpus/INDEX.tsv" | while read -r f; do
