@@ -127,7 +127,7 @@ public enum BerthCLI {
             }
             guard let name = globals.arguments.first else {
                 console.out(Help.overview())
-                return globals.flag("help") ? 0 : 0
+                return 0
             }
             commandName = name
             guard let command = command(named: name) else {

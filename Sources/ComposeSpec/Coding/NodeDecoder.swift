@@ -232,11 +232,8 @@ private struct SingleImpl: SingleValueDecodingContainer {
 /// Scalar conversions shared by the decoder and the hand-written `NodeDecodable` types.
 public enum Scalars {
     public static func string(_ node: Node, _ path: KeyPath) throws(ComposeError) -> String {
-        guard case .scalar(let text, let style) = node.value else { throw NodeDecoding.typeError("a string", node, path) }
-        if style == .plain, node.tag == nil, case .float(let value) = node.resolved, value.isFinite {
-            // YAML reads `1.0` as a float; as a string field it keeps what was written.
-            return text
-        }
+        // Any scalar is a string as written (`1.0` stays "1.0", `yes` stays "yes").
+        guard case .scalar(let text, _) = node.value else { throw NodeDecoding.typeError("a string", node, path) }
         return text
     }
 

@@ -17,7 +17,7 @@ public struct LoadOptions: Sendable {
     public var interpolate = true
     /// Reads standard input for `-f -`.
     public var readStandardInput: @Sendable () -> [UInt8] = { Array(FileHandle.standardInput.readDataToEndOfFile()) }
-    /// `--compatibility`: v1-style names (unused by the loader, kept for the planner).
+    /// Size, depth and alias-expansion limits for every file read.
     public var yamlLimits = YAMLReader.Limits()
 
     public init() {}
