@@ -65,11 +65,16 @@ public struct Invocation: Sendable {
 
     /// Loads the project and prints the loader's warnings on stderr, as Compose does.
     public func loadProject(selectedServices: [String] = [], interpolate: Bool = true) throws -> Project {
+        try load(selectedServices: selectedServices, interpolate: interpolate).project
+    }
+
+    /// The whole load result (project, warnings, interpolation environment).
+    public func load(selectedServices: [String] = [], interpolate: Bool = true) throws -> LoadResult {
         let result = try ProjectLoader().load(loadOptions(selectedServices: selectedServices, interpolate: interpolate))
         for warning in result.warnings {
             console.err("WARN[0000] \(warning.message)\n")
         }
-        return result.project
+        return result
     }
 
     /// berth's persistent store (`--root`, `BERTH_ROOT`, default /var/lib/berth).

@@ -403,16 +403,7 @@ public enum ContainerRunner {
             var status: Int32 = 0
             _ = berth_waitpid(pid, &status, 0)
             reaped = true
-            let text = String(decoding: report, as: UTF8.self)
-            let parts = text.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false)
-            let kind: RuntimeError.Kind
-            switch parts.first ?? "" {
-            case "not-found": kind = .commandNotFound
-            case "cannot-invoke": kind = .cannotInvoke
-            default: kind = .runtime
-            }
-            let message = parts.count > 1 ? String(parts[1]) : text
-            throw RuntimeError("container \(spec.name): \(message)", kind: kind)
+            throw RuntimeError(childReport: String(decoding: report, as: UTF8.self), context: "container \(spec.name)")
         }
 
         Trace.mark("exec-ok")

@@ -242,10 +242,7 @@ public enum ContainerExec {
             var status: Int32 = 0
             _ = berth_waitpid(pid, &status, 0)
             reaped = true
-            let text = String(decoding: report, as: UTF8.self)
-            let parts = text.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false)
-            let kind: RuntimeError.Kind = parts.first == "not-found" ? .commandNotFound : (parts.first == "cannot-invoke" ? .cannotInvoke : .runtime)
-            throw RuntimeError("exec in container \(request.name): \(parts.count > 1 ? String(parts[1]) : text)", kind: kind)
+            throw RuntimeError(childReport: String(decoding: report, as: UTF8.self), context: "exec in container \(request.name)")
         }
         var spec = ContainerSpec(name: request.name, project: request.project, root: .directory("/", readOnly: false),
                                  process: .init(args: args, terminal: request.terminal, openStdin: request.openStdin))

@@ -21,6 +21,20 @@ public struct RuntimeError: Error, CustomStringConvertible, Equatable, Sendable 
 
     public var description: String { message }
 
+    /// Decodes what a container child wrote on its error pipe before dying: a first line
+    /// naming the kind (`not-found`, `cannot-invoke`, or anything else for our own failure),
+    /// then the message. `context` says which container or exec it was.
+    init(childReport text: String, context: String) {
+        let parts = text.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false)
+        let kind: Kind
+        switch parts.first ?? "" {
+        case "not-found": kind = .commandNotFound
+        case "cannot-invoke": kind = .cannotInvoke
+        default: kind = .runtime
+        }
+        self.init("\(context): \(parts.count > 1 ? String(parts[1]) : text)", kind: kind)
+    }
+
     public var exitCode: Int32 {
         switch kind {
         case .runtime: return 125

@@ -116,6 +116,9 @@ struct CLITests {
         #expect(berth(["--env-file", "ci.env", "config", "--images"], in: dir).stdout == "nginx:ci\n")
         #expect(berth(["config", "--images"], in: dir, environment: ["COMPOSE_FILE": "other.yaml"]).stdout == "other\n")
         #expect(berth(["-f", "-", "config", "--images"], in: dir, stdin: "services:\n  s:\n    image: from-stdin\n").stdout == "from-stdin\n")
+        // --environment shows what interpolation used: env files under the process environment.
+        #expect(berth(["--env-file", "ci.env", "config", "--environment"], in: dir, environment: ["X": "1"]).stdout == "TAG=ci\nX=1\n")
+        #expect(berth(["--env-file", "ci.env", "config", "--environment"], in: dir, environment: ["TAG": "shell"]).stdout == "TAG=shell\n")
         let unset = berth(["config", "--images"], in: dir)
         #expect(unset.stderr == "WARN[0000] The \"TAG\" variable is not set. Defaulting to a blank string.\n")
     }

@@ -119,21 +119,7 @@ struct ContainerTests {
         let f = try ContainerFixture()
         // PID 1's fds, seen from a second container that joins its pid namespace (ls
         // would add its own directory fd to /proc/self/fd, and a shell its pipes).
-        let first = Process()
-        let argv = f.runArguments(["--name", "fds", "--stop-timeout", "0"], ["sh", "-c", "echo ready; exec sleep 1000"])
-        first.executableURL = URL(fileURLWithPath: argv[0])
-        first.arguments = Array(argv.dropFirst())
-        let ready = Foundation.Pipe()
-        first.standardOutput = ready
-        first.standardInput = FileHandle.nullDevice
-        try first.run()
-        f.defer_ { if first.isRunning { kill(first.processIdentifier, SIGKILL); first.waitUntilExit() } }
-        var seen = Data()
-        while !String(decoding: seen, as: UTF8.self).contains("ready") {
-            let chunk = ready.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            seen.append(chunk)
-        }
+        let first = try f.start(["--name", "fds", "--stop-timeout", "0"], "exec sleep 1000")
         let state = try String(contentsOfFile: f.runRoot + "/runtime/\(f.project)/fds/state.json", encoding: .utf8)
         let pid = state.split(separator: ",").first { $0.hasPrefix("\"Pid\":") }.map { $0.dropFirst(6) } ?? ""
         let fds = try f.run(["--name", "peek", "--pid", "ns:/proc/\(pid)/ns/pid"], ["ls", "/proc/1/fd"])
@@ -241,25 +227,10 @@ struct ContainerTests {
     /// Starts a container, waits for "ready" on its stdout, sends SIGTERM to berth, returns
     /// berth's exit code. Event-driven: no sleeps.
     func runAndStop(_ f: ContainerFixture, _ options: [String], _ command: [String]) throws -> (Int32, String) {
-        let process = Process()
-        let argv = f.runArguments(options, command)
-        process.executableURL = URL(fileURLWithPath: argv[0])
-        process.arguments = Array(argv.dropFirst())
-        let out = Foundation.Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.standardError
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        f.defer_ { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
-        var seen = Data()
-        while !String(decoding: seen, as: UTF8.self).contains("ready") {
-            let chunk = out.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            seen.append(chunk)
-        }
+        let (process, output) = try f.startUntilReady(options, command)
         kill(process.processIdentifier, SIGTERM)
         process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: seen, as: UTF8.self))
+        return (process.terminationStatus, output)
     }
 
     @Test func initReapsOrphans() throws {
@@ -427,21 +398,7 @@ struct ContainerTests {
     /// the project removes the state dir and cgroup it could not clean up.
     @Test func leftoversOfAKilledRuntimeAreSwept() throws {
         let f = try ContainerFixture()
-        let monitor = Process()
-        let argv = f.runArguments(["--name", "victim"], ["sh", "-c", "echo ready; exec sleep 1000"])
-        monitor.executableURL = URL(fileURLWithPath: argv[0])
-        monitor.arguments = Array(argv.dropFirst())
-        let ready = Foundation.Pipe()
-        monitor.standardOutput = ready
-        monitor.standardInput = FileHandle.nullDevice
-        try monitor.run()
-        f.defer_ { if monitor.isRunning { kill(monitor.processIdentifier, SIGKILL); monitor.waitUntilExit() } }
-        var seen = Data()
-        while !String(decoding: seen, as: UTF8.self).contains("ready") {
-            let chunk = ready.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            seen.append(chunk)
-        }
+        let monitor = try f.start(["--name", "victim"], "exec sleep 1000")
         let stateDir = f.runRoot + "/runtime/\(f.project)/victim"
         let state = try String(contentsOfFile: stateDir + "/state.json", encoding: .utf8)
         let pid = Int32(state.split(separator: ",").first { $0.hasPrefix("\"Pid\":") }.map { $0.dropFirst(6) } ?? "") ?? 0

@@ -103,11 +103,18 @@ final class ContainerFixture {
         try run(options, ["sh", "-c", script])
     }
 
-    /// Starts a container in the background and returns once it printed "ready"; the
-    /// fixture kills it (SIGKILL to berth, which takes the container along) at cleanup.
+    /// Starts a container in the background running `script` after it printed "ready", and
+    /// returns once that line arrived; the fixture kills it (SIGKILL to berth, which takes
+    /// the container along) at cleanup.
     func start(_ options: [String], _ script: String) throws -> Process {
+        try startUntilReady(options, ["sh", "-c", "echo ready; " + script]).process
+    }
+
+    /// Starts `command` in the background and waits, without sleeping, until its stdout
+    /// says "ready"; returns the process and what it printed so far.
+    func startUntilReady(_ options: [String], _ command: [String]) throws -> (process: Process, output: String) {
         let process = Process()
-        let argv = runArguments(options, ["sh", "-c", "echo ready; " + script])
+        let argv = runArguments(options, command)
         process.executableURL = URL(fileURLWithPath: argv[0])
         process.arguments = Array(argv.dropFirst())
         let ready = Foundation.Pipe()
@@ -121,7 +128,7 @@ final class ContainerFixture {
             if chunk.isEmpty { break }
             seen.append(chunk)
         }
-        return process
+        return (process, String(decoding: seen, as: UTF8.self))
     }
 
     func exec(_ options: [String], _ name: String, _ command: [String]) throws -> RunOutput {

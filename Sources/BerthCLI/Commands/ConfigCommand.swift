@@ -43,7 +43,8 @@ enum ConfigCommand {
         }
         let interpolate = !options.flag("no-interpolate")
         let selected = invocation.arguments
-        var project = try invocation.loadProject(selectedServices: selected, interpolate: interpolate)
+        let result = try invocation.load(selectedServices: selected, interpolate: interpolate)
+        var project = result.project
         for name in selected where project.services[name] == nil {
             let hint = Spelling.closest(to: name, in: project.services.keys).map { " — did you mean \"\($0)\"?" } ?? ""
             throw CLIError("no such service: \(name)\(hint)")
@@ -73,7 +74,7 @@ enum ConfigCommand {
             }
             text = lines(out)
         } else if options.flag("environment") {
-            text = lines(invocation.environment.sorted(by: { $0.key < $1.key }).map { "\($0.key)=\($0.value)" })
+            text = lines(result.interpolationEnvironment.sorted(by: { $0.key < $1.key }).map { "\($0.key)=\($0.value)" })
         } else {
             text = format == "json"
                 ? CanonicalOutput.json(project, escapeDollars: interpolate) : CanonicalOutput.yaml(project, escapeDollars: interpolate)

@@ -123,8 +123,6 @@ struct Canonicalizer {
         guard out.isMapping else { return node }
         if let context = out["context"], let text = context.scalarText, !isRemoteContext(text) {
             out = out.setting("context", to: .string(absolutePath(text), mark: context.mark))
-        } else if out["context"] == nil && out["dockerfile_inline"] == nil && out["dockerfile"] != nil {
-            out = out.setting("context", to: .string(absolutePath("."), mark: out.mark))
         } else if out["context"] == nil {
             out = out.setting("context", to: .string(absolutePath("."), mark: out.mark))
         }

@@ -26,6 +26,8 @@ public struct LoadOptions: Sendable {
 public struct LoadResult: Sendable {
     public var project: Project
     public var warnings: [ComposeWarning]
+    /// The variables interpolation used: env files, with the process environment on top.
+    public var interpolationEnvironment: [String: String]
 }
 
 /// Loads a Compose project: file discovery, `.env`, interpolation, short-syntax expansion,
@@ -41,7 +43,7 @@ public struct ProjectLoader {
     public func load(_ options: LoadOptions) throws(ComposeError) -> LoadResult {
         var context = LoadContext(options: options)
         let project = try context.loadProject()
-        return LoadResult(project: project, warnings: context.warnings)
+        return LoadResult(project: project, warnings: context.warnings, interpolationEnvironment: context.environment)
     }
 }
 
