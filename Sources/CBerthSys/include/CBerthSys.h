@@ -129,6 +129,22 @@ size_t berth_termios_size(void);
 /* Brings up `lo` in the calling process's network namespace. */
 int berth_loopback_up(void);
 
+/* ---- SHA-256 (sha256.c) ---- */
+/* Streaming SHA-256; uses the x86 SHA extensions when present. `portable` = 1 forces the
+ * generic code (tests compare both). */
+struct berth_sha256 {
+    uint32_t state[8];
+    uint64_t length;
+    uint8_t buffer[64];
+    size_t used;
+    int portable;
+};
+void berth_sha256_init(struct berth_sha256 *ctx);
+void berth_sha256_update(struct berth_sha256 *ctx, const void *bytes, size_t len);
+void berth_sha256_final(struct berth_sha256 *ctx, uint8_t out[32]);
+/* 1 when the SHA extensions are used on this CPU. */
+int berth_sha256_accelerated(void);
+
 /* ---- time ---- */
 /* CLOCK_REALTIME as seconds + nanoseconds; CLOCK_MONOTONIC in nanoseconds. */
 void berth_realtime(long long *sec, long *nsec);
