@@ -3,11 +3,18 @@
 public enum ImageError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidReference(String, String)
     case invalidDigest(String, String)
+    /// A manifest, index or config that is not what it claims (source, why).
+    case invalidManifest(String, String)
+    case unsupported(String)
+    case invalidPlatform(String)
+    /// No manifest in the index for this machine: (reference, wanted platform, available).
+    case noMatchingPlatform(String, String, [String])
 
     /// The explanation without the offending text (for errors that wrap this one).
     public var reason: String {
         switch self {
-        case .invalidReference(_, let why), .invalidDigest(_, let why): return why
+        case .invalidReference(_, let why), .invalidDigest(_, let why), .invalidManifest(_, let why): return why
+        default: return description
         }
     }
 
@@ -15,6 +22,12 @@ public enum ImageError: Error, Equatable, Sendable, CustomStringConvertible {
         switch self {
         case .invalidReference(let text, let why): return "invalid reference format \"\(text)\": \(why)"
         case .invalidDigest(let text, let why): return "invalid digest \"\(text)\": \(why)"
+        case .invalidManifest(let source, let why): return "invalid manifest \(source): \(why)"
+        case .unsupported(let what): return what
+        case .invalidPlatform(let text): return "invalid platform \"\(text)\": use OS/ARCH[/VARIANT], for example linux/arm64/v8"
+        case .noMatchingPlatform(let reference, let wanted, let available):
+            let list = available.isEmpty ? "none" : available.joined(separator: ", ")
+            return "no matching manifest for \(wanted) in the manifest list entries of \(reference) (available: \(list)); choose one with --platform"
         }
     }
 }
