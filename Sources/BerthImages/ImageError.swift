@@ -7,6 +7,10 @@ public enum ImageError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidManifest(String, String)
     case unsupported(String)
     case invalidPlatform(String)
+    /// A layer that could not be read or applied: (layer, why).
+    case layer(String, String)
+    /// One entry of a layer refused for safety or because it can't be applied.
+    case layerRejected(layer: String, entry: String, why: String)
     /// No manifest in the index for this machine: (reference, wanted platform, available).
     case noMatchingPlatform(String, String, [String])
 
@@ -24,6 +28,8 @@ public enum ImageError: Error, Equatable, Sendable, CustomStringConvertible {
         case .invalidDigest(let text, let why): return "invalid digest \"\(text)\": \(why)"
         case .invalidManifest(let source, let why): return "invalid manifest \(source): \(why)"
         case .unsupported(let what): return what
+        case .layer(let layer, let why): return "layer \(layer): \(why)"
+        case .layerRejected(let layer, let entry, let why): return "layer \(layer): entry \"\(entry)\" refused: \(why)"
         case .invalidPlatform(let text): return "invalid platform \"\(text)\": use OS/ARCH[/VARIANT], for example linux/arm64/v8"
         case .noMatchingPlatform(let reference, let wanted, let available):
             let list = available.isEmpty ? "none" : available.joined(separator: ", ")

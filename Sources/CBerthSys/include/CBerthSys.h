@@ -129,6 +129,14 @@ size_t berth_termios_size(void);
 /* Brings up `lo` in the calling process's network namespace. */
 int berth_loopback_up(void);
 
+/* ---- extended attributes, syncfs (xattr.c) ---- */
+int berth_fsetxattr(int fd, const char *name, const void *value, size_t size);
+int berth_lsetxattr(const char *path, const char *name, const void *value, size_t size);
+/* Return the attribute's length (or the list's), -1 with errno on failure. */
+long berth_lgetxattr(const char *path, const char *name, void *value, size_t size);
+long berth_llistxattr(const char *path, char *list, size_t size);
+int berth_syncfs(int fd);
+
 /* ---- SHA-256 (sha256.c) ---- */
 /* Streaming SHA-256; uses the x86 SHA extensions when present. `portable` = 1 forces the
  * generic code (tests compare both). */
