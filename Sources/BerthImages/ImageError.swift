@@ -14,6 +14,8 @@ public enum ImageError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidPullPolicy(String)
     /// A connection that failed or broke (worth retrying): the text says where and why.
     case network(String)
+    /// TLS set-up or certificate verification failed (not retried).
+    case tls(String)
     /// The registry answered with an error (not worth retrying as is).
     case registry(String)
     /// `No such image: X`.
@@ -44,7 +46,7 @@ public enum ImageError: Error, Equatable, Sendable, CustomStringConvertible {
         case .unsupported(let what): return what
         case .layer(let layer, let why): return "layer \(layer): \(why)"
         case .layerRejected(let layer, let entry, let why): return "layer \(layer): entry \"\(entry)\" refused: \(why)"
-        case .network(let text), .registry(let text): return text
+        case .network(let text), .registry(let text), .tls(let text): return text
         case .invalidPullPolicy(let text):
             return "invalid pull policy \"\(text)\": use always, missing, never, build, daily, weekly or every_<duration> (for example every_12h)"
         case .notFound(let what): return "No such image: \(what)"
