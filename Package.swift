@@ -24,14 +24,14 @@ let package = Package(
         .target(name: "ComposeSpec", dependencies: ["CYaml", "BerthDigest"], swiftSettings: strict),
         .target(name: "BerthImages", dependencies: ["BerthSystem", "BerthDigest", "CBerthSys", "CArchive"], swiftSettings: strict),
         .target(name: "BerthRuntime", dependencies: ["BerthSystem", "CBerthSys", "CSeccomp"], swiftSettings: strict),
-        .target(name: "BerthCLI", dependencies: ["ComposeSpec", "BerthRuntime", "BerthSystem"], swiftSettings: strict),
+        .target(name: "BerthCLI", dependencies: ["ComposeSpec", "BerthRuntime", "BerthSystem", "BerthImages"], swiftSettings: strict),
         .executableTarget(name: "berth", dependencies: ["BerthCLI", "BerthRuntime"], swiftSettings: strict),
         .testTarget(
             name: "ComposeSpecTests", dependencies: ["ComposeSpec", "BerthDigest"],
             exclude: ["conformance-known-differences.tsv", "conformance-rejected.tsv"], swiftSettings: strict),
         .testTarget(name: "BerthRuntimeTests", dependencies: ["BerthRuntime", "BerthSystem", "CBerthSys"], swiftSettings: strict),
         .testTarget(name: "BerthImagesTests", dependencies: ["BerthImages", "BerthSystem", "CBerthSys", "CArchive"], swiftSettings: strict),
-        .testTarget(name: "BerthCLITests", dependencies: ["BerthCLI", "ComposeSpec"], swiftSettings: strict),
+        .testTarget(name: "BerthCLITests", dependencies: ["BerthCLI", "ComposeSpec", "BerthImages"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

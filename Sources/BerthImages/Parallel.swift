@@ -5,8 +5,8 @@ import Synchronization
 /// not Swift concurrency: the work blocks on sockets and disks. After the first failure no
 /// new job starts; that first error (in time: the cause, not a consequence) is thrown once
 /// every started job has ended.
-enum Parallel {
-    static func forEach(_ count: Int, limit: Int, _ body: @escaping @Sendable (Int) throws(ImageError) -> Void) throws(ImageError) {
+public enum Parallel {
+    public static func forEach(_ count: Int, limit: Int, _ body: @escaping @Sendable (Int) throws(ImageError) -> Void) throws(ImageError) {
         guard count > 0 else { return }
         if count == 1 || limit <= 1 {
             for index in 0..<count { try body(index) }
