@@ -7,9 +7,9 @@ public struct LoadedImage: Sendable, Equatable {
     public var names: [ImageReference]
 }
 
-/// `docker load`: reads a `docker save` archive (`manifest.json` with `Config`, `RepoTags`,
-/// `Layers`) or an OCI image layout archive (`index.json`, `blobs/`), possibly compressed,
-/// and stores every image in it, named as the archive says.
+/// `docker load`: reads an OCI image layout archive (`oci-layout`, `index.json`, `blobs/`)
+/// or a `docker save` archive (`manifest.json` with `Config`, `RepoTags`, `Layers`),
+/// possibly compressed, and stores every image in it, named as the archive says.
 public enum ArchiveLoader {
     public static func load(from source: any ByteSource, into store: ImageStore, platform: Platform = .host, what: String) throws(ImageError) -> [LoadedImage] {
         let session = try store.session()
@@ -18,10 +18,12 @@ public enum ArchiveLoader {
         do { try FS.makeDirectories(directory, mode: 0o700) } catch { throw .store("\(error)") }
         try ArchiveExtractor.extract(from: source, into: directory, what: what)
         let images: [(ImageParts, [String], [ImageReference])]
-        if FS.exists(directory + "/manifest.json") {
-            images = try dockerArchive(directory, what: what)
-        } else if FS.exists(directory + "/index.json") {
+        // An OCI layout keeps the manifests' digests; manifest.json (also written by Docker
+        // 25+ next to index.json) only lists files.
+        if FS.exists(directory + "/index.json") && FS.exists(directory + "/oci-layout") {
             images = try ociArchive(directory, platform: platform, what: what)
+        } else if FS.exists(directory + "/manifest.json") {
+            images = try dockerArchive(directory, what: what)
         } else {
             throw .invalidManifest(what, "neither a docker save archive (manifest.json) nor an OCI image layout (index.json)")
         }
