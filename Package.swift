@@ -20,9 +20,9 @@ let package = Package(
         // Our own C shim: what Swift cannot call (variadic syscall, clone, prctl, W* macros, …).
         .target(name: "CBerthSys"),
         .target(name: "BerthSystem", dependencies: ["CBerthSys"], swiftSettings: strict),
-        .target(name: "BerthDigest", swiftSettings: strict),
+        .target(name: "BerthDigest", dependencies: ["CBerthSys"], swiftSettings: strict),
         .target(name: "ComposeSpec", dependencies: ["CYaml", "BerthDigest"], swiftSettings: strict),
-        .target(name: "BerthImages", dependencies: ["BerthSystem", "CBerthSys", "CArchive"], swiftSettings: strict),
+        .target(name: "BerthImages", dependencies: ["BerthSystem", "BerthDigest", "CBerthSys", "CArchive"], swiftSettings: strict),
         .target(name: "BerthRuntime", dependencies: ["BerthSystem", "CBerthSys", "CSeccomp"], swiftSettings: strict),
         .target(name: "BerthCLI", dependencies: ["ComposeSpec", "BerthRuntime", "BerthSystem", "BerthImages"], swiftSettings: strict),
         .executableTarget(name: "berth", dependencies: ["BerthCLI", "BerthRuntime"], swiftSettings: strict),

@@ -1,4 +1,4 @@
-import CBerthSys
+import BerthDigest
 
 /// A content digest, `sha256:<64 hex>` (the only algorithm registries use in practice;
 /// sha512 is accepted by the grammar and refused with a clear error when content must be
@@ -39,9 +39,7 @@ public struct Digest: Hashable, Sendable, Comparable, CustomStringConvertible, C
 
     /// The digest of `bytes`.
     public static func of<C: Collection>(_ bytes: C) -> Digest where C.Element == UInt8 {
-        var hasher = Hasher256()
-        if let done = bytes.withContiguousStorageIfAvailable({ hasher.update($0) }) { _ = done } else { hasher.update(Array(bytes)) }
-        return hasher.finalize()
+        Digest(sha256: SHA256.hex(bytes))
     }
 
     public init(from decoder: any Decoder) throws {
@@ -60,49 +58,30 @@ public struct Digest: Hashable, Sendable, Comparable, CustomStringConvertible, C
     static func isLowerHex(_ b: UInt8) -> Bool { (b >= 0x30 && b <= 0x39) || (b >= 0x61 && b <= 0x66) }
 }
 
-/// Streaming SHA-256 over the C implementation (SHA extensions when the CPU has them).
+/// Streaming SHA-256 that counts what it saw and ends in a `Digest`.
 public struct Hasher256: Sendable {
-    private var context = berth_sha256()
+    private var sha: SHA256
     public private(set) var count: Int64 = 0
 
     public init(portable: Bool = false) {
-        berth_sha256_init(&context)
-        context.portable = portable ? 1 : 0
-    }
-
-    public mutating func update(_ buffer: UnsafeBufferPointer<UInt8>) {
-        guard let base = buffer.baseAddress, !buffer.isEmpty else { return }
-        berth_sha256_update(&context, base, buffer.count)
-        count += Int64(buffer.count)
+        sha = SHA256(portable: portable)
     }
 
     public mutating func update(_ raw: UnsafeRawBufferPointer) {
-        update(raw.bindMemory(to: UInt8.self))
+        sha.update(raw)
+        count += Int64(raw.count)
+    }
+
+    public mutating func update(_ buffer: UnsafeBufferPointer<UInt8>) {
+        update(UnsafeRawBufferPointer(buffer))
     }
 
     public mutating func update(_ bytes: [UInt8]) {
-        bytes.withUnsafeBufferPointer { update($0) }
+        bytes.withUnsafeBytes { update($0) }
     }
 
     public mutating func finalize() -> Digest {
-        var out = [UInt8](repeating: 0, count: 32)
-        out.withUnsafeMutableBufferPointer { pointer in
-            guard let base = pointer.baseAddress else { return }
-            berth_sha256_final(&context, base)
-        }
-        return Digest(sha256: Self.hex(out))
+        let copy = sha
+        return Digest(sha256: SHA256.hexString(copy.finalize()))
     }
-
-    static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var text = [UInt8]()
-        text.reserveCapacity(bytes.count * 2)
-        for byte in bytes {
-            text.append(digits[Int(byte >> 4)])
-            text.append(digits[Int(byte & 0xF)])
-        }
-        return String(decoding: text, as: UTF8.self)
-    }
-
-    public static var accelerated: Bool { berth_sha256_accelerated() == 1 }
 }

@@ -13,8 +13,7 @@ enum ArchiveExtractor {
         try ArchiveLibrary.require()
         guard let archive = archive_read_new() else { throw .store("libarchive: out of memory") }
         defer { archive_read_free(archive) }
-        for filter in [archive_read_support_filter_none, archive_read_support_filter_gzip, archive_read_support_filter_xz,
-                       archive_read_support_filter_bzip2, archive_read_support_filter_zstd] { _ = filter(archive) }
+        ArchiveLibrary.supportCompression(archive)
         archive_read_support_format_tar(archive)
         let raw = RawStage(source: source, blobFD: -1)
         func failure(_ doing: String) -> ImageError {
@@ -50,23 +49,7 @@ enum ArchiveExtractor {
                 let fd = openat(parent, LayerWriter.cName(path.name), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o600)
                 guard fd >= 0 else { throw EntryRefusal(SystemError("create", path: path.display, errno: errno).description) }
                 defer { close(fd) }
-                var buffer: UnsafeRawPointer?
-                var size = 0
-                var offset: la_int64_t = 0
-                while true {
-                    let read = archive_read_data_block(archive, &buffer, &size, &offset)
-                    if read == ARCHIVE_EOF { break }
-                    guard read >= ARCHIVE_WARN else { throw ArchiveFailure.current(archive, while: "reading \(path.display)") }
-                    var written = 0
-                    while written < size, let base = buffer {
-                        let n = pwrite(fd, base + written, size - written, off_t(offset) + off_t(written))
-                        if n < 0 {
-                            if errno == EINTR { continue }
-                            throw EntryRefusal(SystemError("write", path: path.display, errno: errno).description)
-                        }
-                        written += n
-                    }
-                }
+                _ = try LayerWriter.copyData(archive, to: fd, shown: path.display)
                 _ = ftruncate(fd, off_t(archive_entry_size(entry)))
             } catch {
                 if raw.error != nil { throw failure("reading the archive") }

@@ -63,8 +63,7 @@ public enum ImageImporter {
         try ArchiveLibrary.require()
         guard let archive = archive_read_new() else { throw .store("libarchive: out of memory") }
         defer { archive_read_free(archive) }
-        for filter in [archive_read_support_filter_none, archive_read_support_filter_gzip, archive_read_support_filter_xz,
-                       archive_read_support_filter_bzip2, archive_read_support_filter_zstd] { _ = filter(archive) }
+        ArchiveLibrary.supportCompression(archive)
         archive_read_support_format_raw(archive)
         let raw = RawStage(source: source, blobFD: -1)
         var entry: OpaquePointer?

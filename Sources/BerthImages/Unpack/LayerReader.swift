@@ -46,11 +46,7 @@ public enum LayerUnpacker {
         let raw = RawStage(source: source, blobFD: blobFD)
         guard let decompressor = archive_read_new() else { throw .layer(layer, "libarchive: out of memory") }
         defer { archive_read_free(decompressor) }
-        archive_read_support_filter_none(decompressor)
-        archive_read_support_filter_gzip(decompressor)
-        archive_read_support_filter_zstd(decompressor)
-        archive_read_support_filter_xz(decompressor)
-        archive_read_support_filter_bzip2(decompressor)
+        ArchiveLibrary.supportCompression(decompressor)
         archive_read_support_format_raw(decompressor)
         archive_read_support_format_empty(decompressor)
         let rawContext = Unmanaged.passUnretained(raw).toOpaque()
@@ -202,6 +198,16 @@ func tarStageRead(_: OpaquePointer?, _ context: UnsafeMutableRawPointer?, _ out:
 /// libarchive is loaded on first use (see CBerthSys/archive_loader.c); every entry point
 /// that calls it checks first, so a missing library is an error, not a crash.
 enum ArchiveLibrary {
+    /// The compressions a layer or archive may use. Only built-in decoders: libarchive's
+    /// program-based filters (lrzip, lzop, …) would run external programs.
+    static func supportCompression(_ archive: OpaquePointer) {
+        archive_read_support_filter_none(archive)
+        archive_read_support_filter_gzip(archive)
+        archive_read_support_filter_zstd(archive)
+        archive_read_support_filter_xz(archive)
+        archive_read_support_filter_bzip2(archive)
+    }
+
     static func require() throws(ImageError) {
         guard berth_archive_available() == 1 else {
             throw .unsupported("berth needs libarchive (libarchive.so.13) for images and could not load it; install libarchive13")

@@ -156,25 +156,7 @@ final class LayerWriter {
         }
         guard fd >= 0 else { throw EntryRefusal(SystemError("create", path: path.display, errno: errno).description) }
         defer { close(fd) }
-        var buffer: UnsafeRawPointer?
-        var size = 0
-        var offset: la_int64_t = 0
-        var end: Int64 = 0
-        while true {
-            let status = archive_read_data_block(archive, &buffer, &size, &offset)
-            if status == ARCHIVE_EOF { break }
-            guard status >= ARCHIVE_WARN else { throw ArchiveFailure.current(archive, while: "reading \(path.display)") }
-            var written = 0
-            while written < size, let base = buffer {
-                let n = pwrite(fd, base + written, size - written, off_t(offset) + off_t(written))
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw EntryRefusal(SystemError("write", path: path.display, errno: errno).description)
-                }
-                written += n
-            }
-            end = max(end, Int64(offset) + Int64(size))
-        }
+        let end = try Self.copyData(archive, to: fd, shown: path.display)
         // A sparse file may end in a hole.
         let declared = archive_entry_size(entry)
         if declared > end, ftruncate(fd, off_t(declared)) != 0 {
@@ -310,6 +292,30 @@ final class LayerWriter {
     }
 
     // MARK: helpers
+
+    /// Writes the current entry's data blocks at their offsets (holes stay holes); returns
+    /// where the last block ended.
+    static func copyData(_ archive: OpaquePointer, to fd: Int32, shown: String) throws(EntryRefusal) -> Int64 {
+        var buffer: UnsafeRawPointer?
+        var size = 0
+        var offset: la_int64_t = 0
+        var end: Int64 = 0
+        while true {
+            let status = archive_read_data_block(archive, &buffer, &size, &offset)
+            if status == ARCHIVE_EOF { return end }
+            guard status >= ARCHIVE_WARN else { throw ArchiveFailure.current(archive, while: "reading \(shown)") }
+            var written = 0
+            while written < size, let base = buffer {
+                let n = pwrite(fd, base + written, size - written, off_t(offset) + off_t(written))
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw EntryRefusal(SystemError("write", path: shown, errno: errno).description)
+                }
+                written += n
+            }
+            end = max(end, Int64(offset) + Int64(size))
+        }
+    }
 
     /// The parent directory of an entry, created (0755) when the tar did not list it.
     private func parentDirectory(_ components: ArraySlice<[UInt8]>) throws(EntryRefusal) -> Int32 {
