@@ -162,7 +162,7 @@ public enum BerthCLI {
                 command = sub
                 rest.removeFirst()
             }
-            let options = try OptionParser.parse(rest, options: command.allOptions, command: name, stopAtPositional: command.passThrough)
+            let options = try OptionParser.parse(rest, options: command.allOptions, command: command.name, stopAtPositional: command.passThrough)
             if options.flag("help") {
                 console.out(Help.text(for: command))
                 return 0
@@ -232,6 +232,14 @@ enum HelpCommand {
         }
         guard let command = BerthCLI.command(named: name) else {
             throw UsageError(message: "unknown command \"\(name)\" for \"berth\"", command: nil)
+        }
+        if invocation.arguments.count > 1 {
+            let wanted = "\(name) \(invocation.arguments[1])"
+            guard let sub = command.qualifiedSubcommands.first(where: { $0.name == wanted }) else {
+                throw UsageError(message: "unknown command \"\(invocation.arguments[1])\" for \"berth \(name)\"", command: nil)
+            }
+            invocation.console.out(Help.text(for: sub))
+            return 0
         }
         invocation.console.out(Help.text(for: command))
         return 0

@@ -307,3 +307,34 @@ let berthBinary: String = {
     }
     return dir.appendingPathComponent("berth").path
 }()
+
+@Suite("image command group")
+struct ImageGroupTests {
+    @Test func helpForTheGroupAndEverySubcommand() throws {
+        let scratch = try Scratch("help")
+        let group = berth(root: scratch.path, ["image", "--help"])
+        #expect(group.code == 0)
+        #expect(group.stdout.hasPrefix("Usage:  berth [OPTIONS] image COMMAND\n"))
+        for sub in ImageCommand.spec.subcommands {
+            #expect(group.stdout.contains("\n  \(sub.name) "), "image --help lacks \(sub.name)")
+            let help = berth(root: scratch.path, ["image", sub.name, "--help"])
+            #expect(help.code == 0)
+            #expect(help.stdout.hasPrefix("Usage:  berth [OPTIONS] image \(sub.name)"))
+            for option in sub.allOptions { #expect(help.stdout.contains("--\(option.long)"), "image \(sub.name) --help lacks --\(option.long)") }
+            #expect(berth(root: scratch.path, ["help", "image", sub.name]).stdout == help.stdout)
+        }
+        #expect(berth(root: scratch.path, ["image"]).stdout == group.stdout)
+        let typo = berth(root: scratch.path, ["image", "pul"])
+        #expect(typo.code == 64)
+        #expect(typo.stderr == "Error: unknown command \"pul\" for \"berth image\"\nDid you mean \"pull\"?\nRun 'berth image --help' for usage.\n")
+        let flag = berth(root: scratch.path, ["image", "ls", "--bogus"])
+        #expect(flag.code == 64 && flag.stderr == "Error: unknown flag: --bogus\nRun 'berth image ls --help' for usage.\n")
+        #expect(berth(root: scratch.path, ["--help"]).stdout.contains("  image    Manage images: pull, list, inspect, remove, load, save, import and tag.\n"))
+    }
+
+    @Test func everySubcommandHasAManPage() {
+        let pages = Help.generatedPages().map(\.file)
+        for sub in ImageCommand.spec.qualifiedSubcommands { #expect(pages.contains(sub.pageName + ".1")) }
+        #expect(pages.contains("berth-image.1") && pages.contains("berth-pull.1") && pages.contains("berth-images.1"))
+    }
+}
