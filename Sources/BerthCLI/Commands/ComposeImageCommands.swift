@@ -10,6 +10,11 @@ struct ServiceImage {
     /// The service can be built instead (it has a build section).
     var buildable: Bool
     var policy: PullPolicy
+    /// The service's `platform:`, when it names one.
+    var platform: Platform?
+
+    /// What one pull fetches: the image for one platform.
+    var key: String { reference.description + " " + (platform?.description ?? "") }
 }
 
 extension ServiceImage {
@@ -25,7 +30,11 @@ extension ServiceImage {
             }
             let policy: PullPolicy
             do { policy = try PullPolicy(parsing: service.pull_policy ?? "missing") } catch { throw CLIError("service \(name): \(error)") }
-            out.append(ServiceImage(service: name, reference: reference, buildable: service.build != nil, policy: policy))
+            var platform: Platform?
+            if let text = service.platform {
+                do { platform = try Platform(parsing: text) } catch { throw CLIError("service \(name): \(error)") }
+            }
+            out.append(ServiceImage(service: name, reference: reference, buildable: service.build != nil, policy: policy, platform: platform))
         }
         for name in selected where project.services[name] == nil {
             throw CLIError("no such service: \(name)")
@@ -63,16 +72,19 @@ enum PullCommand {
         let quiet = invocation.options.flag("quiet")
         let ignore = invocation.options.flag("ignore-pull-failures")
         let board = PullBoard(console: console, terminal: console.stdoutIsTerminal && !quiet, quiet: quiet, services: images.map(\.service))
-        // One pull per distinct image; its services share the outcome.
-        var unique: [ImageReference] = []
-        for image in images where !unique.contains(image.reference) { unique.append(image.reference) }
+        // One pull per distinct image and platform; its services share the outcome.
+        var unique: [ServiceImage] = []
+        for image in images where !unique.contains(where: { $0.key == image.key }) { unique.append(image) }
         let distinct = unique
-        let puller = try context.puller()
+        let client = RegistryClient(options: try context.registryOptions())
+        let defaultPlatform = try context.platform()
         let store = context.store
         let errors = Mutex<[String: ImageError]>([:])
         try Parallel.forEach(distinct.count, limit: 4) { (index: Int) throws(ImageError) in
-            let reference = distinct[index]
-            let users = images.filter { $0.reference == reference }.map(\.service)
+            let reference = distinct[index].reference
+            let key = distinct[index].key
+            let puller = ImagePuller(store: store, client: client, platform: distinct[index].platform ?? defaultPlatform)
+            let users = images.filter { $0.key == key }.map(\.service)
             if policy == "missing", (try? store.find(reference.description)) != nil {
                 for service in users { board.update(service, .skipped) }
                 return
@@ -84,14 +96,14 @@ enum PullCommand {
                 }
                 for service in users { board.update(service, .pulled) }
             } catch {
-                errors.withLock { $0[reference.description] = error }
+                errors.withLock { $0[key] = error }
                 for service in users { board.update(service, .failed(error.description)) }
             }
         }
         board.finish()
         var failures: [String] = []
         for image in images {
-            guard let error = errors.withLock({ $0[image.reference.description] }) else { continue }
+            guard let error = errors.withLock({ $0[image.key] }) else { continue }
             if ignore || image.buildable {
                 console.err("WARN[0000] \(image.service): \(error)\(image.buildable && !ignore ? " (the image can be built)" : "")\n")
             } else if !failures.contains(error.description) {
