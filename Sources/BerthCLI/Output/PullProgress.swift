@@ -15,7 +15,6 @@ final class PullPrinter: Sendable {
         var order: [String] = []
         var lines: [String: String] = [:]
         var drawn = 0
-        var lastDraw: Int64 = 0
     }
     private let state = Mutex(State())
 
@@ -44,22 +43,20 @@ final class PullPrinter: Sendable {
             case .waiting: text = "Pulling fs layer"
             case .alreadyExists: text = "Already exists"
             case .complete: text = "Pull complete"
-            case .downloading(let current, let total): text = "Downloading " + Self.bar(current, total)
+            case .downloading(let current, let total): text = "Downloading " + Self.bar(current, of: total)
             }
             if mode == .plain {
                 if case .downloading = progress { return }
                 console.out("\(prefix)\(id): \(text)\n")
                 return
             }
-            let output: String? = state.withLock { s in
+            // The puller reports downloads every 512 KiB, so every event is drawn.
+            let output = state.withLock { s in
                 if s.lines[id] == nil { s.order.append(id) }
                 s.lines[id] = text
-                let now = Int64(Date().timeIntervalSince1970 * 1000)
-                if case .downloading = progress, now - s.lastDraw < 100 { return nil }
-                s.lastDraw = now
                 return redraw(&s)
             }
-            if let output { console.out(output) }
+            console.out(output)
         }
     }
 
@@ -80,7 +77,7 @@ final class PullPrinter: Sendable {
     }
 
     /// Docker's bar: 50 columns, `=` per 2 %, then the byte counts.
-    static func bar(_ current: Int64, _ total: Int64) -> String {
+    static func bar(_ current: Int64, of total: Int64) -> String {
         guard total > 0 else { return Human.size(current) }
         let filled = min(50, Int(Double(current) / Double(total) * 100) / 2)
         let numbers = Human.size(current)
