@@ -46,10 +46,18 @@ struct PullSetup {
     let store: ImageStore
     let client: RegistryClient
 
-    init(options: RegistryOptions = RegistryOptions()) throws {
+    /// `loopbackOnly`: the client can't reach anything but this machine, whatever a test
+    /// (or a registry's answer) names.
+    init(options: RegistryOptions = RegistryOptions(), loopbackOnly: Bool = true) throws {
         scratch = try Scratch("pull")
         store = try ImageStore(root: scratch.path)
         var options = options
+        if loopbackOnly {
+            options.resolver = HostResolver { (host: String, port: Int) throws(ImageError) -> [ResolvedAddress] in
+                guard HTTPURL.isLoopback(host) else { throw .network("test: \(host) is not on this machine; not connecting") }
+                return try HostResolver.system.lookup(host, port)
+            }
+        }
         options.backoffMilliseconds = 5
         options.retries = options.retries == RegistryOptions().retries ? 2 : options.retries
         client = RegistryClient(options: options)
@@ -205,6 +213,18 @@ struct RegistryAuthTests {
         #expect(try authenticated.pull("\(registry.domain)/private/busybox:1").record.config == image.configDigest)
         let tokenRequests = issuer.server?.requests.withLock { $0 } ?? []
         #expect(tokenRequests.contains { $0.target.contains("scope=repository%3Aprivate%2Fbusybox%3Apull") && $0.headers["authorization"] != nil })
+    }
+
+    @Test func credentialsAreNotSentToAPlainHTTPTokenServiceElsewhere() throws {
+        let fake = try TestServer { _ in
+            .json(401, "{\"errors\":[{\"code\":\"UNAUTHORIZED\"}]}", headers: [("WWW-Authenticate", "Bearer realm=\"http://10.0.0.1/token\",service=\"x\"")])
+        }
+        defer { fake.stop() }
+        var options = RegistryOptions()
+        options.credentials = CredentialStore(entries: ["127.0.0.1:\(fake.port)": Credential(username: "u", password: "p")])
+        #expect(throws: ImageError.registry("unauthorized: 127.0.0.1:\(fake.port)'s token service 10.0.0.1 is plain HTTP; berth does not send credentials there (list it as an insecure registry to allow it)")) {
+            try PullSetup(options: options).pull("127.0.0.1:\(fake.port)/app:1")
+        }
     }
 
     @Test func credentialsFileParsing() throws {
@@ -441,7 +461,7 @@ struct RegistryFailureTests {
         }
         options.retries = 0
         #expect(throws: ImageError.network("lookup registry.invalid: Name or service not known (check the registry name and this machine's DNS)")) {
-            try PullSetup(options: options).pull("registry.invalid/app:1")
+            try PullSetup(options: options, loopbackOnly: false).pull("registry.invalid/app:1")
         }
     }
 }

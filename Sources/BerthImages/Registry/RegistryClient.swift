@@ -253,7 +253,12 @@ public final class RegistryClient: Sendable {
         var url = realm
         if !query.isEmpty { url.target += (url.target.contains("?") ? "&" : "?") + query.joined(separator: "&") }
         var request = HTTPRequest("GET", url)
-        if let credential { request.headers.append((name: "Authorization", value: credential.basicAuthorization)) }
+        if let credential {
+            guard realm.scheme == "https" || realm.isLoopback || isInsecure(realm.authority) else {
+                throw .registry("unauthorized: \(domain)'s token service \(realm.authority) is plain HTTP; berth does not send credentials there (list it as an insecure registry to allow it)")
+            }
+            request.headers.append((name: "Authorization", value: credential.basicAuthorization))
+        }
         let response = try http.send(request)
         guard response.status == 200 else {
             response.discard()
