@@ -191,7 +191,9 @@ public enum ContainerRunner {
         cleanups.push {
             try? FS.removeTree(stateDir)
             close(lockFD)
-            _ = rmdir(projectDir)
+            // The project's last container is gone: its `berth/<project>` cgroup parents go
+            // too (at exit, off the start path; a racing start re-creates them, see create).
+            if rmdir(projectDir) == 0 { Cgroup.removeParents(layout: layout, project: spec.project) }
             _ = rmdir(options.runRoot + "/runtime")
         }
         sweepStale(projectDir: projectDir, layout: layout, project: spec.project, except: spec.name)

@@ -190,6 +190,8 @@ func leftovers(fixture: ContainerFixture) -> [String] {
     if case .v1(let hierarchies)? = try? CgroupLayout.detect() {
         for h in hierarchies {
             let dir = "\(h.mountPoint)/berth/\(fixture.project)"
+            // The project's parent goes with its last container.
+            if FS.isDirectory(dir) { found.append("cgroup: \(dir)") }
             if let children = try? FileManager.default.contentsOfDirectory(atPath: dir) {
                 found += children.filter { !$0.contains(".") && !["tasks", "notify_on_release"].contains($0) }
                     .filter { FS.isDirectory(dir + "/" + $0) }.map { "cgroup: \(dir)/\($0)" }
@@ -197,6 +199,7 @@ func leftovers(fixture: ContainerFixture) -> [String] {
         }
     } else if case .v2(let mount)? = try? CgroupLayout.detect() {
         let dir = "\(mount)/berth/\(fixture.project)"
+        if FS.isDirectory(dir) { found.append("cgroup: \(dir)") }
         if let children = try? FileManager.default.contentsOfDirectory(atPath: dir) {
             found += children.filter { FS.isDirectory(dir + "/" + $0) }.map { "cgroup: \(dir)/\($0)" }
         }
