@@ -36,6 +36,7 @@ test: deps
 install: release
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man8
 	install -m 0755 $$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/berth $(DESTDIR)$(PREFIX)/bin/berth
+	install -m 0755 $$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/berth-runtime $(DESTDIR)$(PREFIX)/bin/berth-runtime
 	for page in man/*.1; do install -m 0644 $$page $(DESTDIR)$(PREFIX)/share/man/man1/; done
 	for page in man/*.5; do install -m 0644 $$page $(DESTDIR)$(PREFIX)/share/man/man5/; done
 	for page in man/*.8; do [ -e "$$page" ] && install -m 0644 $$page $(DESTDIR)$(PREFIX)/share/man/man8/ || true; done

@@ -11,6 +11,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "berth", targets: ["berth"]),
+        .executable(name: "berth-runtime", targets: ["berth-runtime"]),
     ],
     targets: [
         // System C libraries (Debian: libyaml-dev, libseccomp-dev).
@@ -24,6 +25,8 @@ let package = Package(
         .target(name: "BerthRuntime", dependencies: ["BerthSystem", "CBerthSys", "CSeccomp"], swiftSettings: strict),
         .target(name: "BerthCLI", dependencies: ["ComposeSpec", "BerthRuntime", "BerthSystem"], swiftSettings: strict),
         .executableTarget(name: "berth", dependencies: ["BerthCLI", "BerthRuntime"], swiftSettings: strict),
+        // The per-container monitor (`berth-runtime run|exec`): BerthRuntime only, no Foundation.
+        .executableTarget(name: "berth-runtime", dependencies: ["BerthRuntime"], swiftSettings: strict),
         .testTarget(
             name: "ComposeSpecTests", dependencies: ["ComposeSpec", "BerthDigest"],
             exclude: ["conformance-known-differences.tsv", "conformance-rejected.tsv"], swiftSettings: strict),

@@ -169,6 +169,8 @@ public enum ContainerRunner {
         let cgroup = Cgroup(layout: layout, project: spec.project, name: spec.name)
 
         // State directory: the container's own files; its presence marks the name as taken.
+        let stateTmpfs = try StateTmpfs.acquire(runRoot: options.runRoot)
+        cleanups.push { stateTmpfs.release() }
         let projectDir = "\(options.runRoot)/runtime/\(spec.project)"
         let stateDir = "\(projectDir)/\(spec.name)"
         // Another container of the project may remove the (then empty) project dir between
@@ -194,7 +196,6 @@ public enum ContainerRunner {
             // The project's last container is gone: its `berth/<project>` cgroup parents go
             // too (at exit, off the start path; a racing start re-creates them, see create).
             if rmdir(projectDir) == 0 { Cgroup.removeParents(layout: layout, project: spec.project) }
-            _ = rmdir(options.runRoot + "/runtime")
         }
         sweepStale(projectDir: projectDir, layout: layout, project: spec.project, except: spec.name)
         try writeEtcFiles(spec, stateDir: stateDir)

@@ -477,6 +477,25 @@ struct ContainerTests {
         first.waitUntilExit()
     }
 
+    /// State dirs live on tmpfs (mounted by berth when the run root is on disk, as here in
+    /// /tmp), and the last container out unmounts it.
+    @Test func stateDirsLiveOnATmpfsThatGoesWithTheLastContainer() throws {
+        let f = try ContainerFixture()
+        let monitor = try f.start(["--name", "svc"], "exec sleep 1000")
+        let stateDir = f.runRoot + "/runtime/\(f.project)/svc"
+        #expect(berth_statfs_type(stateDir) == 0x0102_1994, "TMPFS_MAGIC")
+        let state = try String(contentsOfFile: stateDir + "/state.json", encoding: .utf8)
+        let pid = Int32(state.split(separator: ",").first { $0.hasPrefix("\"Pid\":") }.map { $0.dropFirst(6) } ?? "") ?? 0
+        #expect(pid > 0)
+        kill(pid, SIGKILL)
+        monitor.waitUntilExit()
+        #expect(monitor.terminationStatus == 137)
+        let mounted = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)
+            .split(separator: "\n").filter { $0.contains(f.runRoot) }
+        #expect(mounted == [])
+        #expect(leftovers(fixture: f) == [])
+    }
+
     @Test func finishedContainerFreesItsName() throws {
         let f = try ContainerFixture()
         let first = try f.run(["--name", "same"], ["true"])
