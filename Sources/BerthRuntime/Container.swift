@@ -33,13 +33,18 @@ public struct RunOptions: Sendable {
     public var stdin: Int32
     public var stdout: Int32
     public var stderr: Int32
+    /// When ≥ 0: once the command has been executed, `{"Pid":…,"StartedAt":…}` and a
+    /// newline are written here — how a supervisor that spawned this monitor learns that
+    /// the container runs (a failure writes `{"Error":…}` instead, see `RuntimeCommand`).
+    public var readyFD: Int32
 
-    public init(runRoot: String = "/run/berth", killWithParent: Bool = true, stdin: Int32 = 0, stdout: Int32 = 1, stderr: Int32 = 2) {
+    public init(runRoot: String = "/run/berth", killWithParent: Bool = true, stdin: Int32 = 0, stdout: Int32 = 1, stderr: Int32 = 2, readyFD: Int32 = -1) {
         self.runRoot = runRoot
         self.killWithParent = killWithParent
         self.stdin = stdin
         self.stdout = stdout
         self.stderr = stderr
+        self.readyFD = readyFD
     }
 }
 
@@ -410,6 +415,9 @@ public enum ContainerRunner {
         }
 
         Trace.mark("exec-ok")
+        if options.readyFD >= 0 {
+            try? FS.writeAll(fd: options.readyFD, Array("{\"Pid\":\(pid),\"StartedAt\":\"\(startedAt)\"}\n".utf8), path: "ready fd")
+        }
         var monitor = Monitor(
             pid: pid, pidfd: childPidfd, signalFD: signalFD, spec: spec, options: options, outPipe: outPipe?.read,
             errPipe: errPipe?.read, ptyMaster: ptyMaster, log: logWriter)

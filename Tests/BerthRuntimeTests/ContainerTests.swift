@@ -496,6 +496,25 @@ struct ContainerTests {
         #expect(leftovers(fixture: f) == [])
     }
 
+    /// --ready-fd: how a supervisor learns that the container runs, or why it could not start.
+    @Test func readyFDReportsTheStartOrTheError() throws {
+        let f = try ContainerFixture()
+        let report = f.base + "/ready"
+        let started = try ContainerFixture.spawn(["/bin/sh", "-c", "exec 3>\(report); exec \"$@\"", "sh"] + f.runArguments(["--ready-fd", "3"], ["sh", "-c", "echo $$"]))
+        #expect(started.code == 0 && started.stdout == "1\n", "\(started.stderr)")
+        let line = try String(contentsOfFile: report, encoding: .utf8)
+        #expect(line.hasPrefix("{\"Pid\":") && line.contains(",\"StartedAt\":\"") && line.hasSuffix("\"}\n"), "\(line)")
+
+        let failed = try ContainerFixture.spawn(["/bin/sh", "-c", "exec 3>\(report); exec \"$@\"", "sh"] + f.runArguments(["--ready-fd", "3"], ["/no/such/command"]))
+        #expect(failed.code == 127)
+        let error = try String(contentsOfFile: report, encoding: .utf8)
+        #expect(error.hasPrefix("{\"Error\":\"") && error.contains("/no/such/command") && error.hasSuffix(",\"ExitCode\":127}\n"), "\(error)")
+
+        let bad = try ContainerFixture.spawn(f.runArguments(["--ready-fd", "1"], ["true"]))
+        #expect(bad.code == 64 && bad.stderr.contains("invalid --ready-fd 1: give an open file descriptor of 3 or more"))
+        #expect(leftovers(fixture: f) == [])
+    }
+
     @Test func finishedContainerFreesItsName() throws {
         let f = try ContainerFixture()
         let first = try f.run(["--name", "same"], ["true"])
