@@ -55,7 +55,7 @@ public enum RuntimeCommand {
         RuntimeOption(["--privileged"], nil, "All capabilities, no seccomp, no masked or read-only paths, writable /sys."),
         RuntimeOption(["--project"], "NAME", "Project part of the cgroup path berth/<project>/<name> (default runtime)."),
         RuntimeOption(["--read-only"], nil, "Mount the container's root file system read-only."),
-        RuntimeOption(["--ready-fd"], "FD", "Write {\"Pid\":…,\"StartedAt\":…} to FD once the command runs, or {\"Error\":…} if it cannot start."),
+        RuntimeOption(["--ready-fd"], "FD", "Write {\"Pid\":N,\"StartedAt\":TIME} to FD once the command runs, or {\"Error\":TEXT} if it cannot start."),
         RuntimeOption(["--rootfs"], "DIR", "Root file system of the container (an unpacked image)."),
         RuntimeOption(["--run-root"], "DIR", "Directory for state files (default $BERTH_RUN_ROOT or /run/berth)."),
         RuntimeOption(["--security-opt"], "OPT", "no-new-privileges[:true|false] or seccomp=unconfined.", repeatable: true),
