@@ -3,7 +3,7 @@ SWIFT      ?= swift
 PREFIX     ?= /usr/local
 BUILD_FLAGS ?=
 # Debian packages the build and the tests need; `make deps` installs the missing ones.
-APT_PACKAGES = libyaml-dev pkg-config groff-base mandoc busybox-static libseccomp-dev libarchive-dev
+APT_PACKAGES = libyaml-dev pkg-config groff-base mandoc busybox-static libseccomp-dev libarchive-dev nftables
 
 .PHONY: all build release test deps install demo clean man
 

@@ -23,6 +23,9 @@ let package = Package(
         .target(name: "BerthDigest", swiftSettings: strict),
         .target(name: "ComposeSpec", dependencies: ["CYaml", "BerthDigest"], swiftSettings: strict),
         .target(name: "BerthRuntime", dependencies: ["BerthSystem", "CBerthSys", "CSeccomp"], swiftSettings: strict),
+        // Networking engine: netlink, IPAM, nftables, published ports, embedded DNS. Takes its own
+        // types (the orchestrator maps Compose onto them), so it never imports ComposeSpec.
+        .target(name: "BerthNetwork", dependencies: ["BerthSystem", "CBerthSys", "BerthDigest"], swiftSettings: strict),
         .target(name: "BerthOrchestrator", dependencies: ["ComposeSpec", "BerthRuntime", "BerthSystem", "BerthDigest"], swiftSettings: strict),
         .target(name: "BerthCLI", dependencies: ["ComposeSpec", "BerthRuntime", "BerthSystem", "BerthOrchestrator"], swiftSettings: strict),
         .executableTarget(name: "berth", dependencies: ["BerthCLI", "BerthRuntime"], swiftSettings: strict),
@@ -33,6 +36,9 @@ let package = Package(
             exclude: ["conformance-known-differences.tsv", "conformance-rejected.tsv"], swiftSettings: strict),
         .testTarget(name: "BerthRuntimeTests", dependencies: ["BerthRuntime", "BerthSystem", "CBerthSys"], swiftSettings: strict),
         .testTarget(name: "BerthOrchestratorTests", dependencies: ["BerthOrchestrator", "ComposeSpec"], swiftSettings: strict),
+        .testTarget(
+            name: "BerthNetworkTests", dependencies: ["BerthNetwork", "BerthRuntime", "BerthSystem", "CBerthSys"],
+            swiftSettings: strict),
         .testTarget(name: "BerthCLITests", dependencies: ["BerthCLI", "ComposeSpec"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

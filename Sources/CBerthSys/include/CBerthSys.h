@@ -10,6 +10,7 @@
 #include <linux/sched.h>
 #include <linux/openat2.h>
 #include <linux/capability.h>
+#include <linux/netlink.h>
 
 /* Wait-status decoding (the W* macros are not importable). */
 int berth_wifexited(int status);
@@ -128,6 +129,14 @@ size_t berth_termios_size(void);
 /* ---- network ---- */
 /* Brings up `lo` in the calling process's network namespace. */
 int berth_loopback_up(void);
+/* Creates a new network namespace and bind-mounts it on `path` (an existing empty file).
+ * The work runs in a short-lived clone(CLONE_VM|CLONE_VFORK) child that only makes raw
+ * system calls, so it is safe from a multi-threaded process: the caller's own namespaces
+ * never change. */
+int berth_netns_create(const char *path);
+/* socket(domain, type, protocol) created inside the network namespace `netns_fd` (same
+ * vfork-style child, sharing the fd table): the socket stays bound to that namespace. */
+int berth_socket_in_netns(int netns_fd, int domain, int type, int protocol);
 
 /* ---- time ---- */
 /* CLOCK_REALTIME as seconds + nanoseconds; CLOCK_MONOTONIC in nanoseconds. */
