@@ -14,14 +14,16 @@ let package = Package(
         .executable(name: "berth-runtime", targets: ["berth-runtime"]),
     ],
     targets: [
-        // System C libraries (Debian: libyaml-dev, libseccomp-dev).
+        // System C libraries (Debian: libyaml-dev, libseccomp-dev, libarchive-dev).
         .systemLibrary(name: "CYaml", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
+        .systemLibrary(name: "CArchive", pkgConfig: "libarchive", providers: [.apt(["libarchive-dev"])]),
         .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
         // Our own C shim: what Swift cannot call (variadic syscall, clone, prctl, W* macros, …).
         .target(name: "CBerthSys"),
         .target(name: "BerthSystem", dependencies: ["CBerthSys"], swiftSettings: strict),
         .target(name: "BerthDigest", swiftSettings: strict),
         .target(name: "ComposeSpec", dependencies: ["CYaml", "BerthDigest"], swiftSettings: strict),
+        .target(name: "BerthImages", dependencies: ["BerthSystem", "BerthDigest", "CBerthSys", "CArchive"], swiftSettings: strict),
         .target(name: "BerthRuntime", dependencies: ["BerthSystem", "CBerthSys", "CSeccomp"], swiftSettings: strict),
         // Networking engine: netlink, IPAM, nftables, published ports, embedded DNS. Takes its own
         // types (the orchestrator maps Compose onto them), so it never imports ComposeSpec.
@@ -39,6 +41,7 @@ let package = Package(
         .testTarget(
             name: "BerthNetworkTests", dependencies: ["BerthNetwork", "BerthRuntime", "BerthSystem", "CBerthSys"],
             swiftSettings: strict),
+        .testTarget(name: "BerthImagesTests", dependencies: ["BerthImages", "BerthSystem", "CBerthSys", "CArchive"], swiftSettings: strict),
         .testTarget(name: "BerthCLITests", dependencies: ["BerthCLI", "ComposeSpec"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

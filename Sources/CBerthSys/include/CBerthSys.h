@@ -138,6 +138,30 @@ int berth_netns_create(const char *path);
  * vfork-style child, sharing the fd table): the socket stays bound to that namespace. */
 int berth_socket_in_netns(int netns_fd, int domain, int type, int protocol);
 
+/* ---- extended attributes, syncfs (xattr.c) ---- */
+int berth_fsetxattr(int fd, const char *name, const void *value, size_t size);
+int berth_lsetxattr(const char *path, const char *name, const void *value, size_t size);
+/* Return the attribute's length (or the list's), -1 with errno on failure. */
+long berth_lgetxattr(const char *path, const char *name, void *value, size_t size);
+long berth_llistxattr(const char *path, char *list, size_t size);
+int berth_syncfs(int fd);
+
+/* ---- SHA-256 (sha256.c) ---- */
+/* Streaming SHA-256; uses the x86 SHA extensions when present. `portable` = 1 forces the
+ * generic code (tests compare both). */
+struct berth_sha256 {
+    uint32_t state[8];
+    uint64_t length;
+    uint8_t buffer[64];
+    size_t used;
+    int portable;
+};
+void berth_sha256_init(struct berth_sha256 *ctx);
+void berth_sha256_update(struct berth_sha256 *ctx, const void *bytes, size_t len);
+void berth_sha256_final(struct berth_sha256 *ctx, uint8_t out[32]);
+/* 1 when the SHA extensions are used on this CPU. */
+int berth_sha256_accelerated(void);
+
 /* ---- time ---- */
 /* CLOCK_REALTIME as seconds + nanoseconds; CLOCK_MONOTONIC in nanoseconds. */
 void berth_realtime(long long *sec, long *nsec);
