@@ -4,7 +4,7 @@ import ComposeSpec
 @testable import BerthOrchestrator
 
 /// Loads `yaml` as the project "demo" from a scratch directory.
-func project(_ yaml: String, profiles: [String] = []) throws -> Project {
+func loadProject(_ yaml: String, profiles: [String] = []) throws -> Project {
     let dir = NSTemporaryDirectory() + "berth-plan-\(UUID().uuidString)/demo"
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(atPath: (dir as NSString).deletingLastPathComponent) }
@@ -38,7 +38,7 @@ func hashes(_ p: Project) -> [String: String] {
         """
 
     @Test func freshProjectCreatesEverythingInDependencyLevels() throws {
-        let p = try project(stack)
+        let p = try loadProject(stack)
         let plan = try Planner.planUp(project: p, observed: [], options: UpOptions(), configHashes: hashes(p))
         #expect(plan.levels.map { $0.map(\.service) } == [["db", "cache"], ["api"], ["web"]])
         #expect(plan.step("web")?.actions == [.create(name: "demo-web-1", number: 1), .create(name: "demo-web-2", number: 2)])
@@ -50,7 +50,7 @@ func hashes(_ p: Project) -> [String: String] {
     }
 
     @Test func upToDateRunningContainersAreKeptAndStoppedOnesStarted() throws {
-        let p = try project(stack)
+        let p = try loadProject(stack)
         let h = hashes(p)
         let observed = [
             ObservedContainer(name: "demo-db-1", service: "db", number: 1, configHash: h["db"]!, state: .running),
@@ -71,7 +71,7 @@ func hashes(_ p: Project) -> [String: String] {
     }
 
     @Test func aNewImageDigestRecreates() throws {
-        let p = try project(stack)
+        let p = try loadProject(stack)
         let h = hashes(p)
         let observed = [ObservedContainer(name: "demo-db-1", service: "db", number: 1, configHash: h["db"]!, imageDigest: "sha256:aa", state: .running)]
         let same = try Planner.planUp(project: p, observed: observed, options: UpOptions(), configHashes: h, imageDigests: ["db": "sha256:aa"])
@@ -83,7 +83,7 @@ func hashes(_ p: Project) -> [String: String] {
     /// Compose keeps up-to-date containers with low numbers; obsolete ones go first, then
     /// the highest numbers; new ones are numbered after the highest existing one.
     @Test func scaleDownKeepsLowNumbersAndScaleUpNumbersAfterTheHighest() throws {
-        let p = try project(stack)
+        let p = try loadProject(stack)
         let h = hashes(p)
         func web(_ n: Int, _ hash: String? = nil) -> ObservedContainer {
             ObservedContainer(name: "demo-web-\(n)", service: "web", number: n, configHash: hash ?? h["web"]!, state: .running)
@@ -104,7 +104,7 @@ func hashes(_ p: Project) -> [String: String] {
     }
 
     @Test func selectedServicesBringTheirDependenciesUnlessNoDeps() throws {
-        let p = try project(stack)
+        let p = try loadProject(stack)
         var options = UpOptions()
         options.services = ["api"]
         let plan = try Planner.planUp(project: p, observed: [], options: options, configHashes: hashes(p))
@@ -118,7 +118,7 @@ func hashes(_ p: Project) -> [String: String] {
     }
 
     @Test func orphansAreWarnedAboutOrRemoved() throws {
-        let p = try project("services:\n  web:\n    image: busybox\n  tools:\n    image: busybox\n    profiles: [debug]\n")
+        let p = try loadProject("services:\n  web:\n    image: busybox\n  tools:\n    image: busybox\n    profiles: [debug]\n")
         let observed = [
             ObservedContainer(name: "demo-old-1", service: "old", number: 1, configHash: "x", state: .running),
             ObservedContainer(name: "demo-tools-1", service: "tools", number: 1, configHash: "x", state: .running),
@@ -135,7 +135,7 @@ func hashes(_ p: Project) -> [String: String] {
     }
 
     @Test func recreatingADependencyRestartsDependentsThatAskForIt() throws {
-        let p = try project("""
+        let p = try loadProject("""
             services:
               db: {image: busybox}
               api: {image: busybox, depends_on: {db: {condition: service_started, restart: true}}}
@@ -153,7 +153,7 @@ func hashes(_ p: Project) -> [String: String] {
     }
 
     @Test func containerNameAndScaleConflict() throws {
-        let p = try project("services:\n  web:\n    image: busybox\n    container_name: front\n")
+        let p = try loadProject("services:\n  web:\n    image: busybox\n    container_name: front\n")
         #expect(try Planner.planUp(project: p, observed: [], options: UpOptions(), configHashes: hashes(p)).step("web")?.actions == [.create(name: "front", number: 1)])
         var options = UpOptions()
         options.scale = ["web": 2]
@@ -166,7 +166,7 @@ func hashes(_ p: Project) -> [String: String] {
 @Suite("dependency graph") struct DependencyGraphTests {
     @Test func cyclesAreReportedWithTheirPath() throws {
         // The loader refuses depends_on cycles; the graph also guards the implied edges.
-        let p = try project("""
+        let p = try loadProject("""
             services:
               a: {image: busybox, links: [b]}
               b: {image: busybox, volumes_from: [c]}
@@ -178,7 +178,7 @@ func hashes(_ p: Project) -> [String: String] {
     }
 
     @Test func dependentsAndClosures() throws {
-        let p = try project("""
+        let p = try loadProject("""
             services:
               db: {image: busybox}
               api: {image: busybox, depends_on: [db]}
@@ -195,7 +195,7 @@ func hashes(_ p: Project) -> [String: String] {
 
 @Suite("names and labels") struct NamingTests {
     @Test func composeNamesAndLabels() throws {
-        let p = try project("""
+        let p = try loadProject("""
             services:
               web:
                 image: busybox

@@ -10,7 +10,7 @@ import ComposeSpec
         config: ImageConfig(entrypoint: ["/entry"], cmd: ["serve"], env: ["PATH=/img/bin", "MODE=image"], workingDir: "/srv", user: "nobody", stopSignal: "SIGQUIT"))
 
     func spec(_ yaml: String, service: String = "web") throws -> ContainerSpec {
-        let p = try project(yaml)
+        let p = try loadProject(yaml)
         return try ServiceContainer.spec(
             project: p, service: service, service: p.services[service]!, containerName: "demo-web-1", id: id,
             image: image, directory: "/var/lib/berth/containers/\(id)")

@@ -126,6 +126,13 @@ int berth_tty_make_raw(int fd, void *saved, size_t saved_len);
 int berth_tty_restore(int fd, const void *saved, size_t saved_len);
 size_t berth_termios_size(void);
 
+/* ---- processes ---- */
+/* posix_spawn of a process that outlives the caller: new session, default signals,
+ * stdin /dev/null, stdout+stderr appended to log_path, pass_fd as fd 3 (-1: none), no other
+ * fd. Safe from a multi-threaded process. Returns 0, or an errno value. */
+int berth_spawn_detached(const char *path, char *const argv[], char *const envp[],
+                         const char *log_path, int pass_fd, pid_t *pid_out);
+
 /* ---- network ---- */
 /* Brings up `lo` in the calling process's network namespace. */
 int berth_loopback_up(void);
