@@ -21,7 +21,7 @@ let package = Package(
         // Our own C shim: what Swift cannot call (variadic syscall, clone, prctl, W* macros, …).
         .target(name: "CBerthSys"),
         .target(name: "BerthSystem", dependencies: ["CBerthSys"], swiftSettings: strict),
-        .target(name: "BerthDigest", swiftSettings: strict),
+        .target(name: "BerthDigest", dependencies: ["CBerthSys"], swiftSettings: strict),
         .target(name: "ComposeSpec", dependencies: ["CYaml", "BerthDigest"], swiftSettings: strict),
         .target(name: "BerthImages", dependencies: ["BerthSystem", "BerthDigest", "CBerthSys", "CArchive"], swiftSettings: strict),
         .target(name: "BerthRuntime", dependencies: ["BerthSystem", "CBerthSys", "CSeccomp"], swiftSettings: strict),
