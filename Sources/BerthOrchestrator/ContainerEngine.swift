@@ -142,6 +142,22 @@ public struct ContainerEngine: Sendable {
         return final
     }
 
+    /// The project's containers as the planner sees them, states brought up to date.
+    public func observed(project: String) -> [(record: ContainerRecord, container: ObservedContainer)] {
+        store.records().filter { $0.project == project }.map { record in
+            let state = (try? observe(record.id)) ?? store.state(record.id)
+            let observedState: ObservedContainer.State
+            switch state.status {
+            case .created: observedState = .created
+            case .running: observedState = .running
+            case .exited: observedState = .exited(state.exitCode ?? 255)
+            }
+            return (record, ObservedContainer(
+                name: record.name, service: record.service, number: record.number, configHash: record.configHash,
+                imageDigest: record.imageDigest, oneOff: record.oneOff, state: observedState))
+        }
+    }
+
     /// Removes a container that is not running.
     public func remove(_ id: String) throws {
         let state = try observe(id)

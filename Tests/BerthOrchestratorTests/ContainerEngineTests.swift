@@ -105,6 +105,10 @@ struct ContainerEngineTests {
         #expect(started.status == .running && (started.pid ?? 0) > 0 && started.monitorPid != nil)
         let ended = f.waitForExit(record.id)
         #expect(ended.status == .exited && ended.exitCode == 3)
+        #expect(f.engine.observed(project: f.project).map(\.container) == [
+            ObservedContainer(name: "\(f.project)-web-1", service: "web", number: 1, configHash: record.configHash, state: .exited(3)),
+        ])
+        #expect(f.engine.observed(project: "other").isEmpty)
         let log = try String(contentsOfFile: f.engine.store.path(record.id) + "/\(record.id)-json.log", encoding: .utf8)
         #expect(log.hasPrefix("{\"log\":\"hello from web\\n\",\"stream\":\"stdout\",\"time\":\""), "\(log)")
         #expect(f.leftovers() == [])
