@@ -3,7 +3,8 @@ SWIFT      ?= swift
 PREFIX     ?= /usr/local
 BUILD_FLAGS ?=
 # Debian packages the build and the tests need; `make deps` installs the missing ones.
-APT_PACKAGES = libyaml-dev pkg-config groff-base mandoc busybox-static libseccomp-dev libarchive-dev nftables
+APT_PACKAGES = libyaml-dev pkg-config groff-base mandoc busybox-static libseccomp-dev libarchive-dev nftables \
+               docker-registry skopeo umoci apache2-utils openssl
 
 .PHONY: all build release test deps install demo clean man
 

@@ -12,6 +12,10 @@ public enum ImageError: Error, Equatable, Sendable, CustomStringConvertible {
     /// One entry of a layer refused for safety or because it can't be applied.
     case layerRejected(layer: String, entry: String, why: String)
     case invalidPullPolicy(String)
+    /// A connection that failed or broke (worth retrying): the text says where and why.
+    case network(String)
+    /// The registry answered with an error (not worth retrying as is).
+    case registry(String)
     /// `No such image: X`.
     case notFound(String)
     /// An operation that conflicts with the store's state (the text says what to do).
@@ -40,6 +44,7 @@ public enum ImageError: Error, Equatable, Sendable, CustomStringConvertible {
         case .unsupported(let what): return what
         case .layer(let layer, let why): return "layer \(layer): \(why)"
         case .layerRejected(let layer, let entry, let why): return "layer \(layer): entry \"\(entry)\" refused: \(why)"
+        case .network(let text), .registry(let text): return text
         case .invalidPullPolicy(let text):
             return "invalid pull policy \"\(text)\": use always, missing, never, build, daily, weekly or every_<duration> (for example every_12h)"
         case .notFound(let what): return "No such image: \(what)"

@@ -30,6 +30,12 @@ final class TarBuilder {
     }
 
     @discardableResult
+    func file(_ path: String, bytes: [UInt8], mode: UInt32 = 0o755) -> TarBuilder {
+        entries.append(Entry(path: Array(path.utf8), type: FileType.regular, mode: mode, content: bytes))
+        return self
+    }
+
+    @discardableResult
     func rawFile(_ path: [UInt8], _ content: String = "") -> TarBuilder {
         entries.append(Entry(path: path, type: FileType.regular, content: Array(content.utf8)))
         return self

@@ -22,6 +22,7 @@ extension StoreSession {
     /// without a name; `publish` names it. Layers go `parallel` at a time.
     public func storeImage(
         _ parts: ImageParts, parallel: Int = 3,
+        layerDone: @escaping @Sendable (Int, _ reused: Bool) -> Void = { _, _ in },
         open: @escaping @Sendable (Int, Descriptor) throws(ImageError) -> any ByteSource
     ) throws(ImageError) -> ImageRecord {
         guard case .manifest(let manifest) = try ManifestDocument.parse(parts.manifestBytes, contentType: nil, source: parts.what) else {
@@ -35,11 +36,12 @@ extension StoreSession {
         let sizes = Mutex<[Int64]>(Array(repeating: 0, count: layers.count))
         try Parallel.forEach(layers.count, limit: parallel) { (index: Int) throws(ImageError) in
             let descriptor = layers[index]
-            let (info, _) = try self.ingestLayer(
+            let (info, reused) = try self.ingestLayer(
                 descriptor, diffID: config.rootfs.diffIDs[index], chainID: chainIDs[index],
                 what: "\(descriptor.digest) of \(parts.what)"
             ) { () throws(ImageError) in try open(index, descriptor) }
             sizes.withLock { $0[index] = info.size }
+            layerDone(index, reused)
         }
         try putBlob(parts.configBytes, what: "config of \(parts.what)")
         let manifestDigest = try putBlob(parts.manifestBytes, what: "manifest of \(parts.what)")

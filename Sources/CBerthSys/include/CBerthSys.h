@@ -153,6 +153,20 @@ long berth_lgetxattr(const char *path, const char *name, void *value, size_t siz
 long berth_llistxattr(const char *path, char *list, size_t size);
 int berth_syncfs(int fd);
 
+/* ---- TLS client (tls.c): OpenSSL through dlopen, loaded on first use ---- */
+struct berth_tls;
+/* 1 when libssl could be loaded; else 0 and the reason in `err`. */
+int berth_tls_available(char *err, size_t errlen);
+/* Handshake on the connected socket `fd` for `host` (SNI and name check, or IP check for
+ * an address). `ca_file`, `cert_file`/`key_file` are optional (NULL). `verify` 0 accepts any
+ * certificate. NULL with the reason in `err` on failure; the fd stays the caller's. */
+struct berth_tls *berth_tls_connect(int fd, const char *host, const char *ca_file, const char *cert_file,
+                                    const char *key_file, int verify, char *err, size_t errlen);
+/* > 0 bytes, 0 at the end of the stream, -1 with the reason in `err`. */
+long berth_tls_read(struct berth_tls *tls, void *buffer, size_t len, char *err, size_t errlen);
+long berth_tls_write(struct berth_tls *tls, const void *buffer, size_t len, char *err, size_t errlen);
+void berth_tls_close(struct berth_tls *tls);
+
 /* ---- SHA-256 (sha256.c) ---- */
 /* Streaming SHA-256; uses the x86 SHA extensions when present. `portable` = 1 forces the
  * generic code (tests compare both). */
