@@ -74,3 +74,10 @@ int berth_socket_in_netns(int netns_fd, int domain, int type, int protocol) {
     if (run_child(socket_child, 0, &job) < 0) return -1;
     return job.result;
 }
+
+int berth_accept_nonblock(int fd, void *addr, unsigned int *len) {
+    socklen_t l = *len;
+    int r = accept4(fd, (struct sockaddr *)addr, &l, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    *len = (unsigned int)l;
+    return r;
+}

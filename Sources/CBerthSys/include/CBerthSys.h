@@ -144,6 +144,8 @@ int berth_netns_create(const char *path);
 /* socket(domain, type, protocol) created inside the network namespace `netns_fd` (same
  * vfork-style child, sharing the fd table): the socket stays bound to that namespace. */
 int berth_socket_in_netns(int netns_fd, int domain, int type, int protocol);
+/* accept4(fd, addr, len, SOCK_CLOEXEC | SOCK_NONBLOCK): `addr` is a struct sockaddr_in. */
+int berth_accept_nonblock(int fd, void *addr, unsigned int *len);
 
 /* ---- extended attributes, syncfs (xattr.c) ---- */
 int berth_fsetxattr(int fd, const char *name, const void *value, size_t size);
