@@ -23,13 +23,13 @@ let package = Package(
         .target(name: "BerthSystem", dependencies: ["CBerthSys"], swiftSettings: strict),
         .target(name: "BerthDigest", dependencies: ["CBerthSys"], swiftSettings: strict),
         .target(name: "ComposeSpec", dependencies: ["CYaml", "BerthDigest"], swiftSettings: strict),
-        .target(name: "BerthImages", dependencies: ["BerthSystem", "BerthDigest", "CBerthSys", "CArchive"], swiftSettings: strict),
+        .target(name: "BerthImages", dependencies: ["BerthSystem", "CBerthSys", "CArchive"], swiftSettings: strict),
         .target(name: "BerthRuntime", dependencies: ["BerthSystem", "CBerthSys", "CSeccomp"], swiftSettings: strict),
         // Networking engine: netlink, IPAM, nftables, published ports, embedded DNS. Takes its own
         // types (the orchestrator maps Compose onto them), so it never imports ComposeSpec.
         .target(name: "BerthNetwork", dependencies: ["BerthSystem", "CBerthSys", "BerthDigest"], swiftSettings: strict),
         .target(name: "BerthOrchestrator", dependencies: ["ComposeSpec", "BerthRuntime", "BerthSystem", "BerthDigest", "CBerthSys"], swiftSettings: strict),
-        .target(name: "BerthCLI", dependencies: ["ComposeSpec", "BerthRuntime", "BerthSystem", "BerthOrchestrator"], swiftSettings: strict),
+        .target(name: "BerthCLI", dependencies: ["ComposeSpec", "BerthRuntime", "BerthSystem", "BerthOrchestrator", "BerthImages"], swiftSettings: strict),
         .executableTarget(name: "berth", dependencies: ["BerthCLI", "BerthRuntime"], swiftSettings: strict),
         // The per-container monitor (`berth-runtime run|exec`): BerthRuntime only, no Foundation.
         .executableTarget(name: "berth-runtime", dependencies: ["BerthRuntime"], swiftSettings: strict),
@@ -41,8 +41,8 @@ let package = Package(
         .testTarget(
             name: "BerthNetworkTests", dependencies: ["BerthNetwork", "BerthRuntime", "BerthSystem", "CBerthSys"],
             swiftSettings: strict),
-        .testTarget(name: "BerthImagesTests", dependencies: ["BerthImages", "BerthSystem", "CBerthSys", "CArchive"], swiftSettings: strict),
-        .testTarget(name: "BerthCLITests", dependencies: ["BerthCLI", "ComposeSpec"], swiftSettings: strict),
+        .testTarget(name: "BerthImagesTests", dependencies: ["BerthImages", "BerthSystem", "CBerthSys", "CArchive", "BerthCLI", "BerthRuntime"], swiftSettings: strict),
+        .testTarget(name: "BerthCLITests", dependencies: ["BerthCLI", "ComposeSpec", "BerthImages"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,3 +1,4 @@
+import BerthImages
 import ComposeSpec
 import Foundation
 
@@ -101,7 +102,7 @@ public enum BerthCLI {
 
     /// Every command, in the order help lists them.
     public static var commands: [CommandSpec] {
-        [ConfigCommand.spec, VersionCommand.spec, HelpCommand.spec, RuntimePlumbing.spec]
+        [ConfigCommand.spec, PullCommand.spec, ImagesCommand.spec, ImageCommand.spec, VersionCommand.spec, HelpCommand.spec, RuntimePlumbing.spec]
     }
 
     public static func command(named name: String) -> CommandSpec? {
@@ -135,7 +136,7 @@ public enum BerthCLI {
                 return 0
             }
             commandName = name
-            guard let command = command(named: name) else {
+            guard var command = command(named: name) else {
                 let hint = Spelling.closest(to: name, in: commands.filter { !$0.hidden }.map(\.name)).map { "\nDid you mean \"\($0)\"?" } ?? ""
                 throw UsageError(message: "unknown command \"\(name)\" for \"berth\"\(hint)", command: nil)
             }
@@ -143,7 +144,24 @@ public enum BerthCLI {
                 console.out(Help.text(for: command))
                 return 0
             }
-            let rest = Array(globals.arguments.dropFirst())
+            var rest = Array(globals.arguments.dropFirst())
+            if !command.subcommands.isEmpty {
+                // A group: `berth image pull …`.
+                guard let subName = rest.first, !subName.hasPrefix("-") else {
+                    if let flag = rest.first, flag != "--help", flag != "-h" {
+                        throw UsageError(message: "unknown flag: \(flag)", command: command.name)
+                    }
+                    console.out(Help.text(for: command))
+                    return 0
+                }
+                guard let sub = command.qualifiedSubcommands.first(where: { $0.name == "\(command.name) \(subName)" }) else {
+                    let hint = Spelling.closest(to: subName, in: command.subcommands.map(\.name)).map { "\nDid you mean \"\($0)\"?" } ?? ""
+                    throw UsageError(message: "unknown command \"\(subName)\" for \"berth \(command.name)\"\(hint)", command: command.name)
+                }
+                commandName = sub.name
+                command = sub
+                rest.removeFirst()
+            }
             let options = try OptionParser.parse(rest, options: command.allOptions, command: name, stopAtPositional: command.passThrough)
             if options.flag("help") {
                 console.out(Help.text(for: command))
@@ -161,6 +179,9 @@ public enum BerthCLI {
             console.err("Error: \(error.message)\n")
             return error.exitCode
         } catch let error as ComposeError {
+            console.err("Error: \(error.description)\n")
+            return 1
+        } catch let error as ImageError {
             console.err("Error: \(error.description)\n")
             return 1
         } catch {

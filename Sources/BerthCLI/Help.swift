@@ -18,6 +18,7 @@ public enum Help {
     }
 
     public static func text(for command: CommandSpec) -> String {
+        if !command.subcommands.isEmpty { return groupText(for: command) }
         var out = "Usage:  berth [OPTIONS] \(command.name)"
         if !command.options.isEmpty { out += " [OPTIONS]" }
         if !command.arguments.isEmpty { out += " \(command.arguments)" }
@@ -28,6 +29,20 @@ public enum Help {
             out += "\nExamples:\n"
             for example in command.examples { out += "  \(example.command)\n      \(example.explanation)\n" }
         }
+        return out
+    }
+
+    /// `berth image --help`: the group's commands.
+    static func groupText(for group: CommandSpec) -> String {
+        var out = "Usage:  berth [OPTIONS] \(group.name) COMMAND\n\n\(group.abstract)\n"
+        if !group.discussion.isEmpty { out += "\n\(group.discussion)\n" }
+        out += "\nCommands:\n"
+        let width = (group.subcommands.map(\.name.count).max() ?? 0) + 2
+        for sub in group.subcommands {
+            out += "  " + sub.name.padding(toLength: width, withPad: " ", startingAt: 0) + sub.abstract + "\n"
+        }
+        out += "\nOptions:\n" + optionTable(group.allOptions)
+        out += "\nRun 'berth \(group.name) COMMAND --help' for more information on a command.\n"
         return out
     }
 
@@ -53,10 +68,20 @@ public enum Help {
 
     /// `berth-NAME.1` for a command.
     public static func manPage(for command: CommandSpec) -> String {
-        let title = "BERTH-\(command.name.uppercased())"
+        let title = command.pageName.uppercased()
         var out = header(title: title, section: 1)
-        out += ".SH NAME\nberth\\-\(roff(command.name)) \\- \(roff(lowercasedFirst(command.abstract)))\n"
+        out += ".SH NAME\n\(roff(command.pageName)) \\- \(roff(lowercasedFirst(command.abstract)))\n"
         out += ".SH SYNOPSIS\n.B berth\n[\\fIGLOBAL OPTIONS\\fR]\n.B \(roff(command.name))\n"
+        if !command.subcommands.isEmpty {
+            out += "\\fICOMMAND\\fR\n"
+            out += ".SH DESCRIPTION\n\(paragraphs(command.abstract + (command.discussion.isEmpty ? "" : "\n\n" + command.discussion)))"
+            out += ".SH COMMANDS\n"
+            for sub in command.qualifiedSubcommands {
+                out += ".TP\n.BR \(roff(sub.pageName)) (1)\n\(roff(sub.abstract))\n"
+            }
+            out += ".SH SEE ALSO\n.BR berth (1)\n"
+            return out
+        }
         if !command.options.isEmpty { out += "[\\fIOPTIONS\\fR]\n" }
         if !command.arguments.isEmpty { out += "\\fI\(roff(command.arguments))\\fR\n" }
         out += ".SH DESCRIPTION\n\(paragraphs(command.abstract + (command.discussion.isEmpty ? "" : "\n\n" + command.discussion)))"
@@ -71,6 +96,11 @@ public enum Help {
         }
         out += ".SH SEE ALSO\n.BR berth (1),\n.BR berth\\-compose (5)\n"
         return out
+    }
+
+    /// A group's page and one per subcommand.
+    static func pages(for command: CommandSpec) -> [(file: String, text: String)] {
+        [(command.pageName + ".1", manPage(for: command))] + command.qualifiedSubcommands.map { ($0.pageName + ".1", manPage(for: $0)) }
     }
 
     /// `berth.1`: the overview, global options, environment, files and exit status.
@@ -113,7 +143,7 @@ public enum Help {
 
     /// Every generated page by file name.
     public static func generatedPages() -> [(file: String, text: String)] {
-        [("berth.1", mainManPage())] + BerthCLI.commands.filter { !$0.hidden }.map { ("berth-\($0.name).1", manPage(for: $0)) }
+        [("berth.1", mainManPage())] + BerthCLI.commands.filter { !$0.hidden }.flatMap(pages)
     }
 
     private static func header(title: String, section: Int) -> String {

@@ -42,12 +42,14 @@ public struct CommandSpec: Sendable {
     public var hidden: Bool
     /// Accepts everything after its own options verbatim (for `-- CMD…`).
     public var passThrough: Bool
+    /// A group (`berth image …`) dispatches to these; its own `run` is not used.
+    public var subcommands: [CommandSpec]
     public var run: @Sendable (Invocation) throws -> Int32
 
     public init(
         name: String, arguments: String = "", abstract: String, discussion: String = "", options: [OptionSpec] = [],
         examples: [(command: String, explanation: String)] = [], hidden: Bool = false, passThrough: Bool = false,
-        run: @escaping @Sendable (Invocation) throws -> Int32
+        subcommands: [CommandSpec] = [], run: @escaping @Sendable (Invocation) throws -> Int32 = { _ in 0 }
     ) {
         self.name = name
         self.arguments = arguments
@@ -57,10 +59,23 @@ public struct CommandSpec: Sendable {
         self.examples = examples
         self.hidden = hidden
         self.passThrough = passThrough
+        self.subcommands = subcommands
         self.run = run
     }
 
     public var allOptions: [OptionSpec] { options + [CommandSpec.helpOption] }
+
+    /// The subcommands with their full names (`image pull`), as help and man pages show them.
+    public var qualifiedSubcommands: [CommandSpec] {
+        subcommands.map { sub in
+            var qualified = sub
+            qualified.name = "\(name) \(sub.name)"
+            return qualified
+        }
+    }
+
+    /// `berth-image-pull`: the man page name.
+    public var pageName: String { "berth-" + name.replacingOccurrences(of: " ", with: "-") }
 
     static let helpOption = OptionSpec("help", short: "h", help: "Show help for this command and exit.")
 }

@@ -12,8 +12,12 @@ public enum ImageError: Error, Equatable, Sendable, CustomStringConvertible {
     /// One entry of a layer refused for safety or because it can't be applied.
     case layerRejected(layer: String, entry: String, why: String)
     case invalidPullPolicy(String)
+    /// A `--change` instruction berth can't apply: (instruction, why).
+    case invalidChange(String, String)
     /// A connection that failed or broke (worth retrying): the text says where and why.
     case network(String)
+    /// TLS set-up or certificate verification failed (not retried).
+    case tls(String)
     /// The registry answered with an error (not worth retrying as is).
     case registry(String)
     /// `No such image: X`.
@@ -44,7 +48,8 @@ public enum ImageError: Error, Equatable, Sendable, CustomStringConvertible {
         case .unsupported(let what): return what
         case .layer(let layer, let why): return "layer \(layer): \(why)"
         case .layerRejected(let layer, let entry, let why): return "layer \(layer): entry \"\(entry)\" refused: \(why)"
-        case .network(let text), .registry(let text): return text
+        case .network(let text), .registry(let text), .tls(let text): return text
+        case .invalidChange(let instruction, let why): return "invalid change \"\(instruction)\": \(why)"
         case .invalidPullPolicy(let text):
             return "invalid pull policy \"\(text)\": use always, missing, never, build, daily, weekly or every_<duration> (for example every_12h)"
         case .notFound(let what): return "No such image: \(what)"

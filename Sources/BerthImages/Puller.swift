@@ -70,7 +70,9 @@ public final class ImagePuller: Sendable {
            (try? store.lowerDirs(for: existing)) != nil, store.hasBlob(manifestDigest) {
             var refreshed = Self.named(existing, reference)
             refreshed.pulled = UnixTime.now()
-            try store.session().publish(refreshed)
+            let session = try store.session()
+            defer { session.end() }
+            try session.publish(refreshed)
             return PullResult(record: refreshed, upToDate: true, digest: top.digest)
         }
 
@@ -85,6 +87,7 @@ public final class ImagePuller: Sendable {
         for id in ids { progress(.layer(id, .waiting)) }
 
         let session = try store.session()
+        defer { session.end() }
         let client = self.client
         var record = try session.storeImage(
             ImageParts(manifestBytes: manifestBytes, indexBytes: indexBytes, configBytes: configBytes, what: reference.familiarString),

@@ -14,7 +14,16 @@ final class Scratch {
         path = NSTemporaryDirectory() + "berth-images-\(label)-" + String(UInt32.random(in: 0...UInt32.max), radix: 36)
         try FS.makeDirectories(path)
     }
-    deinit { try? FS.removeTree(path) }
+    deinit { Scratch.remove(path) }
+
+    /// `rm -rf` that copes with names that are not UTF-8 (some tests make them).
+    static func remove(_ path: String) {
+        guard let slash = path.lastIndex(of: "/") else { return }
+        let parent = open(String(path[..<slash]), O_DIRECTORY | O_RDONLY | O_CLOEXEC)
+        guard parent >= 0 else { return }
+        defer { close(parent) }
+        try? TreeRemoval.remove(parent: parent, name: Array(String(path[path.index(after: slash)...]).utf8CString), shown: path)
+    }
 
     func directory(_ name: String) throws -> String {
         let dir = path + "/" + name

@@ -41,6 +41,7 @@ struct TestImage {
     @discardableResult
     func store(in store: ImageStore, as reference: String?, pulled: Int64? = nil) throws -> ImageRecord {
         let session = try store.session()
+        defer { session.end() }
         let layers = self.layers
         var record = try session.storeImage(parts) { index, _ in MemorySource(layers[index]) }
         record.pulled = pulled

@@ -103,6 +103,11 @@ final class TestServer: @unchecked Sendable {
         }
     }
 
+    /// Stops accepting new connections (callable from a handler).
+    func closeListener() {
+        shutdown(listener, Int32(SHUT_RDWR))
+    }
+
     /// Stops accepting, drops open connections, waits for every thread.
     func stop() {
         let (threads, open) = state.withLock { s -> (Int, Set<Int32>) in

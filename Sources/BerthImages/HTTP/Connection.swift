@@ -93,7 +93,7 @@ final class Connection: @unchecked Sendable {
             let handle = berth_tls_connect(fd, url.host, settings.caFile, settings.certFile, settings.keyFile, settings.verify ? 1 : 0, &message, 512)
             guard let handle else {
                 close(fd)
-                throw .network("TLS with \(peer): \(cText(message))")
+                throw .tls("TLS with \(peer): \(cText(message))")
             }
             tls = handle
         }

@@ -40,13 +40,25 @@ public final class RegistryClient: Sendable {
     let http: HTTPClient
     /// `Authorization` values by registry domain and scope.
     private let authorizations = Mutex<[String: String]>([:])
+    /// Insecure or loopback registries found to speak TLS (they answered plain HTTP with 400).
+    private let upgraded = Mutex<Set<String>>([])
 
     public init(options: RegistryOptions = RegistryOptions()) {
         self.options = options
         let directories = options.certificateDirectories
+        let insecure = options.insecureRegistries
         http = HTTPClient(resolver: options.resolver, timeoutSeconds: options.timeoutSeconds) { url in
-            RegistryClient.tlsSettings(for: url, directories: directories)
+            var settings = RegistryClient.tlsSettings(for: url, directories: directories)
+            // As Docker: an insecure registry's certificate is not checked, unless a CA for it
+            // was given.
+            if settings.caFile == nil, url.isLoopback || insecure.contains(url.authority) || insecure.contains(url.host) { settings.verify = false }
+            return settings
         }
+    }
+
+    /// Whether `domain` is reached over plain HTTP first (loopback, or listed as insecure).
+    func isInsecure(_ domain: String) -> Bool {
+        options.insecureRegistries.contains(domain) || (HTTPURL("http://" + domain)?.isLoopback ?? false)
     }
 
     // MARK: endpoints
@@ -55,9 +67,8 @@ public final class RegistryClient: Sendable {
     /// HTTP for loopback and insecure registries, HTTPS otherwise.
     public func baseURL(for domain: String) -> HTTPURL {
         if domain == ImageReference.defaultDomain { return HTTPURL(scheme: "https", host: "registry-1.docker.io", target: "/") }
-        let plain = HTTPURL("http://" + domain)
-        let insecure = options.insecureRegistries.contains(domain) || (plain?.isLoopback ?? false)
-        return HTTPURL((insecure ? "http://" : "https://") + domain) ?? HTTPURL(scheme: "https", host: domain, target: "/")
+        let plain = isInsecure(domain) && !upgraded.withLock { $0.contains(domain) }
+        return HTTPURL((plain ? "http://" : "https://") + domain) ?? HTTPURL(scheme: "https", host: domain, target: "/")
     }
 
     static func tlsSettings(for url: HTTPURL, directories: [String]) -> TLSSettings {
@@ -152,9 +163,21 @@ public final class RegistryClient: Sendable {
     /// redirects.
     func perform(_ method: String, _ url: HTTPURL, headers: [(String, String)] = [], domain: String, scope: String?) throws(ImageError) -> HTTPResponse {
         var attempt = 0
+        var url = url
         while true {
             do throws(ImageError) {
                 let response = try performOnce(method, url, headers: headers, domain: domain, scope: scope)
+                if response.status == 400, url.scheme == "http", isInsecure(domain) {
+                    let body = (try? response.readAll(limit: 4096)) ?? []
+                    if String(decoding: body, as: UTF8.self).contains("HTTP request to an HTTPS server") {
+                        upgraded.withLock { _ = $0.insert(domain) }
+                        let target = url.target
+                        url = baseURL(for: domain)
+                        url.target = target
+                        continue
+                    }
+                    throw ImageError.registry("\(url) answered 400 Bad Request: \(String(decoding: body.prefix(200), as: UTF8.self))")
+                }
                 if (response.status == 429 || [500, 502, 503, 504].contains(response.status)) && attempt < options.retries {
                     let wait = Self.retryAfter(response.header("retry-after")) ?? backoff(attempt)
                     response.discard()

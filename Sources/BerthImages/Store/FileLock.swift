@@ -2,11 +2,13 @@
 import Glibc
 #endif
 import BerthSystem
+import Synchronization
 
 /// An flock(2) lock on a file, held until the object goes away. Each lock opens its own
 /// file description, so two threads of one process exclude each other too.
 public final class FileLock: Sendable {
     private let fd: Int32
+    private let released = Atomic<Bool>(false)
     public let path: String
 
     /// Waits for the lock.
@@ -38,5 +40,10 @@ public final class FileLock: Sendable {
         return FileLock(fd: fd, path: path)
     }
 
-    deinit { close(fd) }
+    /// Releases the lock now (otherwise when the object goes away).
+    public func release() {
+        if !released.exchange(true, ordering: .acquiringAndReleasing) { close(fd) }
+    }
+
+    deinit { release() }
 }

@@ -135,7 +135,8 @@ public final class ImageStore: Sendable {
             if let digest = reference.digest, digest != record.target, digest != record.manifest {
                 throw .conflict("\(reference) does not match the image's digest \(record.target)")
             }
-            if let pulled { new.pulled = pulled }
+            // A local name has no registry history (no repo digest, no pull time).
+            new.pulled = pulled
             Self.insert(new, into: &records)
         }
     }

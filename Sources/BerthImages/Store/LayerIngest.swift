@@ -64,3 +64,22 @@ extension StoreSession {
         }
     }
 }
+
+/// Bytes already in memory (standard input read whole, a test's archive).
+public final class BytesSource: ByteSource {
+    private let bytes: [UInt8]
+    private var offset = 0
+
+    public init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        let n = min(buffer.count, bytes.count - offset)
+        guard n > 0 else { return 0 }
+        bytes.withUnsafeBytes { raw in
+            guard let base = raw.baseAddress else { return }
+            buffer.baseAddress?.copyMemory(from: base + offset, byteCount: n)
+        }
+        offset += n
+        return n
+    }
+}

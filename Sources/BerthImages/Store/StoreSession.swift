@@ -27,9 +27,18 @@ public final class StoreSession: Sendable {
         StoreSession.removeStale(in: store.directory + "/tmp", except: id)
     }
 
-    deinit {
+    deinit { end() }
+
+    private let ended = Atomic<Bool>(false)
+
+    /// Removes the work directory and releases the locks (also done when the session goes
+    /// away; call it to be sure it happened before the next step).
+    public func end() {
+        guard !ended.exchange(true, ordering: .acquiringAndReleasing) else { return }
         try? FS.removeTree(tmp)
         unlink(tmp + ".lock")
+        tmpLock.release()
+        storeLock.release()
     }
 
     /// Removes work directories of sessions that no longer run.

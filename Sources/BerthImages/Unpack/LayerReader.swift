@@ -176,7 +176,7 @@ final class TarStage {
     }
 }
 
-private func rawStageRead(_: OpaquePointer?, _ context: UnsafeMutableRawPointer?, _ out: UnsafeMutablePointer<UnsafeRawPointer?>?) -> la_ssize_t {
+func rawStageRead(_: OpaquePointer?, _ context: UnsafeMutableRawPointer?, _ out: UnsafeMutablePointer<UnsafeRawPointer?>?) -> la_ssize_t {
     guard let context, let out else { return -1 }
     let stage = Unmanaged<RawStage>.fromOpaque(context).takeUnretainedValue()
     do {
@@ -189,7 +189,7 @@ private func rawStageRead(_: OpaquePointer?, _ context: UnsafeMutableRawPointer?
     }
 }
 
-private func tarStageRead(_: OpaquePointer?, _ context: UnsafeMutableRawPointer?, _ out: UnsafeMutablePointer<UnsafeRawPointer?>?) -> la_ssize_t {
+func tarStageRead(_: OpaquePointer?, _ context: UnsafeMutableRawPointer?, _ out: UnsafeMutablePointer<UnsafeRawPointer?>?) -> la_ssize_t {
     guard let context, let out else { return -1 }
     let stage = Unmanaged<TarStage>.fromOpaque(context).takeUnretainedValue()
     let n = stage.next()

@@ -1,0 +1,56 @@
+/// JSON with keys in a chosen order and Docker's layout (4-space indent, `<>&` escaped as Go
+/// does), for `image inspect`.
+indirect enum OrderedJSON {
+    case string(String)
+    case number(Int64)
+    case bool(Bool)
+    case null
+    case array([OrderedJSON])
+    case object([(String, OrderedJSON)])
+
+    static func optional(_ text: String?) -> OrderedJSON { text.map { .string($0) } ?? .null }
+    static func strings(_ list: [String]?) -> OrderedJSON { list.map { .array($0.map { .string($0) }) } ?? .null }
+    static func map(_ values: [String: String]?) -> OrderedJSON {
+        values.map { .object($0.sorted(by: { $0.key < $1.key }).map { ($0.key, .string($0.value)) }) } ?? .null
+    }
+
+    func render(indent: String = "") -> String {
+        let inner = indent + "    "
+        switch self {
+        case .string(let text): return Self.quote(text)
+        case .number(let value): return String(value)
+        case .bool(let value): return value ? "true" : "false"
+        case .null: return "null"
+        case .array(let items):
+            if items.isEmpty { return "[]" }
+            return "[\n" + items.map { inner + $0.render(indent: inner) }.joined(separator: ",\n") + "\n\(indent)]"
+        case .object(let pairs):
+            if pairs.isEmpty { return "{}" }
+            return "{\n" + pairs.map { inner + Self.quote($0.0) + ": " + $0.1.render(indent: inner) }.joined(separator: ",\n") + "\n\(indent)}"
+        }
+    }
+
+    static func quote(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case "<": out += "\\u003c"
+            case ">": out += "\\u003e"
+            case "&": out += "\\u0026"
+            default:
+                if scalar.value < 0x20 {
+                    let hex = String(scalar.value, radix: 16)
+                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return out + "\""
+    }
+}
