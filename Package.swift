@@ -16,7 +16,7 @@ let package = Package(
     targets: [
         // System C libraries (Debian: libyaml-dev, libseccomp-dev, libarchive-dev).
         .systemLibrary(name: "CYaml", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
-        .systemLibrary(name: "CArchive", pkgConfig: "libarchive", providers: [.apt(["libarchive-dev"])]),
+        .systemLibrary(name: "CArchive", providers: [.apt(["libarchive-dev"])]),  // headers only: loaded at run time by CBerthSys
         .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
         // Our own C shim: what Swift cannot call (variadic syscall, clone, prctl, W* macros, …).
         .target(name: "CBerthSys"),

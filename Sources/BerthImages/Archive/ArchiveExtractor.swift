@@ -10,6 +10,7 @@ import CArchive
 /// they are laid out on disk before anything is stored.
 enum ArchiveExtractor {
     static func extract(from source: any ByteSource, into directory: String, what: String) throws(ImageError) {
+        try ArchiveLibrary.require()
         guard let archive = archive_read_new() else { throw .store("libarchive: out of memory") }
         defer { archive_read_free(archive) }
         for filter in [archive_read_support_filter_none, archive_read_support_filter_gzip, archive_read_support_filter_xz,

@@ -53,7 +53,8 @@ final class TarWriter {
     private let what: String
     private var finished = false
 
-    init(fd: Int32, what: String, compression: Bool = false) throws(ImageError) {
+    init(fd: Int32, what: String) throws(ImageError) {
+        try ArchiveLibrary.require()
         guard let archive = archive_write_new() else { throw .store("libarchive: out of memory") }
         self.archive = archive
         self.what = what

@@ -60,6 +60,7 @@ public enum ImageImporter {
 
     /// The uncompressed tar of a (possibly compressed) tarball.
     static func decompress(_ source: any ByteSource, to fd: Int32, what: String) throws(ImageError) {
+        try ArchiveLibrary.require()
         guard let archive = archive_read_new() else { throw .store("libarchive: out of memory") }
         defer { archive_read_free(archive) }
         for filter in [archive_read_support_filter_none, archive_read_support_filter_gzip, archive_read_support_filter_xz,
@@ -88,6 +89,7 @@ public enum ImageImporter {
     /// A tar of `directory` (owners, modes, xattrs, hardlinks, devices; not crossing mounts,
     /// symlinks not followed), entries relative to it.
     static func tarDirectory(_ directory: String, to fd: Int32, what: String) throws(ImageError) {
+        try ArchiveLibrary.require()
         guard FS.isDirectory(directory) else { throw .store("\(directory) is not a directory") }
         guard let disk = archive_read_disk_new() else { throw .store("libarchive: out of memory") }
         defer { archive_read_free(disk) }

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import BerthSystem
 import CArchive
+import CBerthSys
 
 /// Where a layer's bytes come from: an HTTP body, a file, a pipe.
 public protocol ByteSource: AnyObject {
@@ -41,6 +42,7 @@ public enum LayerUnpacker {
     /// Unpacks `source` into the empty directory `directory`; copies the raw bytes to
     /// `blobFD` when it is >= 0.
     public static func unpack(from source: any ByteSource, into directory: String, blobFD: Int32 = -1, layer: String) throws(ImageError) -> UnpackedLayer {
+        try ArchiveLibrary.require()
         let raw = RawStage(source: source, blobFD: blobFD)
         guard let decompressor = archive_read_new() else { throw .layer(layer, "libarchive: out of memory") }
         defer { archive_read_free(decompressor) }
@@ -195,6 +197,16 @@ func tarStageRead(_: OpaquePointer?, _ context: UnsafeMutableRawPointer?, _ out:
     let n = stage.next()
     out.pointee = UnsafeRawPointer(stage.buffer.baseAddress)
     return n
+}
+
+/// libarchive is loaded on first use (see CBerthSys/archive_loader.c); every entry point
+/// that calls it checks first, so a missing library is an error, not a crash.
+enum ArchiveLibrary {
+    static func require() throws(ImageError) {
+        guard berth_archive_available() == 1 else {
+            throw .unsupported("berth needs libarchive (libarchive.so.13) for images and could not load it; install libarchive13")
+        }
+    }
 }
 
 /// libarchive's error text for the last failed call.

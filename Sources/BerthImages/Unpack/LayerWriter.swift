@@ -118,9 +118,13 @@ final class LayerWriter {
 
     private func makeDirectory(_ parent: Int32, _ path: EntryPath, _ entry: OpaquePointer) throws(EntryRefusal) {
         let cName = Self.cName(path.name)
-        if mkdirat(parent, cName, 0o700) != 0 {
+        // mkdir applies the permission bits and sticky bit, not setuid/setgid.
+        let mode = mode_t(archive_entry_perm(entry)) & 0o1777
+        var created = mode_t(archive_entry_perm(entry)) & 0o6000 == 0 ? mode : nil
+        if mkdirat(parent, cName, mode) != 0 {
             let code = errno
             guard code == EEXIST else { throw EntryRefusal(SystemError("mkdir", path: path.display, errno: code).description) }
+            created = nil  // directory over directory: its attributes are replaced
             if !isDirectory(parent, cName) {
                 try removeExisting(parent, cName, shown: path.display)
                 guard mkdirat(parent, cName, 0o700) == 0 else {
@@ -131,23 +135,31 @@ final class LayerWriter {
         let fd = openat(parent, cName, O_DIRECTORY | O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else { throw EntryRefusal(SystemError("open", path: path.display, errno: errno).description) }
         defer { close(fd) }
-        try applyDirectoryAttributes(fd, path, entry)
+        try applyDirectoryAttributes(fd, path, entry, createdWith: created)
     }
 
-    private func applyDirectoryAttributes(_ fd: Int32, _ path: EntryPath, _ entry: OpaquePointer) throws(EntryRefusal) {
-        try fileAttributes(fd, entry, shown: path.display)
+    private func applyDirectoryAttributes(_ fd: Int32, _ path: EntryPath, _ entry: OpaquePointer, createdWith: mode_t? = nil) throws(EntryRefusal) {
+        try fileAttributes(fd, entry, shown: path.display, createdWith: createdWith)
         directoryTimes.append((path, Self.time(archive_entry_atime(entry), archive_entry_atime_nsec(entry)), Self.time(archive_entry_mtime(entry), archive_entry_mtime_nsec(entry))))
     }
 
     private func writeFile(_ parent: Int32, _ path: EntryPath, _ entry: OpaquePointer, archive: OpaquePointer) throws(EntryRefusal) {
         let cName = Self.cName(path.name)
-        try removeExisting(parent, cName, shown: path.display)
-        let fd = openat(parent, cName, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        // Created with its final mode when the umask lets it through (one fchmod less per
+        // file); an existing entry is replaced only when the create says it is there.
+        let mode = mode_t(archive_entry_perm(entry)) & 0o7777
+        let flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC
+        var fd = openat(parent, cName, flags, mode)
+        if fd < 0 && errno == EEXIST {
+            try removeExisting(parent, cName, shown: path.display)
+            fd = openat(parent, cName, flags, mode)
+        }
         guard fd >= 0 else { throw EntryRefusal(SystemError("create", path: path.display, errno: errno).description) }
         defer { close(fd) }
         var buffer: UnsafeRawPointer?
         var size = 0
         var offset: la_int64_t = 0
+        var end: Int64 = 0
         while true {
             let status = archive_read_data_block(archive, &buffer, &size, &offset)
             if status == ARCHIVE_EOF { break }
@@ -161,13 +173,15 @@ final class LayerWriter {
                 }
                 written += n
             }
+            end = max(end, Int64(offset) + Int64(size))
         }
+        // A sparse file may end in a hole.
         let declared = archive_entry_size(entry)
-        if declared > 0, ftruncate(fd, off_t(declared)) != 0 {
+        if declared > end, ftruncate(fd, off_t(declared)) != 0 {
             throw EntryRefusal(SystemError("truncate", path: path.display, errno: errno).description)
         }
         contentSize += declared
-        try fileAttributes(fd, entry, shown: path.display)
+        try fileAttributes(fd, entry, shown: path.display, createdWith: mode)
         var times = [Self.time(archive_entry_atime(entry), archive_entry_atime_nsec(entry)),
                      Self.time(archive_entry_mtime(entry), archive_entry_mtime_nsec(entry))]
         guard futimens(fd, &times) == 0 else { throw EntryRefusal(SystemError("futimens", path: path.display, errno: errno).description) }
@@ -227,14 +241,19 @@ final class LayerWriter {
 
     // MARK: attributes
 
-    private func fileAttributes(_ fd: Int32, _ entry: OpaquePointer, shown: String) throws(EntryRefusal) {
+    /// Owner, mode and xattrs through an fd. The mode is set after chown (which clears
+    /// setuid/setgid), and skipped when the file was created with it and kept it.
+    private func fileAttributes(_ fd: Int32, _ entry: OpaquePointer, shown: String, createdWith: mode_t? = nil) throws(EntryRefusal) {
         let uid = uid_t(truncatingIfNeeded: archive_entry_uid(entry))
         let gid = gid_t(truncatingIfNeeded: archive_entry_gid(entry))
+        let mode = mode_t(archive_entry_perm(entry)) & 0o7777
+        var modeSet = createdWith == mode && mode & Self.umask == 0
         if uid != euid || gid != egid {
             guard fchown(fd, uid, gid) == 0 else { throw EntryRefusal(SystemError("chown", path: shown, errno: errno).description) }
+            if mode & (S_ISUID | S_ISGID) != 0 { modeSet = false }
         }
-        guard fchmod(fd, mode_t(archive_entry_perm(entry)) & 0o7777) == 0 else {
-            throw EntryRefusal(SystemError("chmod", path: shown, errno: errno).description)
+        if !modeSet {
+            guard fchmod(fd, mode) == 0 else { throw EntryRefusal(SystemError("chmod", path: shown, errno: errno).description) }
         }
         try forEachXattr(entry) { name, value, size throws(EntryRefusal) in
             guard berth_fsetxattr(fd, name, value, size) == 0 else {
@@ -242,6 +261,14 @@ final class LayerWriter {
             }
         }
     }
+
+    /// The process umask, read without changing it (from /proc/self/status).
+    static let umask: mode_t = {
+        guard let text = try? FS.readString("/proc/self/status"),
+              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("Umask:") }),
+              let value = mode_t(line.dropFirst(6).trimmingCharacters(in: .whitespaces), radix: 8) else { return 0o777 }
+        return value
+    }()
 
     private func pathXattrs(_ parent: Int32, _ cName: [CChar], _ entry: OpaquePointer, shown: String) throws(EntryRefusal) {
         // lsetxattr through the parent's /proc/self/fd link: the last component is not followed.

@@ -169,6 +169,10 @@ long berth_tls_read(struct berth_tls *tls, void *buffer, size_t len, char *err, 
 long berth_tls_write(struct berth_tls *tls, const void *buffer, size_t len, char *err, size_t errlen);
 void berth_tls_close(struct berth_tls *tls);
 
+/* ---- libarchive, loaded on first use (archive_loader.c) ---- */
+/* 1 when libarchive.so.13 could be loaded; call before any archive_* function. */
+int berth_archive_available(void);
+
 /* ---- SHA-256 (sha256.c) ---- */
 /* Streaming SHA-256; uses the x86 SHA extensions when present. `portable` = 1 forces the
  * generic code (tests compare both). */
