@@ -25,7 +25,7 @@ let package = Package(
         // Networking engine: netlink, IPAM, nftables, published ports, embedded DNS. Takes its own
         // types (the orchestrator maps Compose onto them), so it never imports ComposeSpec.
         .target(name: "BerthNetwork", dependencies: ["BerthSystem", "CBerthSys", "BerthDigest"], swiftSettings: strict),
-        .target(name: "BerthCLI", dependencies: ["ComposeSpec", "BerthRuntime", "BerthSystem"], swiftSettings: strict),
+        .target(name: "BerthCLI", dependencies: ["ComposeSpec", "BerthRuntime", "BerthSystem", "BerthNetwork"], swiftSettings: strict),
         .executableTarget(name: "berth", dependencies: ["BerthCLI", "BerthRuntime"], swiftSettings: strict),
         .testTarget(
             name: "ComposeSpecTests", dependencies: ["ComposeSpec", "BerthDigest"],
@@ -34,7 +34,7 @@ let package = Package(
         .testTarget(
             name: "BerthNetworkTests", dependencies: ["BerthNetwork", "BerthRuntime", "BerthSystem", "CBerthSys"],
             swiftSettings: strict),
-        .testTarget(name: "BerthCLITests", dependencies: ["BerthCLI", "ComposeSpec"], swiftSettings: strict),
+        .testTarget(name: "BerthCLITests", dependencies: ["BerthCLI", "ComposeSpec", "BerthNetwork"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )
