@@ -77,4 +77,39 @@ struct NetworkCommandTests {
         #expect(run(["ls", "-q"]).stdout == "")
         #expect(try manager.firewall.listTable("inet \(table)") == nil)
     }
+
+    @Test(.enabled(if: getuid() == 0 && Firewall().nftPath != nil, "needs root and nft: creates bridges"))
+    func createConnectDisconnect() throws {
+        let dir = try root()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let table = "berth_cli\(UInt16.random(in: 0...UInt16.max))"
+        let args = ["--root", dir + "/root", "--run-root", dir + "/run", "network"]
+        let env = ["BERTH_NFT_TABLE": table]
+        func run(_ more: [String]) -> Run { berth(args + more, environment: env) }
+        let manager = NetworkManager(root: dir + "/root", runRoot: dir + "/run", firewall: Firewall(table: table))
+        let name = "c\(UInt32.random(in: 0...UInt32.max))_net"
+        defer {
+            _ = run(["disconnect", name, "c1"])
+            _ = run(["rm", name])
+            try? manager.firewall.apply(FirewallState(networks: [], ports: []))
+        }
+        let created = run(["create", "--subnet", "10.254.42.0/24", "--ip-range", "10.254.42.64/26", "-o", "com.docker.network.driver.mtu=1450", "--label", "a=b", name])
+        #expect(created.code == 0, "\(created.stderr)")
+        let record = try manager.inspect(name: name)
+        #expect(created.stdout == record.id + "\n")
+        #expect(record.mtu == 1450 && record.labels == ["a": "b"] && record.ipRange?.description == "10.254.42.64/26")
+        #expect(run(["create", name]).stderr == "Error: network \(name) already exists\n")
+        #expect(run(["create", "--subnet", "10.254.42.0", "x"]).code == 64)
+
+        let connected = run(["connect", "--ip", "10.254.42.9", "--alias", "api", "-p", "127.0.0.1::80", name, "c1"])
+        #expect(connected.code == 0, "\(connected.stderr)")
+        #expect(connected.stdout == dir + "/run/netns/c1\n")
+        let endpoint = try #require(try manager.inspect(name: name).endpoints["c1"])
+        #expect(endpoint.address.description == "10.254.42.9" && endpoint.aliases == ["api"] && endpoint.ports.count == 1)
+        #expect(try manager.firewall.listTable("ip \(table)_nat")?.contains("dnat to 10.254.42.9:80") == true)
+        #expect(run(["disconnect", name, "c1"]).code == 0)
+        #expect(!FileManager.default.fileExists(atPath: dir + "/run/netns/c1"))
+        #expect(try manager.firewall.listTable("ip \(table)_nat")?.contains("dnat to") == false)
+        #expect(run(["disconnect", name, "c1"]).stderr == "Error: container c1 is not attached to network \(name)\n")
+    }
 }

@@ -2,32 +2,49 @@ import BerthNetwork
 import ComposeSpec
 import Foundation
 
-/// `berth network ls|inspect|rm|prune`: berth's bridge networks, in the shapes of
-/// `docker network ls` / `inspect` / `rm` / `prune`.
+/// `berth network create|ls|inspect|rm|prune|connect|disconnect`: berth's bridge networks, in
+/// the shapes of the `docker network` commands.
 enum NetworkCommand {
     static let spec = CommandSpec(
-        name: "network", arguments: "ls|inspect|rm|prune [NETWORK...]",
-        abstract: "List, inspect and remove berth's networks.",
+        name: "network", arguments: "create|ls|inspect|rm|prune|connect|disconnect [NETWORK...] [CONTAINER]",
+        abstract: "Create, list, inspect, connect and remove berth's networks.",
         discussion: """
-            ls lists the networks in the store (--root), sorted by name, as a table or with --format json one JSON object per line; -q prints only the IDs. inspect prints a JSON array with the full configuration and endpoints of each named network. rm removes named networks that have no containers attached: their bridge, firewall rules and state. prune removes every network without containers, after a confirmation unless --force.
+            create NETWORK makes a bridge network: a subnet from berth's pool 10.213.0.0/16 (or --subnet, --gateway, --ip-range), --internal for no way out, -o com.docker.network.driver.mtu=N and -o com.docker.network.bridge.name=NAME, --label. ls lists the networks in the store (--root), sorted by name, as a table or with --format json one JSON object per line; -q prints only the IDs. inspect prints a JSON array with the full configuration and endpoints of each named network. rm removes named networks that have no containers attached: their bridge, firewall rules and state. prune removes every network without containers, after a confirmation unless --force.
+
+            connect NETWORK CONTAINER attaches a container's network namespace, pinned at RUN_ROOT/netns/CONTAINER and created when missing, and prints its path for `berth runtime run --network ns:PATH` (plumbing; the supervisor does this for services). --ip, --alias, --mac-address and --publish (-p [IP:][HOST_PORT:]CONTAINER_PORT[/PROTO]) apply; published ports stay forwarded until disconnect, but the host port is only held while a supervisor runs. disconnect NETWORK CONTAINER detaches it and removes the namespace pin once it is on no network.
 
             Filters (--filter, repeatable, all must match): name=SUBSTRING, label=KEY or label=KEY=VALUE, id=PREFIX, driver=bridge.
             """,
         options: [
+            OptionSpec("alias", value: "NAME", help: "connect: an extra DNS name on the network.", repeatable: true),
             OptionSpec("filter", value: "FILTER", help: "ls and prune: only networks matching FILTER (name=, label=, id=, driver=).", repeatable: true),
             OptionSpec("force", short: "f", help: "prune: do not ask for confirmation."),
             OptionSpec("format", value: "FORMAT", help: "ls: table or json; inspect: json.", default: "table"),
+            OptionSpec("gateway", value: "ADDRESS", help: "create: the bridge's address (default: the first address of the subnet)."),
+            OptionSpec("internal", help: "create: no default route and no forwarding out of the network."),
+            OptionSpec("ip", value: "ADDRESS", help: "connect: a static IPv4 address."),
+            OptionSpec("ip-range", value: "SUBNET", help: "create: allocate container addresses from this part of the subnet."),
+            OptionSpec("label", value: "KEY=VALUE", help: "create: set a label.", repeatable: true),
+            OptionSpec("mac-address", value: "MAC", help: "connect: the interface's MAC address (default: derived from the IP)."),
             OptionSpec("no-trunc", help: "ls: show full network IDs."),
+            OptionSpec("opt", short: "o", value: "KEY=VALUE", help: "create: a driver option (com.docker.network.driver.mtu, com.docker.network.bridge.name).", repeatable: true),
+            OptionSpec("publish", short: "p", value: "PORT", help: "connect: publish [IP:][HOST_PORT:]CONTAINER_PORT[/PROTO].", repeatable: true),
             OptionSpec("quiet", short: "q", help: "ls: print only network IDs."),
+            OptionSpec("subnet", value: "SUBNET", help: "create: the IPv4 subnet in CIDR form (default: a free /24 of 10.213.0.0/16)."),
         ],
         examples: [
+            ("berth network create --subnet 10.213.50.0/24 demo_back", "Create a network with a given subnet."),
             ("berth network ls", "List berth's networks."),
             ("berth network ls --filter label=com.docker.compose.project=demo", "List the networks of the project demo."),
             ("berth network inspect demo_default", "Show a network's subnet, gateway, bridge and endpoints as JSON."),
             ("berth network prune -f", "Remove every network without containers."),
         ]
     ) { invocation in
-        try run(invocation)
+        do {
+            return try run(invocation)
+        } catch let error as NetworkError {
+            throw CLIError(error.message)
+        }
     }
 
     static func run(_ invocation: Invocation) throws -> Int32 {
@@ -40,6 +57,19 @@ enum NetworkCommand {
             firewall: Firewall(table: invocation.environment["BERTH_NFT_TABLE"] ?? "berth"))
         let filters = try invocation.options.all("filter").map(Filter.parse)
         switch verb {
+        case "create":
+            guard names.count == 1 else { throw UsageError(message: "\"network create\" requires exactly 1 argument", command: "network") }
+            let record = try manager.create(name: names[0], options: try createOptions(invocation.options))
+            invocation.console.out(record.id + "\n")
+            return 0
+        case "connect":
+            guard names.count == 2 else { throw UsageError(message: "\"network connect\" requires exactly 2 arguments: NETWORK CONTAINER", command: "network") }
+            return try connect(manager, invocation, network: names[0], container: names[1])
+        case "disconnect":
+            guard names.count == 2 else { throw UsageError(message: "\"network disconnect\" requires exactly 2 arguments: NETWORK CONTAINER", command: "network") }
+            try manager.detach(network: names[0], container: names[1])
+            if try manager.endpoints(container: names[1]).isEmpty { try manager.removeNamespace(container: names[1]) }
+            return 0
         case "ls", "list":
             try noArguments(names, verb)
             return try list(manager, invocation, filters: filters)
@@ -51,7 +81,7 @@ enum NetworkCommand {
             try noArguments(names, verb)
             return try prune(manager, invocation, filters: filters)
         default:
-            let hint = Spelling.closest(to: verb, in: ["ls", "inspect", "rm", "prune"]).map { "\nDid you mean \"\($0)\"?" } ?? ""
+            let hint = Spelling.closest(to: verb, in: ["create", "ls", "inspect", "rm", "prune", "connect", "disconnect"]).map { "\nDid you mean \"\($0)\"?" } ?? ""
             throw UsageError(message: "unknown network subcommand \"\(verb)\"\(hint)", command: "network")
         }
     }
@@ -60,6 +90,57 @@ enum NetworkCommand {
         if !names.isEmpty {
             throw UsageError(message: "\"network \(verb)\" accepts no arguments", command: "network")
         }
+    }
+
+    // MARK: create, connect
+
+    static func createOptions(_ options: ParsedOptions) throws -> NetworkOptions {
+        func parse<T>(_ name: String, _ make: (String) -> T?) throws -> T? {
+            guard let text = options.value(name) else { return nil }
+            guard let value = make(text) else { throw UsageError(message: "invalid --\(name) \"\(text)\"", command: "network") }
+            return value
+        }
+        func pairs(_ name: String) throws -> [String: String] {
+            var out: [String: String] = [:]
+            for item in options.all(name) {
+                let kv = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+                guard !kv[0].isEmpty else { throw UsageError(message: "invalid --\(name) \"\(item)\": use KEY=VALUE", command: "network") }
+                out[kv[0]] = kv.count == 2 ? kv[1] : ""
+            }
+            return out
+        }
+        return NetworkOptions(
+            subnet: try parse("subnet") { IPv4Subnet($0) }, gateway: try parse("gateway") { IPv4Address($0) },
+            ipRange: try parse("ip-range") { IPv4Subnet($0) }, internal: options.flag("internal"),
+            driverOptions: try pairs("opt"), labels: try pairs("label"))
+    }
+
+    static func connect(_ manager: NetworkManager, _ invocation: Invocation, network: String, container: String) throws -> Int32 {
+        let options = invocation.options
+        let ip = try options.value("ip").map { text in
+            guard let address = IPv4Address(text) else { throw UsageError(message: "invalid --ip \"\(text)\"", command: "network") }
+            return address
+        }
+        let mac = try options.value("mac-address").map { text in
+            guard let address = MACAddress(text), !address.isMulticast else { throw UsageError(message: "invalid --mac-address \"\(text)\"", command: "network") }
+            return address
+        }
+        let requests = try options.all("publish").map { try PortRequest(shortSyntax: $0) }
+        _ = try manager.inspect(name: network)
+        let reservation = try PortReservation.reserve(requests, owner: "container \(container)")
+        defer { reservation.release() }
+        let path = manager.namespacePath(container: container)
+        let namespace = NetworkNamespace(path: path).exists ? NetworkNamespace(path: path) : try manager.createNamespace(container: container)
+        do {
+            try manager.attach(network: network, AttachRequest(
+                container: container, namespace: namespace, ipv4Address: ip, macAddress: mac, aliases: options.all("alias"),
+                ports: reservation.bindings))
+        } catch {
+            if try manager.endpoints(container: container).isEmpty { try? namespace.remove() }
+            throw error
+        }
+        invocation.console.out(namespace.path + "\n")
+        return 0
     }
 
     // MARK: ls
