@@ -101,7 +101,7 @@ public enum BerthCLI {
 
     /// Every command, in the order help lists them.
     public static var commands: [CommandSpec] {
-        [ConfigCommand.spec, NetworkCommand.spec, VersionCommand.spec, HelpCommand.spec, RuntimePlumbing.spec]
+        [ConfigCommand.spec, NetworkCommand.spec, VersionCommand.spec, HelpCommand.spec, RuntimePlumbing.spec, DNSPlumbing.spec]
     }
 
     public static func command(named name: String) -> CommandSpec? {
