@@ -77,3 +77,20 @@ struct PortTests {
         #expect(bindings[1].description == "0.0.0.0:8443->443/tcp")
     }
 }
+
+@Suite("port syntax")
+struct PortSyntaxTests {
+    @Test func composeFieldsAndShortSyntax() throws {
+        #expect(try PortRequest(shortSyntax: "80") == PortRequest(containerPort: 80))
+        #expect(try PortRequest(shortSyntax: "8080:80") == PortRequest(hostPorts: 8080...8080, containerPort: 80))
+        #expect(try PortRequest(shortSyntax: "127.0.0.1:8000-8005:80/udp") == PortRequest(hostIP: IPv4Address("127.0.0.1"), hostPorts: 8000...8005, containerPort: 80, proto: .udp))
+        #expect(try PortRequest(shortSyntax: "127.0.0.1::80") == PortRequest(hostIP: IPv4Address("127.0.0.1"), containerPort: 80))
+        #expect(try PortRequest(hostIP: "0.0.0.0", published: "", target: 53, protocol: "UDP") == PortRequest(containerPort: 53, proto: .udp))
+        #expect(throws: NetworkError(.invalidArgument, "published port \"9-8\" is not a port or a range like 8000-8005")) {
+            try PortRequest(hostIP: nil, published: "9-8", target: 80, protocol: "tcp")
+        }
+        #expect(throws: NetworkError(.invalidArgument, "protocol \"sctp\" is not supported: use tcp or udp")) { try PortRequest(shortSyntax: "80/sctp") }
+        #expect(throws: NetworkError.self) { try PortRequest(shortSyntax: "::1:80:80") }
+        #expect(throws: NetworkError.self) { try PortRequest(shortSyntax: "x") }
+    }
+}

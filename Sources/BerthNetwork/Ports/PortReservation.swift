@@ -128,3 +128,45 @@ public final class PortReservation: @unchecked Sendable {
         return (fd, UInt16(bigEndian: actual.sin_port))
     }
 }
+
+extension PortRequest {
+    /// From the fields of a Compose long-syntax port (`host_ip`, `published` as "8080",
+    /// "8000-8005" or empty, `target`, `protocol`), which is what the loader normalizes every
+    /// short form into.
+    public init(hostIP: String?, published: String?, target: UInt16, protocol proto: String) throws {
+        var address: IPv4Address?
+        if let hostIP, !hostIP.isEmpty, hostIP != "0.0.0.0" {
+            guard let parsed = IPv4Address(hostIP) else {
+                throw NetworkError(.invalidArgument, "host_ip \"\(hostIP)\" is not an IPv4 address (IPv6 publishing is not supported yet)")
+            }
+            address = parsed
+        }
+        guard let protocolValue = PortBinding.Proto(rawValue: proto.lowercased()) else {
+            throw NetworkError(.invalidArgument, "protocol \"\(proto)\" is not supported: use tcp or udp")
+        }
+        var ports: ClosedRange<UInt16>?
+        if let published, !published.isEmpty {
+            let bounds = published.split(separator: "-", omittingEmptySubsequences: false).map { UInt16($0) }
+            guard (1...2).contains(bounds.count), let low = bounds.first ?? nil, let high = bounds.last ?? nil, low > 0, low <= high else {
+                throw NetworkError(.invalidArgument, "published port \"\(published)\" is not a port or a range like 8000-8005")
+            }
+            ports = low...high
+        }
+        self.init(hostIP: address, hostPorts: ports, containerPort: target, proto: protocolValue)
+    }
+
+    /// Docker's `-p` short form: `[IP:][HOST_PORT[-END]:]CONTAINER_PORT[/PROTO]`.
+    public init(shortSyntax text: String) throws {
+        var body = Substring(text)
+        var proto = "tcp"
+        if let slash = body.lastIndex(of: "/") {
+            proto = String(body[body.index(after: slash)...])
+            body = body[..<slash]
+        }
+        let parts = body.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        guard (1...3).contains(parts.count), let target = UInt16(parts[parts.count - 1]), target > 0 else {
+            throw NetworkError(.invalidArgument, "invalid port \"\(text)\": use [IP:][HOST_PORT:]CONTAINER_PORT[/tcp|udp]")
+        }
+        try self.init(hostIP: parts.count == 3 ? parts[0] : nil, published: parts.count >= 2 ? parts[parts.count - 2] : nil, target: target, protocol: proto)
+    }
+}
