@@ -3,7 +3,7 @@ SWIFT      ?= swift
 PREFIX     ?= /usr/local
 BUILD_FLAGS ?=
 # Debian packages the build and the tests need; `make deps` installs the missing ones.
-APT_PACKAGES = libyaml-dev pkg-config groff-base mandoc busybox-static libseccomp-dev libarchive-dev \
+APT_PACKAGES = libyaml-dev pkg-config groff-base mandoc busybox-static libseccomp-dev libarchive-dev nftables \
                docker-registry skopeo umoci apache2-utils openssl
 
 .PHONY: all build release test deps install demo clean man
@@ -37,6 +37,7 @@ test: deps
 install: release
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man8
 	install -m 0755 $$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/berth $(DESTDIR)$(PREFIX)/bin/berth
+	install -m 0755 $$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/berth-runtime $(DESTDIR)$(PREFIX)/bin/berth-runtime
 	for page in man/*.1; do install -m 0644 $$page $(DESTDIR)$(PREFIX)/share/man/man1/; done
 	for page in man/*.5; do install -m 0644 $$page $(DESTDIR)$(PREFIX)/share/man/man5/; done
 	for page in man/*.8; do [ -e "$$page" ] && install -m 0644 $$page $(DESTDIR)$(PREFIX)/share/man/man8/ || true; done

@@ -11,6 +11,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "berth", targets: ["berth"]),
+        .executable(name: "berth-runtime", targets: ["berth-runtime"]),
     ],
     targets: [
         // System C libraries (Debian: libyaml-dev, libseccomp-dev, libarchive-dev).
@@ -24,14 +25,24 @@ let package = Package(
         .target(name: "ComposeSpec", dependencies: ["CYaml", "BerthDigest"], swiftSettings: strict),
         .target(name: "BerthImages", dependencies: ["BerthSystem", "BerthDigest", "CBerthSys", "CArchive"], swiftSettings: strict),
         .target(name: "BerthRuntime", dependencies: ["BerthSystem", "CBerthSys", "CSeccomp"], swiftSettings: strict),
-        .target(name: "BerthCLI", dependencies: ["ComposeSpec", "BerthRuntime", "BerthSystem", "BerthImages"], swiftSettings: strict),
+        // Networking engine: netlink, IPAM, nftables, published ports, embedded DNS. Takes its own
+        // types (the orchestrator maps Compose onto them), so it never imports ComposeSpec.
+        .target(name: "BerthNetwork", dependencies: ["BerthSystem", "CBerthSys", "BerthDigest"], swiftSettings: strict),
+        .target(name: "BerthOrchestrator", dependencies: ["ComposeSpec", "BerthRuntime", "BerthSystem", "BerthDigest", "CBerthSys"], swiftSettings: strict),
+        .target(name: "BerthCLI", dependencies: ["ComposeSpec", "BerthRuntime", "BerthSystem", "BerthOrchestrator", "BerthImages", "BerthNetwork"], swiftSettings: strict),
         .executableTarget(name: "berth", dependencies: ["BerthCLI", "BerthRuntime"], swiftSettings: strict),
+        // The per-container monitor (`berth-runtime run|exec`): BerthRuntime only, no Foundation.
+        .executableTarget(name: "berth-runtime", dependencies: ["BerthRuntime"], swiftSettings: strict),
         .testTarget(
             name: "ComposeSpecTests", dependencies: ["ComposeSpec", "BerthDigest"],
             exclude: ["conformance-known-differences.tsv", "conformance-rejected.tsv"], swiftSettings: strict),
         .testTarget(name: "BerthRuntimeTests", dependencies: ["BerthRuntime", "BerthSystem", "CBerthSys"], swiftSettings: strict),
+        .testTarget(name: "BerthOrchestratorTests", dependencies: ["BerthOrchestrator", "ComposeSpec", "BerthRuntime", "BerthSystem"], swiftSettings: strict),
+        .testTarget(
+            name: "BerthNetworkTests", dependencies: ["BerthNetwork", "BerthRuntime", "BerthSystem", "CBerthSys"],
+            swiftSettings: strict),
         .testTarget(name: "BerthImagesTests", dependencies: ["BerthImages", "BerthSystem", "CBerthSys", "CArchive", "BerthCLI", "BerthRuntime"], swiftSettings: strict),
-        .testTarget(name: "BerthCLITests", dependencies: ["BerthCLI", "ComposeSpec", "BerthImages"], swiftSettings: strict),
+        .testTarget(name: "BerthCLITests", dependencies: ["BerthCLI", "ComposeSpec", "BerthImages", "BerthNetwork"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

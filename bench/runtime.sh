@@ -13,18 +13,17 @@
 #   "crun run"               — only with CGROUP_FIX=1: ../shared/bench/peers/cgroup-fix.sh
 #                              moves hugetlb to cgroup v1 for the run and reverts it on exit.
 #
-# LEAN=1 adds a row for the same runtime code in a binary without Foundation (a scratch
-# package in the work dir that links only BerthRuntime): today BerthCLI links Foundation
-# into `berth`, whose CoreFoundation/Dispatch start-up costs ~1.5 ms per process here.
+# berth is measured twice: `berth-runtime run`, the Foundation-free binary the orchestrator
+# spawns per container, and `berth runtime run`, the same code behind the CLI binary (which
+# pays CoreFoundation's start-up, ~2 ms per process).
 #
-# Usage: bench/runtime.sh            (env: ROUNDS=5 RUNS=20 WARMUP=5 CGROUP_FIX=0 LEAN=0 BERTH=path)
+# Usage: bench/runtime.sh            (env: ROUNDS=5 RUNS=20 WARMUP=5 CGROUP_FIX=0 BERTH=path)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-5}
 RUNS=${RUNS:-20}
 WARMUP=${WARMUP:-5}
 CGROUP_FIX=${CGROUP_FIX:-0}
-LEAN=${LEAN:-0}
 PEERS=${PEERS:-$(cd .. && pwd)/shared/bench/peers}
 
 for tool in hyperfine crun runc python3; do
@@ -37,20 +36,15 @@ if [ -z "${BERTH:-}" ]; then
     swift build -c release --static-swift-stdlib >/dev/null
     BERTH=$(swift build -c release --static-swift-stdlib --show-bin-path)/berth
 fi
+BERTH_RUNTIME=$(dirname "$BERTH")/berth-runtime
 
 WORK=$(mktemp -d /tmp/berth-bench.XXXXXX)
 FIX_APPLIED=0
 cleanup() {
     if [ "$FIX_APPLIED" = 1 ]; then "$PEERS/cgroup-fix.sh" revert >/dev/null || echo "bench: cgroup-fix revert failed; run $PEERS/cgroup-fix.sh revert" >&2; fi
-    # berth keeps berth/<project> cgroup parents between runs (like Docker's docker/):
-    # remove the bench project's, and berth/ when nothing else uses it.
-    for d in /sys/fs/cgroup/*/berth/bench /sys/fs/cgroup/berth/bench; do [ -d "$d" ] && rmdir "$d" 2>/dev/null || true; done
-    for d in /sys/fs/cgroup/*/berth /sys/fs/cgroup/berth; do [ -d "$d" ] && rmdir "$d" 2>/dev/null || true; done
     runc delete -f bench-runc >/dev/null 2>&1 || true
     crun delete -f bench-crun >/dev/null 2>&1 || true
     rm -rf "$WORK"
-    # SwiftPM's lock files for the scratch package live in /tmp, named after its path.
-    rm -f /tmp/"$(printf %s "$WORK" | tr / _)"_lean_.build*
 }
 trap cleanup EXIT
 
@@ -75,44 +69,16 @@ c["hostname"] = "bench"
 json.dump(c, open(path, "w"), indent=1)
 EOF
 
-if [ "$LEAN" = 1 ]; then
-    # The runtime's own targets, symlinked into a scratch package with a 3-line main.
-    LEAN_PKG=$WORK/lean
-    mkdir -p "$LEAN_PKG/Sources/lean"
-    for t in CBerthSys CSeccomp BerthSystem BerthRuntime; do ln -s "$PWD/Sources/$t" "$LEAN_PKG/Sources/$t"; done
-    cat > "$LEAN_PKG/Package.swift" <<'PKG'
-// swift-tools-version:6.0
-import PackageDescription
-let package = Package(name: "lean", targets: [
-    .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp"),
-    .target(name: "CBerthSys"),
-    .target(name: "BerthSystem", dependencies: ["CBerthSys"]),
-    .target(name: "BerthRuntime", dependencies: ["BerthSystem", "CBerthSys", "CSeccomp"]),
-    .executableTarget(name: "lean", dependencies: ["BerthRuntime"]),
-], swiftLanguageModes: [.v6])
-PKG
-    cat > "$LEAN_PKG/Sources/lean/main.swift" <<'MAIN'
-import BerthRuntime
-import Glibc
-exit(RuntimeCommand.run(arguments: Array(CommandLine.arguments.dropFirst(2))))
-MAIN
-    (cd "$LEAN_PKG" && swift build -c release --static-swift-stdlib >/dev/null)
-    LEAN_BIN=$(cd "$LEAN_PKG" && swift build -c release --static-swift-stdlib --show-bin-path)/lean
-fi
-
 if [ "$CGROUP_FIX" = 1 ]; then
     "$PEERS/cgroup-fix.sh" apply >/dev/null
     FIX_APPLIED=1
 fi
 
-names=("berth runtime run" "crun run (unshare -m)" "runc run")
-cmds=("$BERTH runtime run --rootfs $ROOTFS --run-root $WORK/run --project bench --name bench -- true"
+names=("berth-runtime run" "berth runtime run" "crun run (unshare -m)" "runc run")
+cmds=("$BERTH_RUNTIME run --rootfs $ROOTFS --run-root $WORK/run --project bench --name bench -- true"
+      "$BERTH runtime run --rootfs $ROOTFS --run-root $WORK/run --project bench --name bench -- true"
       "unshare -m --propagation private sh -c 'umount /sys/fs/cgroup/unified && exec crun run -b $WORK/bundle bench-crun'"
       "runc run -b $WORK/bundle bench-runc")
-if [ "$LEAN" = 1 ]; then
-    names+=("berth runtime run (binary without Foundation)")
-    cmds+=("$LEAN_BIN runtime run --rootfs $ROOTFS --run-root $WORK/run --project bench --name bench -- true")
-fi
 if [ "$FIX_APPLIED" = 1 ]; then
     names+=("crun run")
     cmds+=("crun run -b $WORK/bundle bench-crun")
@@ -145,8 +111,8 @@ for path in sorted(glob.glob(work + "/round-*.json")):
         if r["command"] not in times:
             times[r["command"]] = []
         times[r["command"]] += r["times"]
-order = ["berth runtime run", "berth runtime run (binary without Foundation)", "crun run", "crun run (unshare -m)", "runc run"]
-base = statistics.median(times["berth runtime run"])
+order = ["berth-runtime run", "berth runtime run", "crun run", "crun run (unshare -m)", "runc run"]
+base = statistics.median(times["berth-runtime run"])
 print(f"start-to-exit of `true`, {rounds} alternating rounds × {runs} runs (ms)\n")
 print("| command | median | mean | min | p90 | median / berth |")
 print("|---|---:|---:|---:|---:|---:|")

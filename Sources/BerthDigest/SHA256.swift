@@ -1,9 +1,9 @@
 import CBerthSys
 
-/// SHA-256 (FIPS 180-4), for config hashes and content digests. Foundation on Linux has no
-/// CryptoKit, and berth has no package dependencies: this wraps the C shim's
-/// implementation (CBerthSys/sha256.c), which uses the x86 SHA extensions when the CPU has
-/// them — image pulls hash every layer byte twice.
+/// SHA-256 (FIPS 180-4) for config hashes and content digests, over the C shim's
+/// implementation (`sha256.c`: the CPU's SHA extensions when present, else portable C) —
+/// berth has no package dependencies and Foundation on Linux has no CryptoKit. Image pulls
+/// hash every layer byte twice (compressed and uncompressed), so the speed matters.
 public struct SHA256: Sendable {
     private var context = berth_sha256()
 
@@ -38,17 +38,17 @@ public struct SHA256: Sendable {
     public static func hex<C: Collection>(_ bytes: C) -> String where C.Element == UInt8 {
         var hasher = SHA256()
         hasher.update(bytes)
-        return hexString(hasher.finalize())
+        return hex(digest: hasher.finalize())
     }
 
     public static func hex(_ text: String) -> String { hex(Array(text.utf8)) }
 
-    /// Lower-case hex of any bytes.
-    public static func hexString(_ bytes: [UInt8]) -> String {
+    /// Lower-case hex of raw digest bytes.
+    public static func hex(digest: [UInt8]) -> String {
         let digits = Array("0123456789abcdef".utf8)
-        var text = [UInt8]()
-        text.reserveCapacity(bytes.count * 2)
-        for byte in bytes {
+        var text: [UInt8] = []
+        text.reserveCapacity(digest.count * 2)
+        for byte in digest {
             text.append(digits[Int(byte >> 4)])
             text.append(digits[Int(byte & 0xF)])
         }

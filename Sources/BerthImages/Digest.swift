@@ -82,6 +82,6 @@ public struct Hasher256: Sendable {
 
     public mutating func finalize() -> Digest {
         let copy = sha
-        return Digest(sha256: SHA256.hexString(copy.finalize()))
+        return Digest(sha256: SHA256.hex(digest: copy.finalize()))
     }
 }

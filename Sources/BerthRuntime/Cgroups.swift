@@ -125,6 +125,27 @@ public struct Cgroup: Sendable {
     /// Creates the cgroup in every hierarchy and applies `resources`; `deviceRules` are the
     /// allowed devices (`Cgroup.deviceRules`, or `["a *:* rwm"]` for a privileged container).
     public func create(resources: ContainerSpec.Resources, deviceRules: [String] = Cgroup.deviceRules) throws {
+        // The project's parents may be removed by its last exiting container between our
+        // mkdirs (removeParents): that shows as a missing parent, and a second pass wins.
+        for attempt in 1...3 {
+            do {
+                return try createOnce(resources: resources, deviceRules: deviceRules)
+            } catch where attempt < 3 && !parentsExist() {
+                continue
+            }
+        }
+    }
+
+    /// Whether `berth/<project>` exists in every hierarchy.
+    func parentsExist() -> Bool {
+        let parent = relativePath.split(separator: "/").dropLast().joined(separator: "/")
+        switch layout {
+        case .v1(let hierarchies): return hierarchies.allSatisfy { FS.isDirectory($0.mountPoint + "/" + parent) }
+        case .v2(let mount): return FS.isDirectory(mount + "/" + parent)
+        }
+    }
+
+    func createOnce(resources: ContainerSpec.Resources, deviceRules: [String]) throws {
         switch layout {
         case .v1(let hierarchies):
             for hierarchy in hierarchies {
@@ -371,9 +392,9 @@ public struct Cgroup: Sendable {
         return text.split(separator: "\n").compactMap { Int32($0) }
     }
 
-    /// Removes the container's cgroup directories. The `berth/<project>` parents stay, like
-    /// Docker's `docker` parent: re-creating them (and copying cpuset values down) on every
-    /// start cost ~1.5 ms; `removeParents` drops them when a project is torn down.
+    /// Removes the container's cgroup directories. The `berth/<project>` parents stay while
+    /// other containers of the project run (re-creating them, and copying cpuset values down,
+    /// on every start cost ~1.5 ms); the project's last container drops them (`removeParents`).
     public func remove() throws {
         var firstError: Error?
         for dir in directories {

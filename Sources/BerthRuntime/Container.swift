@@ -33,13 +33,18 @@ public struct RunOptions: Sendable {
     public var stdin: Int32
     public var stdout: Int32
     public var stderr: Int32
+    /// When ≥ 0: once the command has been executed, `{"Pid":…,"StartedAt":…}` and a
+    /// newline are written here — how a supervisor that spawned this monitor learns that
+    /// the container runs (a failure writes `{"Error":…}` instead, see `RuntimeCommand`).
+    public var readyFD: Int32
 
-    public init(runRoot: String = "/run/berth", killWithParent: Bool = true, stdin: Int32 = 0, stdout: Int32 = 1, stderr: Int32 = 2) {
+    public init(runRoot: String = "/run/berth", killWithParent: Bool = true, stdin: Int32 = 0, stdout: Int32 = 1, stderr: Int32 = 2, readyFD: Int32 = -1) {
         self.runRoot = runRoot
         self.killWithParent = killWithParent
         self.stdin = stdin
         self.stdout = stdout
         self.stderr = stderr
+        self.readyFD = readyFD
     }
 }
 
@@ -169,6 +174,8 @@ public enum ContainerRunner {
         let cgroup = Cgroup(layout: layout, project: spec.project, name: spec.name)
 
         // State directory: the container's own files; its presence marks the name as taken.
+        let stateTmpfs = try StateTmpfs.acquire(runRoot: options.runRoot)
+        cleanups.push { stateTmpfs.release() }
         let projectDir = "\(options.runRoot)/runtime/\(spec.project)"
         let stateDir = "\(projectDir)/\(spec.name)"
         // Another container of the project may remove the (then empty) project dir between
@@ -191,8 +198,9 @@ public enum ContainerRunner {
         cleanups.push {
             try? FS.removeTree(stateDir)
             close(lockFD)
-            _ = rmdir(projectDir)
-            _ = rmdir(options.runRoot + "/runtime")
+            // The project's last container is gone: its `berth/<project>` cgroup parents go
+            // too (at exit, off the start path; a racing start re-creates them, see create).
+            if rmdir(projectDir) == 0 { Cgroup.removeParents(layout: layout, project: spec.project) }
         }
         sweepStale(projectDir: projectDir, layout: layout, project: spec.project, except: spec.name)
         try writeEtcFiles(spec, stateDir: stateDir)
@@ -372,14 +380,9 @@ public enum ContainerRunner {
         if !spec.security.privileged && spec.security.seccomp == .default {
             seccompProgram = try SeccompProfile.program(capabilities: capabilities, cacheDir: options.runRoot + "/seccomp")
         }
-        let length = UInt32(seccompProgram.count)
-        let go: [UInt8] = [1, UInt8(length & 0xff), UInt8((length >> 8) & 0xff), UInt8((length >> 16) & 0xff), UInt8(length >> 24)] + seccompProgram
-        // EPIPE here means the child already failed: its report is on the error pipe.
-        try? FS.writeAll(fd: sync.write, go, path: "sync pipe")
-        Trace.mark("sync-sent")
-
-        // State lives in the run root (tmpfs on most hosts, gone at reboot by definition):
-        // atomic by rename, without fsync.
+        // State lives in the run root (tmpfs, gone at reboot by definition): atomic by
+        // rename, without fsync. Written before the child may exec, so that whatever the
+        // container does first (print, serve) happens with its state visible to exec and ps.
         try FS.writeAtomically(stateDir + "/state.json", sync: false, Array(
             "{\"Name\":\"\(spec.name)\",\"Project\":\"\(spec.project)\",\"Pid\":\(pid),\"Cgroup\":\"\(cgroup.relativePath)\",\"StartedAt\":\"\(startedAt)\"}\n".utf8))
         try FS.writeAtomically(stateDir + "/exec.conf", sync: false, Array(ExecConfig(
@@ -387,6 +390,12 @@ public enum ContainerRunner {
             noNewPrivileges: spec.security.noNewPrivileges, user: spec.process.user,
             groups: spec.process.additionalGroups, cwd: spec.process.cwd, env: spec.process.env).text.utf8))
         Trace.mark("state-written")
+        let length = UInt32(seccompProgram.count)
+        let go: [UInt8] = [1, UInt8(length & 0xff), UInt8((length >> 8) & 0xff), UInt8((length >> 16) & 0xff), UInt8(length >> 24)] + seccompProgram
+        // EPIPE here means the child already failed: its report is on the error pipe.
+        try? FS.writeAll(fd: sync.write, go, path: "sync pipe")
+        Trace.mark("sync-sent")
+
         if let consoleSocket {
             // The child sends the pty master once it exists; EOF means it failed first.
             let master = berth_recv_fd(consoleSocket.parent)
@@ -407,6 +416,9 @@ public enum ContainerRunner {
         }
 
         Trace.mark("exec-ok")
+        if options.readyFD >= 0 {
+            try? FS.writeAll(fd: options.readyFD, Array("{\"Pid\":\(pid),\"StartedAt\":\"\(startedAt)\"}\n".utf8), path: "ready fd")
+        }
         var monitor = Monitor(
             pid: pid, pidfd: childPidfd, signalFD: signalFD, spec: spec, options: options, outPipe: outPipe?.read,
             errPipe: errPipe?.read, ptyMaster: ptyMaster, log: logWriter)

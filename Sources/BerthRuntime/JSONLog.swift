@@ -83,11 +83,17 @@ public final class JSONLogWriter {
         size = 0
     }
 
-    /// One JSON line. Escapes like Go's encoding/json (which Docker uses): `"`, `\`,
-    /// control characters, and `<`, `>`, `&` as `\u003c` …; invalid UTF-8 becomes U+FFFD.
+    /// One JSON line (`{"log":…,"stream":…,"time":…}`).
     public static func entry(_ line: [UInt8], stream: String, time: String) -> String {
-        var out = "{\"log\":\""
-        let text = String(decoding: line, as: UTF8.self)
+        "{\"log\":\"" + escape(String(decoding: line, as: UTF8.self)) + "\",\"stream\":\"\(stream)\",\"time\":\"\(time)\"}\n"
+    }
+
+    /// The inside of a JSON string, escaped like Go's encoding/json (which Docker uses):
+    /// `"`, `\`, control characters, and `<`, `>`, `&` as `\u003c` …; invalid UTF-8 has
+    /// become U+FFFD on decoding.
+    public static func escape(_ text: String) -> String {
+        var out = ""
+        out.reserveCapacity(text.utf8.count + 8)
         for scalar in text.unicodeScalars {
             switch scalar {
             case "\"": out += "\\\""
@@ -109,7 +115,6 @@ public final class JSONLogWriter {
                 }
             }
         }
-        out += "\",\"stream\":\"\(stream)\",\"time\":\"\(time)\"}\n"
         return out
     }
 }

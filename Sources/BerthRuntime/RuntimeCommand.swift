@@ -55,6 +55,7 @@ public enum RuntimeCommand {
         RuntimeOption(["--privileged"], nil, "All capabilities, no seccomp, no masked or read-only paths, writable /sys."),
         RuntimeOption(["--project"], "NAME", "Project part of the cgroup path berth/<project>/<name> (default runtime)."),
         RuntimeOption(["--read-only"], nil, "Mount the container's root file system read-only."),
+        RuntimeOption(["--ready-fd"], "FD", "Write {\"Pid\":N,\"StartedAt\":TIME} to FD once the command runs, or {\"Error\":TEXT} if it cannot start."),
         RuntimeOption(["--rootfs"], "DIR", "Root file system of the container (an unpacked image)."),
         RuntimeOption(["--run-root"], "DIR", "Directory for state files (default $BERTH_RUN_ROOT or /run/berth)."),
         RuntimeOption(["--security-opt"], "OPT", "no-new-privileges[:true|false] or seccomp=unconfined.", repeatable: true),
@@ -138,11 +139,20 @@ public enum RuntimeCommand {
             return result.exitCode
         } catch let error as RuntimeError {
             writeStderr("Error: \(error.message)\n")
+            reportFailure(error.message, code: error.exitCode, to: parsed.options.readyFD)
             return error.exitCode
         } catch {
             writeStderr("Error: container \(parsed.spec.name): \(error)\n")
+            reportFailure("container \(parsed.spec.name): \(error)", code: 125, to: parsed.options.readyFD)
             return 125
         }
+    }
+
+    /// `{"Error":…,"ExitCode":…}` on the ready fd: a spawning supervisor reads the first
+    /// line only, so after a `{"Pid":…}` line this is ignored.
+    static func reportFailure(_ message: String, code: Int32, to fd: Int32) {
+        guard fd >= 0 else { return }
+        try? FS.writeAll(fd: fd, Array("{\"Error\":\"\(JSONLogWriter.escape(message))\",\"ExitCode\":\(code)}\n".utf8), path: "ready fd")
     }
 
     /// Options of `berth runtime exec [OPTIONS] NAME [--] COMMAND [ARG...]`.
@@ -300,8 +310,15 @@ public enum RuntimeCommand {
         func has(_ name: String) -> Bool { values.contains { $0.0 == name } }
 
         let runRoot = last("--run-root") ?? environment["BERTH_RUN_ROOT"] ?? "/run/berth"
+        var runOptions = RunOptions(runRoot: runRoot)
+        if let text = last("--ready-fd") {
+            guard let fd = Int32(text), fd >= 3, fcntl(fd, F_GETFD) >= 0 else {
+                throw RuntimeError("invalid --ready-fd \(text): give an open file descriptor of 3 or more", kind: .usage)
+            }
+            runOptions.readyFD = fd
+        }
         if let specFile = last("--spec") {
-            let allowed: Set<String> = ["--spec", "--run-root", "--status-file"]
+            let allowed: Set<String> = ["--spec", "--run-root", "--status-file", "--ready-fd"]
             if let other = values.first(where: { !allowed.contains($0.0) }) {
                 throw RuntimeError("\(other.0) cannot be combined with --spec: the spec file holds the whole container", kind: .usage)
             }
@@ -310,7 +327,7 @@ public enum RuntimeCommand {
             }
             var spec = try ContainerSpec(decoding: text)
             if !command.isEmpty { spec.process.args = command }
-            return Parsed(spec: spec, options: RunOptions(runRoot: runRoot), statusFile: last("--status-file"))
+            return Parsed(spec: spec, options: runOptions, statusFile: last("--status-file"))
         }
         guard let rootfs = last("--rootfs") else {
             throw RuntimeError("--rootfs DIR is required (running an IMAGE needs berth's image store)", kind: .usage)
@@ -433,7 +450,7 @@ public enum RuntimeCommand {
         spec.namespaces.uts = try namespaceMode(last("--uts"), option: "--uts", allowed: ["private", "host"])
         spec.namespaces.cgroup = try namespaceMode(last("--cgroupns"), option: "--cgroupns", allowed: ["private", "host"])
 
-        return Parsed(spec: spec, options: RunOptions(runRoot: runRoot), statusFile: last("--status-file"))
+        return Parsed(spec: spec, options: runOptions, statusFile: last("--status-file"))
     }
 
     static func namespaceMode(_ value: String?, option: String, allowed: [String]) throws -> ContainerSpec.NamespaceMode {

@@ -477,6 +477,44 @@ struct ContainerTests {
         first.waitUntilExit()
     }
 
+    /// State dirs live on tmpfs (mounted by berth when the run root is on disk, as here in
+    /// /tmp), and the last container out unmounts it.
+    @Test func stateDirsLiveOnATmpfsThatGoesWithTheLastContainer() throws {
+        let f = try ContainerFixture()
+        let monitor = try f.start(["--name", "svc"], "exec sleep 1000")
+        let stateDir = f.runRoot + "/runtime/\(f.project)/svc"
+        #expect(berth_statfs_type(stateDir) == 0x0102_1994, "TMPFS_MAGIC")
+        let state = try String(contentsOfFile: stateDir + "/state.json", encoding: .utf8)
+        let pid = Int32(state.split(separator: ",").first { $0.hasPrefix("\"Pid\":") }.map { $0.dropFirst(6) } ?? "") ?? 0
+        #expect(pid > 0)
+        kill(pid, SIGKILL)
+        monitor.waitUntilExit()
+        #expect(monitor.terminationStatus == 137)
+        let mounted = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)
+            .split(separator: "\n").filter { $0.contains(f.runRoot) }
+        #expect(mounted == [])
+        #expect(leftovers(fixture: f) == [])
+    }
+
+    /// --ready-fd: how a supervisor learns that the container runs, or why it could not start.
+    @Test func readyFDReportsTheStartOrTheError() throws {
+        let f = try ContainerFixture()
+        let report = f.base + "/ready"
+        let started = try ContainerFixture.spawn(["/bin/sh", "-c", "exec 3>\(report); exec \"$@\"", "sh"] + f.runArguments(["--ready-fd", "3"], ["sh", "-c", "echo $$"]))
+        #expect(started.code == 0 && started.stdout == "1\n", "\(started.stderr)")
+        let line = try String(contentsOfFile: report, encoding: .utf8)
+        #expect(line.hasPrefix("{\"Pid\":") && line.contains(",\"StartedAt\":\"") && line.hasSuffix("\"}\n"), "\(line)")
+
+        let failed = try ContainerFixture.spawn(["/bin/sh", "-c", "exec 3>\(report); exec \"$@\"", "sh"] + f.runArguments(["--ready-fd", "3"], ["/no/such/command"]))
+        #expect(failed.code == 127)
+        let error = try String(contentsOfFile: report, encoding: .utf8)
+        #expect(error.hasPrefix("{\"Error\":\"") && error.contains("/no/such/command") && error.hasSuffix(",\"ExitCode\":127}\n"), "\(error)")
+
+        let bad = try ContainerFixture.spawn(f.runArguments(["--ready-fd", "1"], ["true"]))
+        #expect(bad.code == 64 && bad.stderr.contains("invalid --ready-fd 1: give an open file descriptor of 3 or more"))
+        #expect(leftovers(fixture: f) == [])
+    }
+
     @Test func finishedContainerFreesItsName() throws {
         let f = try ContainerFixture()
         let first = try f.run(["--name", "same"], ["true"])

@@ -19,6 +19,10 @@ let berthBinary: String = {
     return dir.appendingPathComponent("berth").path
 }()
 
+/// `berth-runtime`, built next to `berth`: the Foundation-free binary the orchestrator spawns
+/// per container. Most tests drive it; a few go through `berth runtime` to cover that entry.
+let runtimeBinary: String = (berthBinary as NSString).deletingLastPathComponent + "/berth-runtime"
+
 struct RunOutput {
     var code: Int32
     var stdout: String
@@ -43,7 +47,11 @@ final class ContainerFixture {
         let fm = FileManager.default
         try fm.createDirectory(atPath: base, withIntermediateDirectories: true)
         let base = self.base  // captured by value: a closure holding `self` would never let deinit run
-        cleanups.append { try? FileManager.default.removeItem(atPath: base) }
+        cleanups.append {
+            // A state tmpfs that a failed test left mounted (the leak checks report it).
+            _ = umount2(base + "/run/runtime", Int32(MNT_DETACH))
+            try? FileManager.default.removeItem(atPath: base)
+        }
         let layout = try CgroupLayout.detect()
         let project = self.project
         cleanups.append {
@@ -93,10 +101,10 @@ final class ContainerFixture {
         while let action = cleanups.popLast() { action() }
     }
 
-    /// `berth runtime run --rootfs <rootfs> --run-root <run> --project <p> <options> -- <command>`.
+    /// `berth-runtime run --rootfs <rootfs> --run-root <run> --project <p> <options> -- <command>`.
     func run(_ options: [String], _ command: [String], stdin: String? = nil, environment: [String: String] = [:]) throws -> RunOutput {
-        let args = ["runtime", "run", "--rootfs", rootfs, "--run-root", runRoot, "--project", project] + options + ["--"] + command
-        return try Self.spawn([berthBinary] + args, stdin: stdin, environment: environment)
+        let args = ["run", "--rootfs", rootfs, "--run-root", runRoot, "--project", project] + options + ["--"] + command
+        return try Self.spawn([runtimeBinary] + args, stdin: stdin, environment: environment)
     }
 
     func sh(_ script: String, _ options: [String] = []) throws -> RunOutput {
@@ -132,11 +140,11 @@ final class ContainerFixture {
     }
 
     func exec(_ options: [String], _ name: String, _ command: [String]) throws -> RunOutput {
-        try Self.spawn([berthBinary, "runtime", "exec", "--run-root", runRoot, "--project", project] + options + [name, "--"] + command)
+        try Self.spawn([runtimeBinary, "exec", "--run-root", runRoot, "--project", project] + options + [name, "--"] + command)
     }
 
     func runArguments(_ options: [String], _ command: [String]) -> [String] {
-        [berthBinary, "runtime", "run", "--rootfs", rootfs, "--run-root", runRoot, "--project", project] + options + ["--"] + command
+        [runtimeBinary, "run", "--rootfs", rootfs, "--run-root", runRoot, "--project", project] + options + ["--"] + command
     }
 
     static func spawn(_ argv: [String], stdin: String? = nil, environment: [String: String] = [:]) throws -> RunOutput {
@@ -190,6 +198,8 @@ func leftovers(fixture: ContainerFixture) -> [String] {
     if case .v1(let hierarchies)? = try? CgroupLayout.detect() {
         for h in hierarchies {
             let dir = "\(h.mountPoint)/berth/\(fixture.project)"
+            // The project's parent goes with its last container.
+            if FS.isDirectory(dir) { found.append("cgroup: \(dir)") }
             if let children = try? FileManager.default.contentsOfDirectory(atPath: dir) {
                 found += children.filter { !$0.contains(".") && !["tasks", "notify_on_release"].contains($0) }
                     .filter { FS.isDirectory(dir + "/" + $0) }.map { "cgroup: \(dir)/\($0)" }
@@ -197,6 +207,7 @@ func leftovers(fixture: ContainerFixture) -> [String] {
         }
     } else if case .v2(let mount)? = try? CgroupLayout.detect() {
         let dir = "\(mount)/berth/\(fixture.project)"
+        if FS.isDirectory(dir) { found.append("cgroup: \(dir)") }
         if let children = try? FileManager.default.contentsOfDirectory(atPath: dir) {
             found += children.filter { FS.isDirectory(dir + "/" + $0) }.map { "cgroup: \(dir)/\($0)" }
         }

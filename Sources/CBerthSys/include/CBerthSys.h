@@ -10,6 +10,7 @@
 #include <linux/sched.h>
 #include <linux/openat2.h>
 #include <linux/capability.h>
+#include <linux/netlink.h>
 
 /* Wait-status decoding (the W* macros are not importable). */
 int berth_wifexited(int status);
@@ -125,9 +126,26 @@ int berth_tty_make_raw(int fd, void *saved, size_t saved_len);
 int berth_tty_restore(int fd, const void *saved, size_t saved_len);
 size_t berth_termios_size(void);
 
+/* ---- processes ---- */
+/* posix_spawn of a process that outlives the caller: new session, default signals,
+ * stdin /dev/null, stdout+stderr appended to log_path, pass_fd as fd 3 (-1: none), no other
+ * fd. Safe from a multi-threaded process. Returns 0, or an errno value. */
+int berth_spawn_detached(const char *path, char *const argv[], char *const envp[],
+                         const char *log_path, int pass_fd, pid_t *pid_out);
+
 /* ---- network ---- */
 /* Brings up `lo` in the calling process's network namespace. */
 int berth_loopback_up(void);
+/* Creates a new network namespace and bind-mounts it on `path` (an existing empty file).
+ * The work runs in a short-lived clone(CLONE_VM|CLONE_VFORK) child that only makes raw
+ * system calls, so it is safe from a multi-threaded process: the caller's own namespaces
+ * never change. */
+int berth_netns_create(const char *path);
+/* socket(domain, type, protocol) created inside the network namespace `netns_fd` (same
+ * vfork-style child, sharing the fd table): the socket stays bound to that namespace. */
+int berth_socket_in_netns(int netns_fd, int domain, int type, int protocol);
+/* accept4(fd, addr, len, SOCK_CLOEXEC | SOCK_NONBLOCK): `addr` is a struct sockaddr_in. */
+int berth_accept_nonblock(int fd, void *addr, unsigned int *len);
 
 /* ---- extended attributes, syncfs (xattr.c) ---- */
 int berth_fsetxattr(int fd, const char *name, const void *value, size_t size);

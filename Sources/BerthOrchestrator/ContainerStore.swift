@@ -1,0 +1,112 @@
+import BerthSystem
+import Foundation
+
+/// What berth knows of one container, kept in `<root>/containers/<id>/config.json`: who it
+/// is (names, labels, image) — written once at create.
+public struct ContainerRecord: Codable, Sendable, Equatable {
+    public var id: String
+    public var name: String
+    public var project: String
+    public var service: String
+    public var number: Int
+    public var oneOff: Bool
+    /// Labels in the order they were stamped.
+    public var labels: [[String]]
+    public var image: String
+    public var imageDigest: String?
+    public var configHash: String
+    /// The command line, for `ps`.
+    public var command: [String]
+    public var created: String
+
+    public func label(_ key: String) -> String? { labels.last { $0.first == key }?.last }
+}
+
+/// How the container is doing, in `<root>/containers/<id>/state.json` — rewritten at each
+/// transition, atomically.
+public struct ContainerState: Codable, Sendable, Equatable {
+    public enum Status: String, Codable, Sendable {
+        case created, running, exited
+    }
+
+    public var status: Status = .created
+    /// The `berth-runtime` monitor: the container's parent, which records its exit in
+    /// `exit.json` even when no supervisor runs.
+    public var monitorPid: Int32?
+    /// The monitor's start time (field 22 of /proc/PID/stat): a recycled pid does not pass.
+    public var monitorStartTime: UInt64?
+    public var pid: Int32?
+    public var startedAt: String?
+    public var finishedAt: String?
+    public var exitCode: Int32?
+    public var oomKilled = false
+    /// Stopped by a command (`stop`, `down`), not by itself: restart policies leave it.
+    public var stoppedByUser = false
+
+    public init() {}
+}
+
+/// The exit report a monitor writes (`berth-runtime run --status-file`).
+struct ExitReport: Codable {
+    var ExitCode: Int32
+    var OOMKilled: Bool
+    var StartedAt: String
+    var FinishedAt: String
+}
+
+/// The containers' directories under `<root>/containers`, one per container id, as Docker's
+/// `/var/lib/docker/containers/<id>`: config.json, state.json, spec (the runtime's input),
+/// exit.json (the monitor's report), monitor.log, `<id>-json.log`, `rw/` (writable layer).
+public struct ContainerStore: Sendable {
+    public let directory: String
+
+    public init(root: String) {
+        directory = root + "/containers"
+    }
+
+    public func path(_ id: String) -> String { directory + "/" + id }
+
+    public func create(_ record: ContainerRecord, spec: String) throws {
+        let dir = path(record.id)
+        try FS.makeDirectories(directory, mode: 0o700)
+        _ = try Sys.check("mkdir", path: dir) { mkdir(dir, 0o700) }
+        try FS.writeAtomically(dir + "/spec", Array(spec.utf8), mode: 0o600)
+        try FS.writeAtomically(dir + "/config.json", Self.encode(record), mode: 0o600)
+        try save(ContainerState(), for: record.id)
+    }
+
+    public func records() -> [ContainerRecord] {
+        let ids = (try? FS.listDirectory(directory)) ?? []
+        return ids.compactMap { try? record($0) }.sorted { $0.name < $1.name }
+    }
+
+    public func record(_ id: String) throws -> ContainerRecord {
+        try Self.decode(ContainerRecord.self, from: path(id) + "/config.json")
+    }
+
+    public func state(_ id: String) -> ContainerState {
+        (try? Self.decode(ContainerState.self, from: path(id) + "/state.json")) ?? ContainerState()
+    }
+
+    public func save(_ state: ContainerState, for id: String) throws {
+        try FS.writeAtomically(path(id) + "/state.json", Self.encode(state), mode: 0o600)
+    }
+
+    func exitReport(_ id: String) -> ExitReport? {
+        try? Self.decode(ExitReport.self, from: path(id) + "/exit.json")
+    }
+
+    public func remove(_ id: String) throws {
+        try FS.removeTree(path(id))
+    }
+
+    static func encode<T: Encodable>(_ value: T) throws -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return Array(try encoder.encode(value)) + [0x0a]
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, from file: String) throws -> T {
+        try JSONDecoder().decode(type, from: Data(try FS.read(file)))
+    }
+}

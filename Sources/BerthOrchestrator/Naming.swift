@@ -1,0 +1,78 @@
+import ComposeSpec
+
+/// Compose v2's names and labels (SEMANTICS.md §2e): containers `<project>-<service>-<n>`
+/// unless `container_name` is set, networks and volumes `<project>_<key>`, and the
+/// `com.docker.compose.*` labels that reconciling finds resources by.
+public enum Naming {
+    /// The separator of container names (`project-service-1`).
+    public static let separator = "-"
+
+    public static func containerName(project: String, service: String, number: Int, serviceConfig: Service? = nil) -> String {
+        if let fixed = serviceConfig?.container_name { return fixed }
+        return [project, service, String(number)].joined(separator: separator)
+    }
+
+    /// The name of a one-off container (`berth run`): `<project>-<service>-run-<12 hex>`.
+    public static func oneOffName(project: String, service: String, suffix: String) -> String {
+        [project, service, "run", suffix].joined(separator: separator)
+    }
+}
+
+/// Label keys, as Docker Compose v2 stamps them.
+public enum Label {
+    public static let project = "com.docker.compose.project"
+    public static let service = "com.docker.compose.service"
+    public static let version = "com.docker.compose.version"
+    public static let workingDir = "com.docker.compose.project.working_dir"
+    public static let configFiles = "com.docker.compose.project.config_files"
+    public static let environmentFile = "com.docker.compose.project.environment_file"
+    public static let oneOff = "com.docker.compose.oneoff"
+    public static let configHash = "com.docker.compose.config-hash"
+    public static let containerNumber = "com.docker.compose.container-number"
+    public static let dependsOn = "com.docker.compose.depends_on"
+    public static let image = "com.docker.compose.image"
+    public static let replace = "com.docker.compose.replace"
+    public static let network = "com.docker.compose.network"
+    public static let volume = "com.docker.compose.volume"
+
+    /// The Compose version berth reports in `com.docker.compose.version` (the Compose v2
+    /// release whose behaviour it follows).
+    public static let composeVersion = "2.39.1"
+
+    /// The labels of a service container: the service's own `labels`, then Compose's.
+    public static func container(
+        project: Project, service name: String, service: Service, number: Int, configHash: String,
+        imageDigest: String?, oneOff: Bool = false, replaces: String? = nil
+    ) -> [(String, String)] {
+        var labels: [(String, String)] = (service.labels ?? KeyedMap()).sortedByKey().map { ($0.key, $0.value) }
+        labels.append((Label.configHash, configHash))
+        labels.append((Label.containerNumber, String(number)))
+        labels.append((Label.dependsOn, dependsOnLabel(service)))
+        if let imageDigest { labels.append((Label.image, imageDigest)) }
+        labels.append((Label.oneOff, oneOff ? "True" : "False"))
+        labels.append((Label.project, project.name))
+        labels.append((Label.configFiles, project.configFiles.joined(separator: ",")))
+        if !project.environmentFiles.isEmpty {
+            labels.append((Label.environmentFile, project.environmentFiles.joined(separator: ",")))
+        }
+        labels.append((Label.workingDir, project.workingDirectory))
+        if let replaces { labels.append((Label.replace, replaces)) }
+        labels.append((Label.service, name))
+        labels.append((Label.version, composeVersion))
+        return labels
+    }
+
+    /// `dep:condition:restart,…` in the order of the file (Compose's `create.go`).
+    static func dependsOnLabel(_ service: Service) -> String {
+        (service.depends_on ?? KeyedMap()).map { "\($0.key):\($0.value.condition):\($0.value.restart ?? false)" }
+            .joined(separator: ",")
+    }
+
+    public static func network(project: String, key: String) -> [(String, String)] {
+        [(Label.network, key), (Label.project, project), (Label.version, composeVersion)]
+    }
+
+    public static func volume(project: String, key: String) -> [(String, String)] {
+        [(Label.project, project), (Label.version, composeVersion), (Label.volume, key)]
+    }
+}

@@ -1,0 +1,221 @@
+import ComposeSpec
+
+/// A container of the project as found on the machine (by its labels).
+public struct ObservedContainer: Sendable, Equatable {
+    public enum State: Sendable, Equatable {
+        case created
+        case running
+        case paused
+        case restarting
+        case exited(Int32)
+
+        public var isRunning: Bool {
+            switch self {
+            case .running, .paused, .restarting: return true
+            case .created, .exited: return false
+            }
+        }
+    }
+
+    public var name: String
+    public var service: String
+    public var number: Int
+    public var configHash: String
+    /// The image digest the container was created from (`com.docker.compose.image`).
+    public var imageDigest: String?
+    public var oneOff: Bool
+    public var state: State
+
+    public init(name: String, service: String, number: Int, configHash: String, imageDigest: String? = nil, oneOff: Bool = false, state: State) {
+        self.name = name
+        self.service = service
+        self.number = number
+        self.configHash = configHash
+        self.imageDigest = imageDigest
+        self.oneOff = oneOff
+        self.state = state
+    }
+}
+
+/// `up`/`create` options that shape the plan.
+public struct UpOptions: Sendable, Equatable {
+    /// The services named on the command line; empty means all.
+    public var services: [String] = []
+    public var noDeps = false
+    public var forceRecreate = false
+    public var noRecreate = false
+    public var removeOrphans = false
+    /// `--scale SERVICE=N`.
+    public var scale: [String: Int] = [:]
+    /// `create`: containers are created, not started.
+    public var noStart = false
+
+    public init() {}
+}
+
+/// What happens to one container.
+public enum ContainerAction: Sendable, Equatable {
+    /// A new container with this name and number (then started, unless `noStart`).
+    case create(name: String, number: Int)
+    /// The config changed (or `--force-recreate`): the old container is replaced by a new
+    /// one with the same name and number.
+    case recreate(old: String, name: String, number: Int)
+    /// Exists, up to date, not running.
+    case start(name: String)
+    /// Running and up to date: nothing to do.
+    case keep(name: String)
+    /// Running and up to date, but a dependency with `restart: true` is recreated.
+    case restart(name: String)
+    /// Beyond the wanted scale: stopped and removed.
+    case remove(name: String)
+
+    public var containerName: String {
+        switch self {
+        case .create(let name, _), .recreate(_, let name, _), .start(let name), .keep(let name),
+             .restart(let name), .remove(let name):
+            return name
+        }
+    }
+}
+
+/// The result of planning an `up`: services in dependency levels (the services of a
+/// level start in parallel, each after its own dependencies' conditions hold).
+public struct Plan: Sendable, Equatable {
+    public struct ServiceStep: Sendable, Equatable {
+        public var service: String
+        /// The dependencies to wait for before this service's containers start (only
+        /// services of this plan that run: scale 0 and `--no-deps` ones are not waited on).
+        public var waitFor: [Dependency]
+        public var actions: [ContainerAction]
+    }
+
+    public var levels: [[ServiceStep]]
+    /// Containers of services that are no longer in the project.
+    public var orphans: [String]
+    /// Orphans are removed (`--remove-orphans`) or only warned about.
+    public var removeOrphans: Bool
+    public var warnings: [String]
+
+    public var steps: [ServiceStep] { levels.flatMap { $0 } }
+
+    public func step(_ service: String) -> ServiceStep? { steps.first { $0.service == service } }
+}
+
+public enum PlanError: Error, Sendable, Equatable, CustomStringConvertible {
+    case noSuchService(String)
+    case cycle(DependencyCycle)
+    case containerNameWithScale(service: String, name: String, scale: Int)
+
+    public var description: String {
+        switch self {
+        case .noSuchService(let name): return "no such service: \(name)"
+        case .cycle(let cycle): return cycle.description
+        case .containerNameWithScale(let service, let name, let scale):
+            return "service \"\(service)\": container_name \"\(name)\" can only be used with a scale of 1, not \(scale); remove container_name to scale it"
+        }
+    }
+}
+
+/// Diffs the project against what runs (Compose's `convergence.go`): pure, no I/O.
+public enum Planner {
+    /// - Parameters:
+    ///   - configHashes: the expected config hash per service (`CanonicalOutput.configHash`).
+    ///   - imageDigests: the digest of each service's image as it is now in the store; a
+    ///     container made from another digest is recreated.
+    public static func planUp(
+        project: Project, observed: [ObservedContainer], options: UpOptions,
+        configHashes: [String: String], imageDigests: [String: String] = [:]
+    ) throws(PlanError) -> Plan {
+        let graph = DependencyGraph(project: project)
+        for name in options.services where project.services[name] == nil {
+            throw PlanError.noSuchService(name)
+        }
+        let selected = options.services.isEmpty ? graph.services
+            : (options.noDeps ? graph.services.filter(options.services.contains) : graph.withDependencies(options.services))
+        let levels: [[String]]
+        do { levels = try graph.levels(selected) } catch { throw PlanError.cycle(error) }
+
+        let serviceContainers = observed.filter { !$0.oneOff }
+        var actions: [String: [ContainerAction]] = [:]
+        var recreated = Set<String>()
+        for name in selected {
+            guard let service = project.services[name] else { continue }
+            let scale = options.scale[name] ?? service.replicas
+            if let fixed = service.container_name, scale > 1 {
+                throw PlanError.containerNameWithScale(service: name, name: fixed, scale: scale)
+            }
+            let mine = serviceContainers.filter { $0.service == name }
+            actions[name] = reconcile(
+                project: project, service: name, config: service, containers: mine, scale: scale, options: options,
+                hash: configHashes[name] ?? "", imageDigest: imageDigests[name])
+            if actions[name]?.contains(where: { if case .recreate = $0 { return true } else { return false } }) == true {
+                recreated.insert(name)
+            }
+        }
+        // `depends_on: {x: {restart: true}}`: recreating x restarts its running dependents.
+        for name in selected {
+            let restartOn = (graph.dependencies[name] ?? []).filter { $0.restart && recreated.contains($0.service) }
+            guard !restartOn.isEmpty else { continue }
+            actions[name] = actions[name]?.map { action in
+                if case .keep(let container) = action { return .restart(name: container) }
+                return action
+            }
+        }
+
+        let running = Set(selected.filter { (options.scale[$0] ?? project.services[$0]?.replicas ?? 1) > 0 })
+        let steps = levels.map { level in
+            level.map { name in
+                Plan.ServiceStep(
+                    service: name,
+                    waitFor: (graph.dependencies[name] ?? []).filter { running.contains($0.service) },
+                    actions: actions[name] ?? [])
+            }
+        }
+
+        let known = Set(project.services.keys).union(project.disabledServices.keys)
+        let orphans = serviceContainers.filter { !known.contains($0.service) }.map(\.name).sorted()
+        var warnings: [String] = []
+        if !orphans.isEmpty && !options.removeOrphans {
+            warnings.append("Found orphan containers (\(orphans.joined(separator: ", "))) for this project. If you removed or renamed this service in your compose file, you can run this command with the --remove-orphans flag to clean it up.")
+        }
+        return Plan(levels: steps, orphans: orphans, removeOrphans: options.removeOrphans, warnings: warnings)
+    }
+
+    /// One service: keep the up-to-date containers with the lowest numbers, recreate the
+    /// obsolete ones that stay, remove the rest, and number new ones after the highest.
+    static func reconcile(
+        project: Project, service name: String, config: Service, containers: [ObservedContainer], scale: Int,
+        options: UpOptions, hash: String, imageDigest: String?
+    ) -> [ContainerAction] {
+        func obsolete(_ c: ObservedContainer) -> Bool {
+            if options.noRecreate { return false }
+            if options.forceRecreate { return true }
+            if c.configHash != hash { return true }
+            if let imageDigest, let theirs = c.imageDigest, theirs != imageDigest { return true }
+            return false
+        }
+        let sorted = containers.sorted { a, b in
+            let (oa, ob) = (obsolete(a), obsolete(b))
+            if oa != ob { return !oa }
+            return a.number < b.number
+        }
+        var out: [ContainerAction] = []
+        for (index, container) in sorted.enumerated() {
+            if index >= scale {
+                out.append(.remove(name: container.name))
+            } else if obsolete(container) {
+                out.append(.recreate(old: container.name, name: container.name, number: container.number))
+            } else if container.state.isRunning || options.noStart {
+                out.append(.keep(name: container.name))
+            } else {
+                out.append(.start(name: container.name))
+            }
+        }
+        var next = (containers.map(\.number).max() ?? 0) + 1
+        for _ in containers.count..<max(scale, containers.count) {
+            out.append(.create(name: Naming.containerName(project: project.name, service: name, number: next, serviceConfig: config), number: next))
+            next += 1
+        }
+        return out
+    }
+}

@@ -1,0 +1,29 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CBerthSys
+
+public enum Spawn {
+    /// Starts `path` with `arguments` (argv[0] included) as a process that outlives the
+    /// caller: its own session, default signal handling, stdin from /dev/null, stdout and
+    /// stderr appended to `logPath`, `passFD` as its fd 3, nothing else inherited. Uses
+    /// posix_spawn, so a multi-threaded caller may use it.
+    public static func detached(path: String, arguments: [String], environment: [String], logPath: String, passFD: Int32 = -1) throws -> pid_t {
+        var pid: pid_t = 0
+        let code = withCStrings(arguments) { argv in
+            withCStrings(environment) { envp in
+                berth_spawn_detached(path, argv, envp, logPath, passFD, &pid)
+            }
+        }
+        if code != 0 { throw SystemError("spawn", path: path, errno: code) }
+        return pid
+    }
+
+    /// A NULL-terminated `char *[]` for the duration of `body`.
+    static func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R) -> R {
+        var pointers: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
+        pointers.append(nil)
+        defer { for pointer in pointers { free(pointer) } }
+        return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
+    }
+}

@@ -1,0 +1,43 @@
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <unistd.h>
+#include "CBerthSys.h"
+
+/* posix_spawn (vfork-like, safe from a multi-threaded process) of a process that outlives
+ * its spawner: a new session, every signal at its default and unblocked, stdin from
+ * /dev/null, stdout and stderr appended to `log_path`, `pass_fd` as fd 3 (or nothing),
+ * and no other descriptor. Returns 0 and the pid, or an errno value. */
+int berth_spawn_detached(const char *path, char *const argv[], char *const envp[],
+                         const char *log_path, int pass_fd, pid_t *pid_out) {
+    posix_spawn_file_actions_t actions;
+    posix_spawnattr_t attr;
+    sigset_t none, all;
+    int rc = posix_spawn_file_actions_init(&actions);
+    if (rc != 0) return rc;
+    rc = posix_spawnattr_init(&attr);
+    if (rc != 0) { posix_spawn_file_actions_destroy(&actions); return rc; }
+    sigemptyset(&none);
+    sigfillset(&all);
+    if ((rc = posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)) != 0) goto out;
+    if ((rc = posix_spawn_file_actions_addopen(&actions, 1, log_path, O_WRONLY | O_CREAT | O_APPEND, 0600)) != 0) goto out;
+    if ((rc = posix_spawn_file_actions_adddup2(&actions, 1, 2)) != 0) goto out;
+    if (pass_fd >= 0) {
+        /* dup2 onto itself would keep O_CLOEXEC: go through a spare number when equal. */
+        if (pass_fd == 3) {
+            if ((rc = posix_spawn_file_actions_adddup2(&actions, 3, 4)) != 0) goto out;
+            if ((rc = posix_spawn_file_actions_adddup2(&actions, 4, 3)) != 0) goto out;
+        } else if ((rc = posix_spawn_file_actions_adddup2(&actions, pass_fd, 3)) != 0) goto out;
+        if ((rc = posix_spawn_file_actions_addclosefrom_np(&actions, 4)) != 0) goto out;
+    } else if ((rc = posix_spawn_file_actions_addclosefrom_np(&actions, 3)) != 0) goto out;
+    if ((rc = posix_spawnattr_setsigmask(&attr, &none)) != 0) goto out;
+    if ((rc = posix_spawnattr_setsigdefault(&attr, &all)) != 0) goto out;
+    if ((rc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF)) != 0) goto out;
+    rc = posix_spawn(pid_out, path, &actions, &attr, argv, envp);
+out:
+    posix_spawnattr_destroy(&attr);
+    posix_spawn_file_actions_destroy(&actions);
+    return rc;
+}

@@ -1,0 +1,226 @@
+import Foundation
+import Testing
+import ComposeSpec
+@testable import BerthOrchestrator
+
+/// Loads `yaml` as the project "demo" from a scratch directory.
+func loadProject(_ yaml: String, profiles: [String] = []) throws -> Project {
+    let dir = NSTemporaryDirectory() + "berth-plan-\(UUID().uuidString)/demo"
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: (dir as NSString).deletingLastPathComponent) }
+    try yaml.write(toFile: dir + "/compose.yaml", atomically: true, encoding: .utf8)
+    var options = LoadOptions()
+    options.workingDirectory = dir
+    options.profiles = profiles
+    return try ProjectLoader().load(options).project
+}
+
+func hashes(_ p: Project) -> [String: String] {
+    Dictionary(uniqueKeysWithValues: p.services.map { ($0.key, CanonicalOutput.configHash($0.value)) })
+}
+
+@Suite("planner") struct PlannerTests {
+    let stack = """
+        services:
+          db:
+            image: busybox
+          cache:
+            image: busybox
+          api:
+            image: busybox
+            depends_on:
+              db: {condition: service_healthy}
+            links: [cache]
+          web:
+            image: busybox
+            network_mode: service:api
+            scale: 2
+        """
+
+    @Test func freshProjectCreatesEverythingInDependencyLevels() throws {
+        let p = try loadProject(stack)
+        let plan = try Planner.planUp(project: p, observed: [], options: UpOptions(), configHashes: hashes(p))
+        #expect(plan.levels.map { $0.map(\.service) } == [["db", "cache"], ["api"], ["web"]])
+        #expect(plan.step("web")?.actions == [.create(name: "demo-web-1", number: 1), .create(name: "demo-web-2", number: 2)])
+        #expect(plan.step("api")?.waitFor == [
+            Dependency(service: "db", condition: .healthy), Dependency(service: "cache", condition: .started),
+        ])
+        #expect(plan.step("web")?.waitFor == [Dependency(service: "api")])
+        #expect(plan.orphans == [] && plan.warnings == [])
+    }
+
+    @Test func upToDateRunningContainersAreKeptAndStoppedOnesStarted() throws {
+        let p = try loadProject(stack)
+        let h = hashes(p)
+        let observed = [
+            ObservedContainer(name: "demo-db-1", service: "db", number: 1, configHash: h["db"]!, state: .running),
+            ObservedContainer(name: "demo-cache-1", service: "cache", number: 1, configHash: h["cache"]!, state: .exited(0)),
+            ObservedContainer(name: "demo-api-1", service: "api", number: 1, configHash: "stale", state: .running),
+        ]
+        let plan = try Planner.planUp(project: p, observed: observed, options: UpOptions(), configHashes: h)
+        #expect(plan.step("db")?.actions == [.keep(name: "demo-db-1")])
+        #expect(plan.step("cache")?.actions == [.start(name: "demo-cache-1")])
+        #expect(plan.step("api")?.actions == [.recreate(old: "demo-api-1", name: "demo-api-1", number: 1)])
+
+        var noRecreate = UpOptions()
+        noRecreate.noRecreate = true
+        #expect(try Planner.planUp(project: p, observed: observed, options: noRecreate, configHashes: h).step("api")?.actions == [.keep(name: "demo-api-1")])
+        var force = UpOptions()
+        force.forceRecreate = true
+        #expect(try Planner.planUp(project: p, observed: observed, options: force, configHashes: h).step("db")?.actions == [.recreate(old: "demo-db-1", name: "demo-db-1", number: 1)])
+    }
+
+    @Test func aNewImageDigestRecreates() throws {
+        let p = try loadProject(stack)
+        let h = hashes(p)
+        let observed = [ObservedContainer(name: "demo-db-1", service: "db", number: 1, configHash: h["db"]!, imageDigest: "sha256:aa", state: .running)]
+        let same = try Planner.planUp(project: p, observed: observed, options: UpOptions(), configHashes: h, imageDigests: ["db": "sha256:aa"])
+        #expect(same.step("db")?.actions == [.keep(name: "demo-db-1")])
+        let newer = try Planner.planUp(project: p, observed: observed, options: UpOptions(), configHashes: h, imageDigests: ["db": "sha256:bb"])
+        #expect(newer.step("db")?.actions == [.recreate(old: "demo-db-1", name: "demo-db-1", number: 1)])
+    }
+
+    /// Compose keeps up-to-date containers with low numbers; obsolete ones go first, then
+    /// the highest numbers; new ones are numbered after the highest existing one.
+    @Test func scaleDownKeepsLowNumbersAndScaleUpNumbersAfterTheHighest() throws {
+        let p = try loadProject(stack)
+        let h = hashes(p)
+        func web(_ n: Int, _ hash: String? = nil) -> ObservedContainer {
+            ObservedContainer(name: "demo-web-\(n)", service: "web", number: n, configHash: hash ?? h["web"]!, state: .running)
+        }
+        var options = UpOptions()
+        options.scale = ["web": 2]
+        let down = try Planner.planUp(project: p, observed: [web(4), web(1, "old"), web(2), web(3)], options: options, configHashes: h)
+        #expect(down.step("web")?.actions == [.keep(name: "demo-web-2"), .keep(name: "demo-web-3"), .remove(name: "demo-web-4"), .remove(name: "demo-web-1")])
+
+        options.scale = ["web": 4]
+        let up = try Planner.planUp(project: p, observed: [web(1), web(3)], options: options, configHashes: h)
+        #expect(up.step("web")?.actions == [.keep(name: "demo-web-1"), .keep(name: "demo-web-3"), .create(name: "demo-web-4", number: 4), .create(name: "demo-web-5", number: 5)])
+
+        options.scale = ["web": 0]
+        let zero = try Planner.planUp(project: p, observed: [web(1)], options: options, configHashes: h)
+        #expect(zero.step("web")?.actions == [.remove(name: "demo-web-1")])
+        #expect(zero.levels.flatMap { $0 }.allSatisfy { step in !step.waitFor.contains { $0.service == "web" } })
+    }
+
+    @Test func selectedServicesBringTheirDependenciesUnlessNoDeps() throws {
+        let p = try loadProject(stack)
+        var options = UpOptions()
+        options.services = ["api"]
+        let plan = try Planner.planUp(project: p, observed: [], options: options, configHashes: hashes(p))
+        #expect(plan.levels.map { $0.map(\.service) } == [["db", "cache"], ["api"]])
+        options.noDeps = true
+        let alone = try Planner.planUp(project: p, observed: [], options: options, configHashes: hashes(p))
+        #expect(alone.levels.map { $0.map(\.service) } == [["api"]])
+        #expect(alone.step("api")?.waitFor == [], "--no-deps services are not waited on")
+        options.services = ["nope"]
+        #expect(throws: PlanError.noSuchService("nope")) { try Planner.planUp(project: p, observed: [], options: options, configHashes: hashes(p)) }
+    }
+
+    @Test func orphansAreWarnedAboutOrRemoved() throws {
+        let p = try loadProject("services:\n  web:\n    image: busybox\n  tools:\n    image: busybox\n    profiles: [debug]\n")
+        let observed = [
+            ObservedContainer(name: "demo-old-1", service: "old", number: 1, configHash: "x", state: .running),
+            ObservedContainer(name: "demo-tools-1", service: "tools", number: 1, configHash: "x", state: .running),
+            ObservedContainer(name: "demo-web-run-0123456789ab", service: "web", number: 1, configHash: "x", oneOff: true, state: .running),
+        ]
+        let plan = try Planner.planUp(project: p, observed: observed, options: UpOptions(), configHashes: hashes(p))
+        #expect(plan.orphans == ["demo-old-1"], "a disabled profile's service is not an orphan; one-off containers are not the service's")
+        #expect(plan.warnings == ["Found orphan containers (demo-old-1) for this project. If you removed or renamed this service in your compose file, you can run this command with the --remove-orphans flag to clean it up."])
+        #expect(plan.step("web")?.actions == [.create(name: "demo-web-1", number: 1)])
+        var options = UpOptions()
+        options.removeOrphans = true
+        let removing = try Planner.planUp(project: p, observed: observed, options: options, configHashes: hashes(p))
+        #expect(removing.removeOrphans && removing.warnings == [])
+    }
+
+    @Test func recreatingADependencyRestartsDependentsThatAskForIt() throws {
+        let p = try loadProject("""
+            services:
+              db: {image: busybox}
+              api: {image: busybox, depends_on: {db: {condition: service_started, restart: true}}}
+              web: {image: busybox, depends_on: [db]}
+            """)
+        let h = hashes(p)
+        let observed = [
+            ObservedContainer(name: "demo-db-1", service: "db", number: 1, configHash: "old", state: .running),
+            ObservedContainer(name: "demo-api-1", service: "api", number: 1, configHash: h["api"]!, state: .running),
+            ObservedContainer(name: "demo-web-1", service: "web", number: 1, configHash: h["web"]!, state: .running),
+        ]
+        let plan = try Planner.planUp(project: p, observed: observed, options: UpOptions(), configHashes: h)
+        #expect(plan.step("api")?.actions == [.restart(name: "demo-api-1")])
+        #expect(plan.step("web")?.actions == [.keep(name: "demo-web-1")])
+    }
+
+    @Test func containerNameAndScaleConflict() throws {
+        let p = try loadProject("services:\n  web:\n    image: busybox\n    container_name: front\n")
+        #expect(try Planner.planUp(project: p, observed: [], options: UpOptions(), configHashes: hashes(p)).step("web")?.actions == [.create(name: "front", number: 1)])
+        var options = UpOptions()
+        options.scale = ["web": 2]
+        #expect(throws: PlanError.containerNameWithScale(service: "web", name: "front", scale: 2)) {
+            try Planner.planUp(project: p, observed: [], options: options, configHashes: hashes(p))
+        }
+    }
+}
+
+@Suite("dependency graph") struct DependencyGraphTests {
+    @Test func cyclesAreReportedWithTheirPath() throws {
+        // The loader refuses depends_on cycles; the graph also guards the implied edges.
+        let p = try loadProject("""
+            services:
+              a: {image: busybox, links: [b]}
+              b: {image: busybox, volumes_from: [c]}
+              c: {image: busybox, network_mode: "service:a"}
+            """)
+        let graph = DependencyGraph(project: p)
+        #expect(throws: DependencyCycle(path: ["a", "b", "c", "a"])) { try graph.levels(["a", "b", "c"]) }
+        #expect(DependencyCycle(path: ["a", "b", "a"]).description == "dependency cycle between services: a → b → a; remove one of these depends_on, links, network_mode or volumes_from references")
+    }
+
+    @Test func dependentsAndClosures() throws {
+        let p = try loadProject("""
+            services:
+              db: {image: busybox}
+              api: {image: busybox, depends_on: [db]}
+              web: {image: busybox, depends_on: [api]}
+              admin: {image: busybox, ipc: "service:db"}
+            """)
+        let graph = DependencyGraph(project: p)
+        #expect(graph.dependents(of: "db") == ["api", "admin"])
+        #expect(graph.withDependents(["db"]) == ["db", "api", "web", "admin"])
+        #expect(graph.withDependencies(["web"]) == ["db", "api", "web"])
+        #expect(try graph.levels(graph.services) == [["db"], ["api", "admin"], ["web"]])
+    }
+}
+
+@Suite("names and labels") struct NamingTests {
+    @Test func composeNamesAndLabels() throws {
+        let p = try loadProject("""
+            services:
+              web:
+                image: busybox
+                labels: {z.custom: "1", a.custom: "2"}
+                depends_on: {db: {condition: service_healthy, restart: true}}
+              db: {image: busybox}
+            """)
+        #expect(Naming.containerName(project: "demo", service: "web", number: 3) == "demo-web-3")
+        let labels = Label.container(project: p, service: "web", service: p.services["web"]!, number: 1, configHash: "abc", imageDigest: "sha256:00")
+        let dir = p.workingDirectory
+        #expect(labels.map { "\($0.0)=\($0.1)" } == [
+            "a.custom=2", "z.custom=1",
+            "com.docker.compose.config-hash=abc",
+            "com.docker.compose.container-number=1",
+            "com.docker.compose.depends_on=db:service_healthy:true",
+            "com.docker.compose.image=sha256:00",
+            "com.docker.compose.oneoff=False",
+            "com.docker.compose.project=demo",
+            "com.docker.compose.project.config_files=\(dir)/compose.yaml",
+            "com.docker.compose.project.working_dir=\(dir)",
+            "com.docker.compose.service=web",
+            "com.docker.compose.version=\(Label.composeVersion)",
+        ])
+        #expect(Label.network(project: "demo", key: "default").map { "\($0.0)=\($0.1)" } == [
+            "com.docker.compose.network=default", "com.docker.compose.project=demo", "com.docker.compose.version=\(Label.composeVersion)",
+        ])
+    }
+}
