@@ -125,9 +125,14 @@ struct DNSServerTests {
 
     @Test func busyPortIsAClearError() throws {
         let server = try DNSServer(records: DNSRecords(), upstreams: [])
+        server.start()
+        defer { server.stop() }
         let port = try server.listen(network: "a", address: IPv4Address("127.0.0.1")!, port: 0)
         #expect(throws: NetworkError.self) { try server.listen(network: "b", address: IPv4Address("127.0.0.1")!, port: port) }
+        // While the loop sleeps in poll: the port must be free when stopListening returns.
         server.stopListening(network: "a")
         try server.listen(network: "b", address: IPv4Address("127.0.0.1")!, port: port)
+        server.stopListening(network: "b")
+        try server.listen(network: "a", address: IPv4Address("127.0.0.1")!, port: port)
     }
 }
