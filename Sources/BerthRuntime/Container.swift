@@ -374,12 +374,9 @@ public enum ContainerRunner {
         }
         let length = UInt32(seccompProgram.count)
         let go: [UInt8] = [1, UInt8(length & 0xff), UInt8((length >> 8) & 0xff), UInt8((length >> 16) & 0xff), UInt8(length >> 24)] + seccompProgram
-        // EPIPE here means the child already failed: its report is on the error pipe.
-        try? FS.writeAll(fd: sync.write, go, path: "sync pipe")
-        Trace.mark("sync-sent")
-
         // State lives in the run root (tmpfs on most hosts, gone at reboot by definition):
-        // atomic by rename, without fsync.
+        // atomic by rename, without fsync. Written before the child may exec, so that
+        // anything the container does (print "ready", …) happens after its state exists.
         try FS.writeAtomically(stateDir + "/state.json", sync: false, Array(
             "{\"Name\":\"\(spec.name)\",\"Project\":\"\(spec.project)\",\"Pid\":\(pid),\"Cgroup\":\"\(cgroup.relativePath)\",\"StartedAt\":\"\(startedAt)\"}\n".utf8))
         try FS.writeAtomically(stateDir + "/exec.conf", sync: false, Array(ExecConfig(
@@ -387,6 +384,10 @@ public enum ContainerRunner {
             noNewPrivileges: spec.security.noNewPrivileges, user: spec.process.user,
             groups: spec.process.additionalGroups, cwd: spec.process.cwd, env: spec.process.env).text.utf8))
         Trace.mark("state-written")
+        // EPIPE here means the child already failed: its report is on the error pipe.
+        try? FS.writeAll(fd: sync.write, go, path: "sync pipe")
+        Trace.mark("sync-sent")
+
         if let consoleSocket {
             // The child sends the pty master once it exists; EOF means it failed first.
             let master = berth_recv_fd(consoleSocket.parent)
