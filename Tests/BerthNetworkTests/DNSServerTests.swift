@@ -127,7 +127,16 @@ struct DNSServerTests {
         let server = try DNSServer(records: DNSRecords(), upstreams: [])
         server.start()
         defer { server.stop() }
-        let port = try server.listen(network: "a", address: IPv4Address("127.0.0.1")!, port: 0)
+        // A port below the ephemeral range: no client socket of a parallel test can take it
+        // while it is free between stopListening and the next listen.
+        var port: UInt16 = 0
+        for candidate in (20000..<32000).shuffled() {
+            if (try? server.listen(network: "a", address: IPv4Address("127.0.0.1")!, port: UInt16(candidate))) != nil {
+                port = UInt16(candidate)
+                break
+            }
+        }
+        #expect(port != 0)
         #expect(throws: NetworkError.self) { try server.listen(network: "b", address: IPv4Address("127.0.0.1")!, port: port) }
         // While the loop sleeps in poll: the port must be free when stopListening returns.
         server.stopListening(network: "a")
