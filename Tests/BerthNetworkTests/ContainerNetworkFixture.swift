@@ -3,26 +3,10 @@ import Testing
 @testable import BerthNetwork
 @testable import BerthRuntime
 import BerthSystem
+import BerthTestSupport
 
 let canRunNetworkedContainers: Bool = isRoot && FileManager.default.isExecutableFile(atPath: "/bin/busybox") && Firewall().nftPath != nil
 let networkedGateReason: Comment = "needs root, /bin/busybox (Debian busybox-static) and nft (Debian nftables)"
-
-/// The built `berth` binary: $BERTH_BINARY, else next to the test bundle (.build/<config>/).
-let berthExecutable: String = {
-    if let path = ProcessInfo.processInfo.environment["BERTH_BINARY"], !path.isEmpty { return path }
-    let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-    var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
-    while !FileManager.default.isExecutableFile(atPath: dir.appendingPathComponent("berth").path) && dir.path != "/" {
-        dir = dir.deletingLastPathComponent()
-    }
-    return dir.appendingPathComponent("berth").path
-}()
-
-struct ProbeOutput {
-    var code: Int32
-    var stdout: String
-    var stderr: String
-}
 
 /// Busybox containers on berth networks, the way the orchestrator will run them: a pinned
 /// namespace per container, attached to its networks before `berth runtime run --spec` joins
@@ -56,13 +40,7 @@ final class NetworkedContainers {
     }
 
     static func makeRootfs(_ rootfs: String) throws {
-        let fm = FileManager.default
-        for dir in ["bin", "etc", "tmp", "proc", "sys", "dev", "www"] {
-            try fm.createDirectory(atPath: rootfs + "/" + dir, withIntermediateDirectories: true)
-        }
-        try fm.copyItem(atPath: "/bin/busybox", toPath: rootfs + "/bin/busybox")
-        let install = try spawn(["/usr/sbin/chroot", rootfs, "/bin/busybox", "--install", "-s", "/bin"])
-        guard install.code == 0 else { throw FixtureFailure("busybox --install failed: \(install.stderr)") }
+        try TestProcess.makeBusyboxRootfs(rootfs, directories: ["etc", "tmp", "proc", "sys", "dev", "www"])
         try "root:x:0:0:root:/root:/bin/sh\n".write(toFile: rootfs + "/etc/passwd", atomically: true, encoding: .utf8)
         try "root:x:0:\n".write(toFile: rootfs + "/etc/group", atomically: true, encoding: .utf8)
         try "hello from berth\n".write(toFile: rootfs + "/www/index.html", atomically: true, encoding: .utf8)
@@ -91,10 +69,10 @@ final class NetworkedContainers {
     }
 
     /// Runs a container to completion and tears its networking down.
-    func run(_ name: String, networks: [String], _ script: String) throws -> ProbeOutput {
+    func run(_ name: String, networks: [String], _ script: String) throws -> RunOutput {
         let spec = try prepare(name, networks: networks, script: script)
         defer { unplug(name) }
-        return try Self.spawn([berthExecutable, "runtime", "run", "--run-root", runRoot, "--spec", spec])
+        return try TestProcess.spawn([berthBinary, "runtime", "run", "--run-root", runRoot, "--spec", spec])
     }
 
     /// Starts a long-running container whose script prints "ready" once it serves, and marks
@@ -102,7 +80,7 @@ final class NetworkedContainers {
     func start(_ name: String, networks: [String], _ script: String, ports: [PortBinding] = [], names: [String] = []) throws {
         let spec = try prepare(name, networks: networks, script: script, ports: ports, aliases: names)
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: berthExecutable)
+        process.executableURL = URL(fileURLWithPath: berthBinary)
         process.arguments = ["runtime", "run", "--run-root", runRoot, "--spec", spec]
         let out = Foundation.Pipe()
         process.standardOutput = out
@@ -145,29 +123,6 @@ final class NetworkedContainers {
         world.onTeardown { dns.stopListening(network: record.name) }
         return record
     }
-
-    static func spawn(_ argv: [String]) throws -> ProbeOutput {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: argv[0])
-        process.arguments = Array(argv.dropFirst())
-        let out = Foundation.Pipe(), err = Foundation.Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let errData = ErrorBox()
-        let thread = Thread { errData.data = err.fileHandleForReading.readDataToEndOfFile(); errData.done.signal() }
-        thread.start()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        errData.done.wait()
-        process.waitUntilExit()
-        return ProbeOutput(code: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: errData.data, as: UTF8.self))
-    }
-}
-
-final class ErrorBox: @unchecked Sendable {
-    var data = Data()
-    let done = DispatchSemaphore(value: 0)
 }
 
 struct FixtureFailure: Error, CustomStringConvertible {

@@ -125,9 +125,23 @@ struct DNSServerTests {
 
     @Test func busyPortIsAClearError() throws {
         let server = try DNSServer(records: DNSRecords(), upstreams: [])
-        let port = try server.listen(network: "a", address: IPv4Address("127.0.0.1")!, port: 0)
+        server.start()
+        defer { server.stop() }
+        // A port below the ephemeral range: no client socket of a parallel test can take it
+        // while it is free between stopListening and the next listen.
+        var port: UInt16 = 0
+        for candidate in (20000..<32000).shuffled() {
+            if (try? server.listen(network: "a", address: IPv4Address("127.0.0.1")!, port: UInt16(candidate))) != nil {
+                port = UInt16(candidate)
+                break
+            }
+        }
+        #expect(port != 0)
         #expect(throws: NetworkError.self) { try server.listen(network: "b", address: IPv4Address("127.0.0.1")!, port: port) }
+        // While the loop sleeps in poll: the port must be free when stopListening returns.
         server.stopListening(network: "a")
         try server.listen(network: "b", address: IPv4Address("127.0.0.1")!, port: port)
+        server.stopListening(network: "b")
+        try server.listen(network: "a", address: IPv4Address("127.0.0.1")!, port: port)
     }
 }

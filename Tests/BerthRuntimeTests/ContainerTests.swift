@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import BerthRuntime
 import BerthSystem
+import BerthTestSupport
 import CBerthSys
 
 /// Root tier: real containers on a busybox rootfs, asserted from inside.

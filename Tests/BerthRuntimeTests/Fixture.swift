@@ -2,32 +2,15 @@ import Foundation
 import Testing
 @testable import BerthRuntime
 import BerthSystem
+import BerthTestSupport
 
 /// Root-tier gate: real namespaces, mounts and cgroups need root and Debian's busybox-static.
 let canRunContainers: Bool = getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/bin/busybox")
 let containerGateReason: Comment = "needs root and /bin/busybox (Debian busybox-static)"
 
-/// The built `berth` binary: $BERTH_BINARY, else next to the test bundle (.build/<config>/).
-let berthBinary: String = {
-    if let path = ProcessInfo.processInfo.environment["BERTH_BINARY"], !path.isEmpty { return path }
-    let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-    var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
-    // The xctest bundle may be a directory (…/berthPackageTests.xctest/…) on some setups.
-    while !FileManager.default.isExecutableFile(atPath: dir.appendingPathComponent("berth").path) && dir.path != "/" {
-        dir = dir.deletingLastPathComponent()
-    }
-    return dir.appendingPathComponent("berth").path
-}()
-
 /// `berth-runtime`, built next to `berth`: the Foundation-free binary the orchestrator spawns
 /// per container. Most tests drive it; a few go through `berth runtime` to cover that entry.
 let runtimeBinary: String = (berthBinary as NSString).deletingLastPathComponent + "/berth-runtime"
-
-struct RunOutput {
-    var code: Int32
-    var stdout: String
-    var stderr: String
-}
 
 /// A private world for one test: a busybox rootfs, a run root, a project name (so cgroups
 /// are `berth/<project>/…`), and LIFO cleanups that run even when the test fails.
@@ -70,12 +53,7 @@ final class ContainerFixture {
             }
             Cgroup.removeParents(layout: layout, project: project)
         }
-        for dir in ["bin", "etc", "tmp", "proc", "sys", "dev", "root", "home/alice", "mnt"] {
-            try fm.createDirectory(atPath: rootfs + "/" + dir, withIntermediateDirectories: true)
-        }
-        try fm.copyItem(atPath: "/bin/busybox", toPath: rootfs + "/bin/busybox")
-        let install = try Self.spawn(["/usr/sbin/chroot", rootfs, "/bin/busybox", "--install", "-s", "/bin"])
-        guard install.code == 0 else { throw FixtureError("busybox --install failed: \(install.stderr)") }
+        try TestProcess.makeBusyboxRootfs(rootfs, directories: ["etc", "tmp", "proc", "sys", "dev", "root", "home/alice", "mnt"])
         try """
             root:x:0:0:root:/root:/bin/sh
             alice:x:1000:1000:alice:/home/alice:/bin/sh
@@ -148,40 +126,8 @@ final class ContainerFixture {
     }
 
     static func spawn(_ argv: [String], stdin: String? = nil, environment: [String: String] = [:]) throws -> RunOutput {
-        let process = Process()
-        if !environment.isEmpty {
-            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        }
-        process.executableURL = URL(fileURLWithPath: argv[0])
-        process.arguments = Array(argv.dropFirst())
-        let out = Foundation.Pipe(), err = Foundation.Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        if let stdin {
-            let input = Foundation.Pipe()
-            process.standardInput = input
-            try process.run()
-            input.fileHandleForWriting.write(Data(stdin.utf8))
-            try input.fileHandleForWriting.close()
-        } else {
-            process.standardInput = FileHandle.nullDevice
-            try process.run()
-        }
-        // Read both pipes to EOF (stderr on a helper thread so that neither can fill up).
-        let errBox = DataBox()
-        let errThread = Thread { errBox.data = err.fileHandleForReading.readDataToEndOfFile(); errBox.done.signal() }
-        errThread.start()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        errBox.done.wait()
-        process.waitUntilExit()
-        let code = process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
-        return RunOutput(code: code, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: errBox.data, as: UTF8.self))
+        try TestProcess.spawn(argv, stdin: stdin, environment: environment)
     }
-}
-
-final class DataBox: @unchecked Sendable {
-    var data = Data()
-    let done = DispatchSemaphore(value: 0)
 }
 
 struct FixtureError: Error, CustomStringConvertible {

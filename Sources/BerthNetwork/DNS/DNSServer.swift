@@ -53,6 +53,10 @@ public final class DNSServer: @unchecked Sendable {
     }
 
     private var sockets: [Int32: Socket] = [:]
+    /// Listeners removed by another thread: closed by the loop once its poll has returned
+    /// (a socket closed while another thread polls it stays bound until that poll ends).
+    private var closing: [Int32] = []
+    private let closed = DispatchSemaphore(value: 0)
     private var listenersByNetwork: [String: [Int32]] = [:]
     private var listenAddresses: Set<IPv4Address> = []
     /// Queries answered, forwarded, failed (for tests and `berth` diagnostics).
@@ -132,9 +136,19 @@ public final class DNSServer: @unchecked Sendable {
 
     /// Stops answering for `network` (its records stay until removed from `DNSRecords`).
     public func stopListening(network: String) {
-        lock.withLock {
-            for fd in listenersByNetwork.removeValue(forKey: network) ?? [] { unregister(fd) }
+        let handedToLoop = lock.withLock { () -> Bool in
+            let fds = listenersByNetwork.removeValue(forKey: network) ?? []
+            guard running, !fds.isEmpty else {
+                fds.forEach { unregister($0) }
+                return false
+            }
+            for fd in fds { sockets[fd] = nil }
+            closing += fds
+            _ = write(wake.write, "c", 1)
+            return true
         }
+        // Returns once the port is free again, so the caller can reuse the address at once.
+        if handedToLoop { closed.wait() }
     }
 
     static func bound(type: Int32, address: IPv4Address, port: UInt16, network: String) throws -> Int32 {
@@ -203,9 +217,21 @@ public final class DNSServer: @unchecked Sendable {
                     }
                 }
                 expire(now: Clock.monotonicNanoseconds())
+                if !closing.isEmpty {
+                    closing.forEach { close($0) }
+                    closing = []
+                    closed.signal()
+                }
                 return running
             }
             if !keepGoing { break }
+        }
+        lock.withLock {
+            if !closing.isEmpty {
+                closing.forEach { close($0) }
+                closing = []
+                closed.signal()
+            }
         }
         stopped.signal()
     }

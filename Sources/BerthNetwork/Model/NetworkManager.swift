@@ -216,7 +216,7 @@ public struct NetworkManager: Sendable {
                 hostInterface: "vb" + SHA256.hex(record.id + "/" + request.container).prefix(11), interface: request.interface ?? "",
                 namespace: request.namespace.path, aliases: request.aliases, ports: request.ports)
             record.endpoints[request.container] = endpoint
-            try store.save(record)
+            try store.save(record, sync: false)
             return endpoint
         }
         let record = try inspect(name: name)
@@ -225,7 +225,7 @@ public struct NetworkManager: Sendable {
             try store.locked {
                 var current = try load(name)
                 current.endpoints[request.container] = endpoint
-                try store.save(current)
+                try store.save(current, sync: false)
                 if !endpoint.ports.isEmpty { try syncFirewall(records: try store.all()) }
             }
         } catch {
@@ -233,7 +233,7 @@ public struct NetworkManager: Sendable {
             try? store.locked {
                 if var current = try store.load(name) {
                     current.endpoints[request.container] = nil
-                    try store.save(current)
+                    try store.save(current, sync: false)
                     if !endpoint.ports.isEmpty { try syncFirewall(records: try store.all()) }
                 }
             }
@@ -282,7 +282,7 @@ public struct NetworkManager: Sendable {
         let endpoint = try store.locked { () throws -> Endpoint? in
             var record = try load(name)
             guard let endpoint = record.endpoints.removeValue(forKey: container) else { return nil }
-            try store.save(record)
+            try store.save(record, sync: false)
             if !endpoint.ports.isEmpty { try syncFirewall(records: try store.all()) }
             return endpoint
         }
@@ -312,7 +312,7 @@ public struct NetworkManager: Sendable {
                     removed.append("\(record.name)/\(endpoint.container)")
                     _ = try? RouteNetlink().deleteLink(name: endpoint.hostInterface)
                 }
-                try store.save(record)
+                try store.save(record, sync: false)
             }
             if changedPorts { try syncFirewall(records: try store.all()) }
             return removed.sorted()

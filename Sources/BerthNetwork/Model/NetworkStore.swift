@@ -37,11 +37,14 @@ public struct NetworkStore: Sendable {
         }
     }
 
-    public func save(_ record: NetworkRecord) throws {
+    /// Writes a record atomically. `sync: false` skips the fsync: for endpoint changes, whose
+    /// only readers are processes on this boot (containers do not survive a reboot), so a
+    /// rename is enough; network definitions are synced.
+    public func save(_ record: NetworkRecord, sync: Bool = true) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let data = try encoder.encode(record)
-        try FS.writeAtomically(path(of: record.name), Array(data) + [UInt8(ascii: "\n")], mode: 0o600)
+        try FS.writeAtomically(path(of: record.name), sync: sync, Array(data) + [UInt8(ascii: "\n")], mode: 0o600)
     }
 
     public func delete(_ name: String) throws {
