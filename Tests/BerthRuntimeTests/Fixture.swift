@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import BerthRuntime
 import BerthSystem
+import CBerthSys
 import BerthTestSupport
 
 /// Root-tier gate: real namespaces, mounts and cgroups need root and Debian's busybox-static.
@@ -39,7 +40,16 @@ final class ContainerFixture {
         let project = self.project
         cleanups.append {
             // Anything a failed test left: kill it, remove its cgroups, then the parents.
-            for pid in processesOf(project: project) { kill(pid, SIGKILL) }
+            // Kill, then wait for each exit (pidfd): a cgroup with a dying process cannot go.
+            for pid in processesOf(project: project) {
+                let fd = berth_pidfd_open(pid)
+                kill(pid, SIGKILL)
+                if fd >= 0 {
+                    var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                    _ = poll(&entry, 1, 10_000)
+                    close(fd)
+                }
+            }
             let roots: [String]
             switch layout {
             case .v1(let hierarchies): roots = hierarchies.map(\.mountPoint)
