@@ -107,7 +107,7 @@ public struct ContainerEngine: Sendable {
         return state
     }
 
-    /// Sends the stop signal, waits up to `timeoutSeconds` (nil: the container's
+    /// Sends `signal`, waits up to `timeoutSeconds` (callers pass `-t`, else the service's
     /// `stop_grace_period`), then SIGKILL; returns once the monitor has recorded the exit.
     @discardableResult
     public func stop(_ id: String, signal: Int32, timeoutSeconds: Int) throws -> ContainerState {

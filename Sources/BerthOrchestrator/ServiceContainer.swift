@@ -60,14 +60,13 @@ public enum ServiceContainer {
         let serviceEnv = (service.environment ?? KeyedMap()).compactMap { entry in entry.value.map { "\(entry.key)=\($0)" } }
         let env = ContainerSpec.mergeEnvironment(image: engine + image.config.env, service: serviceEnv)
 
-        var process = ContainerSpec.Process(
+        let process = ContainerSpec.Process(
             args: args, env: env, cwd: service.working_dir ?? nonEmpty(image.config.workingDir) ?? "/",
             user: service.user ?? nonEmpty(image.config.user) ?? "0",
             additionalGroups: service.group_add ?? [], terminal: service.tty ?? false, openStdin: service.stdin_open ?? false)
         if !process.cwd.hasPrefix("/") {
             throw fail("working_dir", "\"\(process.cwd)\" must be an absolute path")
         }
-        process.additionalGroups = service.group_add ?? []
 
         var spec = ContainerSpec(
             name: containerName, project: project.name,

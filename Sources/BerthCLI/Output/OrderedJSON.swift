@@ -1,3 +1,5 @@
+import BerthRuntime
+
 /// JSON with keys in a chosen order and Docker's layout (4-space indent, `<>&` escaped as Go
 /// does), for `image inspect`.
 indirect enum OrderedJSON {
@@ -30,27 +32,6 @@ indirect enum OrderedJSON {
         }
     }
 
-    static func quote(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "<": out += "\\u003c"
-            case ">": out += "\\u003e"
-            case "&": out += "\\u0026"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
-    }
+    /// Escaped as Go's encoding/json does (Docker's own output): the runtime's escaper.
+    static func quote(_ text: String) -> String { "\"" + JSONLogWriter.escape(text) + "\"" }
 }
