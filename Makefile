@@ -1,4 +1,5 @@
 # berth — build, test, install.  `make test` is what CI runs (.ci/run).
+SHELL      := /bin/bash
 SWIFT      ?= swift
 PREFIX     ?= /usr/local
 BUILD_FLAGS ?=
@@ -30,9 +31,13 @@ release: deps
 	$(SWIFT) build $(RELEASE_FLAGS) $(BUILD_FLAGS)
 
 # The whole suite: unit, root-tier (skipped with a reason when not root) and end-to-end tests.
+# The failures are repeated at the end: CI shows only the tail of a long log.
 test: deps
 	$(SWIFT) build $(BUILD_FLAGS)
-	BERTH_BINARY=$$($(SWIFT) build $(BUILD_FLAGS) --show-bin-path)/berth $(SWIFT) test $(BUILD_FLAGS)
+	@set -o pipefail; BERTH_BINARY=$$($(SWIFT) build $(BUILD_FLAGS) --show-bin-path)/berth \
+	  $(SWIFT) test $(BUILD_FLAGS) 2>&1 | tee .build/test.log || { \
+	  echo "---- failures (full log: .build/test.log) ----"; \
+	  grep -E '✘|error:|recorded an issue|Fatal|Crash' .build/test.log | tail -60; exit 1; }
 
 install: release
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man8
