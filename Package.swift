@@ -28,7 +28,7 @@ let package = Package(
         // Networking engine: netlink, IPAM, nftables, published ports, embedded DNS. Takes its own
         // types (the orchestrator maps Compose onto them), so it never imports ComposeSpec.
         .target(name: "BerthNetwork", dependencies: ["BerthSystem", "CBerthSys", "BerthDigest"], swiftSettings: strict),
-        .target(name: "BerthOrchestrator", dependencies: ["ComposeSpec", "BerthRuntime", "BerthSystem", "BerthDigest", "CBerthSys"], swiftSettings: strict),
+        .target(name: "BerthOrchestrator", dependencies: ["ComposeSpec", "BerthRuntime", "BerthSystem", "BerthDigest", "BerthNetwork", "CBerthSys"], swiftSettings: strict),
         .target(name: "BerthCLI", dependencies: ["ComposeSpec", "BerthRuntime", "BerthSystem", "BerthOrchestrator", "BerthImages", "BerthNetwork"], swiftSettings: strict),
         .executableTarget(name: "berth", dependencies: ["BerthCLI", "BerthRuntime"], swiftSettings: strict),
         // The per-container monitor (`berth-runtime run|exec`): BerthRuntime only, no Foundation.
@@ -39,7 +39,7 @@ let package = Package(
         // Shared by the test targets that run the built binary and busybox containers.
         .target(name: "BerthTestSupport", dependencies: ["BerthSystem"], path: "Tests/BerthTestSupport", swiftSettings: strict),
         .testTarget(name: "BerthRuntimeTests", dependencies: ["BerthRuntime", "BerthSystem", "CBerthSys", "BerthTestSupport"], swiftSettings: strict),
-        .testTarget(name: "BerthOrchestratorTests", dependencies: ["BerthOrchestrator", "ComposeSpec", "BerthRuntime", "BerthSystem"], swiftSettings: strict),
+        .testTarget(name: "BerthOrchestratorTests", dependencies: ["BerthOrchestrator", "ComposeSpec", "BerthRuntime", "BerthSystem", "BerthNetwork"], swiftSettings: strict),
         .testTarget(
             name: "BerthNetworkTests", dependencies: ["BerthNetwork", "BerthRuntime", "BerthSystem", "CBerthSys", "BerthTestSupport"],
             swiftSettings: strict),

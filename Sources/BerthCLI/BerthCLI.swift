@@ -7,6 +7,11 @@ public protocol Console: Sendable {
     func out(_ text: String)
     func err(_ text: String)
     var stdoutIsTerminal: Bool { get }
+    var stderrIsTerminal: Bool { get }
+}
+
+extension Console {
+    public var stderrIsTerminal: Bool { false }
 }
 
 /// Writes straight to fds 1 and 2.
@@ -15,6 +20,7 @@ public struct StandardConsole: Console {
     public func out(_ text: String) { Self.write(1, text) }
     public func err(_ text: String) { Self.write(2, text) }
     public var stdoutIsTerminal: Bool { isatty(1) == 1 }
+    public var stderrIsTerminal: Bool { isatty(2) == 1 }
 
     static func write(_ fd: Int32, _ text: String) {
         var bytes = Array(text.utf8)
@@ -97,12 +103,13 @@ public enum BerthCLI {
         OptionSpec("profile", value: "PROFILE", help: "Enable a profile; repeatable.", repeatable: true, environment: "COMPOSE_PROFILES"),
         OptionSpec("root", value: "DIR", help: "Persistent store for images, volumes and project state.", default: "/var/lib/berth", environment: "BERTH_ROOT"),
         OptionSpec("run-root", value: "DIR", help: "Runtime state: sockets, mounts, container scratch space.", default: "/run/berth", environment: "BERTH_RUN_ROOT"),
+        OptionSpec("progress", value: "TYPE", help: "Progress output of stack commands: auto, tty, plain, json or quiet.", default: "auto", environment: "COMPOSE_PROGRESS"),
         OptionSpec("version", short: "v", help: "Show the berth version and exit."),
     ]
 
     /// Every command, in the order help lists them.
     public static var commands: [CommandSpec] {
-        [ConfigCommand.spec, PullCommand.spec, ImagesCommand.spec, ImageCommand.spec, NetworkCommand.spec, VersionCommand.spec, HelpCommand.spec, RuntimePlumbing.spec, DNSPlumbing.spec]
+        [ConfigCommand.spec, UpCommand.spec, DownCommand.spec, UpCommand.createSpec, StartStopCommands.startSpec, StartStopCommands.stopSpec, StartStopCommands.restartSpec, ExecCommand.spec, PullCommand.spec, ImagesCommand.spec, ImageCommand.spec, NetworkCommand.spec, VersionCommand.spec, HelpCommand.spec, RuntimePlumbing.spec, DNSPlumbing.spec, SupervisePlumbing.spec]
     }
 
     public static func command(named name: String) -> CommandSpec? {

@@ -66,11 +66,16 @@ public struct ContainerStore: Sendable {
 
     public func path(_ id: String) -> String { directory + "/" + id }
 
-    public func create(_ record: ContainerRecord, spec: String) throws {
+    /// Writes the container's files; `config.json` last, since a directory without it is
+    /// not a container (`records()` skips it).
+    public func create(_ record: ContainerRecord, spec: String, files: [String: [UInt8]] = [:]) throws {
         let dir = path(record.id)
         try FS.makeDirectories(directory, mode: 0o700)
         _ = try Sys.check("mkdir", path: dir) { mkdir(dir, 0o700) }
         try FS.writeAtomically(dir + "/spec", Array(spec.utf8), mode: 0o600)
+        for (name, bytes) in files.sorted(by: { $0.key < $1.key }) {
+            try FS.writeAtomically(dir + "/" + name, bytes, mode: 0o600)
+        }
         try FS.writeAtomically(dir + "/config.json", Self.encode(record), mode: 0o600)
         try save(ContainerState(), for: record.id)
     }

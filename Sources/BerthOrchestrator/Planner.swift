@@ -49,6 +49,9 @@ public struct UpOptions: Sendable, Equatable {
     public var scale: [String: Int] = [:]
     /// `create`: containers are created, not started.
     public var noStart = false
+    /// `-t/--timeout`: seconds to wait for containers that are replaced to stop (nil: each
+    /// container's own grace period).
+    public var timeout: Int?
 
     public init() {}
 }

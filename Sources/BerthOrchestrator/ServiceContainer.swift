@@ -2,6 +2,9 @@ import BerthRuntime
 import BerthSystem
 import ComposeSpec
 
+/// The runtime's view of an image config, by a name that does not clash with BerthImages'.
+public typealias RuntimeImageConfig = ImageConfig
+
 /// What the image contributes to a service container.
 public struct ResolvedImage: Sendable, Equatable {
     /// The reference as written in the service (`busybox`), for `ps` and labels.

@@ -27,3 +27,16 @@ public enum Spawn {
         return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
     }
 }
+
+public enum ProcessImage {
+    /// Replaces this process with `path` (execve): stdio, terminal and exit status pass
+    /// through untouched. Returns only on failure, with the errno.
+    public static func replace(path: String, arguments: [String], environment: [String]) -> Int32 {
+        Spawn.withCStrings(arguments) { argv in
+            Spawn.withCStrings(environment) { envp in
+                _ = execve(path, UnsafeMutablePointer(mutating: argv), UnsafeMutablePointer(mutating: envp))
+                return errno
+            }
+        }
+    }
+}

@@ -1,0 +1,87 @@
+import BerthOrchestrator
+import ComposeSpec
+import Foundation
+
+/// `berth up` and `berth create`: Compose's convergence of the project onto the machine.
+enum UpCommand {
+    static let planOptions: [OptionSpec] = [
+        OptionSpec("force-recreate", help: "Recreate containers even if their configuration and image have not changed."),
+        OptionSpec("no-recreate", help: "Keep existing containers even if their configuration or image changed."),
+        OptionSpec("no-deps", help: "Do not start the services' dependencies."),
+        OptionSpec("remove-orphans", help: "Remove containers of services that are no longer in the Compose file."),
+        OptionSpec("scale", value: "SERVICE=N", help: "Run N containers of SERVICE (overrides scale and deploy.replicas); repeatable.", repeatable: true),
+        OptionSpec("pull", value: "POLICY", help: "Pull images before running: always, missing, never (default: each service's pull_policy)."),
+        OptionSpec("quiet-pull", help: "Pull without printing progress."),
+    ]
+
+    static let spec = CommandSpec(
+        name: "up", arguments: "[SERVICE...]",
+        abstract: "Create and start the project's containers.",
+        discussion: """
+            Brings the project to the state its Compose file declares: creates the networks, pulls missing images, then creates and starts the containers in dependency order (services whose dependencies are met start in parallel). Containers whose configuration or image changed are recreated; up-to-date running ones are left alone. Named services are brought up with their dependencies unless --no-deps.
+
+            Containers run under the project's supervisor, a small background process that berth starts on demand and that exits once nothing of the project runs.
+
+            berth runs the stack detached: give -d (then follow it with berth logs -f). Attaching to the containers' output is not there yet.
+            """,
+        options: [
+            OptionSpec("detach", short: "d", help: "Run the containers in the background (required for now)."),
+            StackContext.timeoutOption,
+        ] + planOptions,
+        examples: [("berth up -d", "Start the whole stack in the background."), ("berth up -d --no-deps web", "Start or update web alone.")]
+    ) { invocation in
+        guard invocation.options.flag("detach") else {
+            throw UsageError(message: "berth up runs stacks detached for now: add -d, then follow the output with berth logs -f", command: "up")
+        }
+        return try converge(invocation, noStart: false)
+    }
+
+    static let createSpec = CommandSpec(
+        name: "create", arguments: "[SERVICE...]",
+        abstract: "Create the project's containers without starting them.",
+        discussion: "Like up, but the containers are only created (networks too); berth start runs them.",
+        options: planOptions,
+        examples: [("berth create", "Create every service's containers.")]
+    ) { invocation in
+        try converge(invocation, noStart: true)
+    }
+
+    static func converge(_ invocation: Invocation, noStart: Bool) throws -> Int32 {
+        let context = try StackContext(invocation, needsFile: true, selectedServices: invocation.arguments)
+        guard let project = context.project else { return 1 }
+        try context.checkServices(invocation.arguments)
+        var options = UpOptions()
+        options.services = invocation.arguments
+        options.noDeps = invocation.options.flag("no-deps")
+        options.forceRecreate = invocation.options.flag("force-recreate")
+        options.noRecreate = invocation.options.flag("no-recreate")
+        if options.forceRecreate && options.noRecreate {
+            throw UsageError(message: "--force-recreate and --no-recreate are incompatible", command: invocation.command.name)
+        }
+        options.removeOrphans = invocation.options.flag("remove-orphans")
+        options.noStart = noStart
+        options.timeout = try context.timeout()
+        for item in invocation.options.all("scale") {
+            let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, let count = Int(parts[1]), count >= 0 else {
+                throw UsageError(message: "invalid --scale \"\(item)\": use SERVICE=N", command: invocation.command.name)
+            }
+            guard project.services[parts[0]] != nil else { throw CLIError("no such service: \(parts[0])") }
+            options.scale[parts[0]] = count
+        }
+        let selected = options.services.isEmpty || options.noDeps
+            ? (options.services.isEmpty ? project.services.keys.sorted() : options.services)
+            : DependencyGraph(project: project).withDependencies(options.services)
+        let wanted = selected.filter { (options.scale[$0] ?? project.services[$0]?.replicas ?? 1) > 0 }
+
+        let lock = try context.lock()
+        defer { lock.release() }
+        let images = try StackImages.resolve(
+            project, services: wanted, invocation: invocation, pullOverride: invocation.options.value("pull"),
+            quiet: invocation.options.flag("quiet-pull"))
+        let board = try context.board(title: noStart ? "Creating" : "Running")
+        defer { board.finish() }
+        try context.stack.up(project, options: options, images: images, progress: board.progress, warn: context.warn)
+        return 0
+    }
+}

@@ -1,0 +1,42 @@
+import BerthRuntime
+import BerthSystem
+import ComposeSpec
+
+/// Creates a service container on disk: its record with Compose's labels, its runtime spec
+/// and its launch config. Nothing runs yet; the supervisor starts it.
+public struct ContainerFactory: Sendable {
+    public let store: ContainerStore
+
+    public init(store: ContainerStore) { self.store = store }
+
+    /// Returns the new container's id.
+    public func create(
+        project: Project, service: String, config: Service, number: Int, name: String, image: ResolvedImage, oneOff: Bool = false
+    ) throws -> String {
+        let id = Self.newID()
+        let directory = store.path(id)
+        let spec = try ServiceContainer.spec(
+            project: project, service: service, service: config, containerName: name, id: id, image: image, directory: directory)
+        let launch = try LaunchConfig.of(project: project, service: service, service: config, hostname: spec.hostname ?? String(id.prefix(12)))
+        let hash = CanonicalOutput.configHash(config)
+        let labels = Label.container(
+            project: project, service: service, service: config, number: number, configHash: hash, imageDigest: image.digest, oneOff: oneOff)
+        let record = ContainerRecord(
+            id: id, name: name, project: project.name, service: service, number: number, oneOff: oneOff,
+            labels: labels.map { [$0.0, $0.1] }, image: image.reference, imageDigest: image.digest, configHash: hash,
+            command: spec.process.args, created: Clock.rfc3339Nano())
+        if store.records().contains(where: { $0.name == name }) {
+            throw EngineError("Conflict. The container name \"/\(name)\" is already in use. Remove it (berth rm \(name)) or choose another container_name.")
+        }
+        try store.create(record, spec: spec.encoded, files: [LaunchConfig.fileName: try launch.encoded()])
+        return id
+    }
+
+    /// 64 hex digits, like a Docker container id.
+    static func newID() -> String {
+        (0..<4).map { _ in
+            let hex = String(UInt64.random(in: 0...UInt64.max), radix: 16)
+            return String(repeating: "0", count: 16 - hex.count) + hex
+        }.joined()
+    }
+}

@@ -1,0 +1,288 @@
+import BerthNetwork
+import BerthRuntime
+import BerthSystem
+import ComposeSpec
+import Foundation
+
+/// The CLI's side of a project's lifecycle: plans against what is on disk, creates networks
+/// and containers, and has the supervisor start, stop and remove containers — in
+/// dependency order, independent services in parallel, reporting Compose's progress.
+///
+/// Callers serialise commands on one project with `ProjectLock`.
+public struct Stack: Sendable {
+    public let projectName: String
+    public let engine: ContainerEngine
+    public let networks: NetworkManager
+    public let client: SupervisorClient
+
+    public init(projectName: String, root: String, runRoot: String, berthBinary: String, runtimeBinary: String) {
+        self.projectName = projectName
+        engine = ContainerEngine(root: root, runRoot: runRoot, runtimeBinary: runtimeBinary)
+        networks = NetworkManager(root: root, runRoot: runRoot)
+        client = SupervisorClient(project: projectName, root: root, runRoot: runRoot, berthBinary: berthBinary)
+    }
+
+    /// This project's containers, by name.
+    public func containers() -> [ContainerRecord] {
+        engine.store.records().filter { $0.project == projectName }
+    }
+
+    // MARK: up
+
+    /// Brings the project to its declared state. `images` holds every selected service's
+    /// resolved image. Warnings (orphans) go to `warn` before anything changes.
+    public func up(
+        _ project: Project, options: UpOptions, images: [String: ResolvedImage],
+        progress: @escaping StackProgress, warn: (String) -> Void
+    ) throws {
+        let observed = engine.observed(project: projectName)
+        var hashes: [String: String] = [:]
+        for (name, service) in project.services { hashes[name] = CanonicalOutput.configHash(service) }
+        let plan = try Planner.planUp(
+            project: project, observed: observed.map(\.container), options: options, configHashes: hashes,
+            imageDigests: images.compactMapValues(\.digest))
+        for warning in plan.warnings { warn(warning) }
+        for step in plan.steps {
+            for dependency in step.waitFor where dependency.condition == .healthy {
+                throw EngineError("service \"\(step.service)\" depends on \"\(dependency.service)\" with condition service_healthy, which needs health checks: berth does not run them yet; use condition: service_started")
+            }
+        }
+
+        let used = Set(plan.steps.flatMap { step in (project.services[step.service]?.networks ?? KeyedMap()).map(\.key) })
+        for key in (project.networks ?? KeyedMap()).map(\.key) where used.contains(key) {
+            try ensureNetwork(project, key: key, progress: progress)
+        }
+        let byName = Dictionary(observed.map { ($0.record.name, $0.record) }, uniquingKeysWith: { a, _ in a })
+        if plan.removeOrphans {
+            let orphans = plan.orphans.compactMap { byName[$0] }
+            try concurrently(orphans) { record in try removeContainer(record, timeout: options.timeout, progress: progress) }
+        }
+
+        for level in plan.levels {
+            try concurrently(level) { step in
+                for dependency in step.waitFor {
+                    try waitFor(dependency, of: step.service, project: project, progress: progress)
+                }
+                guard let service = project.services[step.service] else { return }
+                try concurrently(step.actions) { action in
+                    try perform(action, project: project, service: step.service, config: service, image: images[step.service],
+                                existing: byName, options: options, progress: progress)
+                }
+            }
+        }
+    }
+
+    private func perform(
+        _ action: ContainerAction, project: Project, service: String, config: Service, image: ResolvedImage?,
+        existing: [String: ContainerRecord], options: UpOptions, progress: StackProgress
+    ) throws {
+        func newContainer(name: String, number: Int) throws -> String {
+            guard let image else { throw EngineError("service \"\(service)\": no image resolved for it") }
+            return try ContainerFactory(store: engine.store).create(
+                project: project, service: service, config: config, number: number, name: name, image: image)
+        }
+        switch action {
+        case .create(let name, let number):
+            progress(.init(.container, name, "Creating", .working))
+            let id = try newContainer(name: name, number: number)
+            progress(.init(.container, name, "Created", .done))
+            if !options.noStart { try start(id, name: name, progress: progress) }
+        case .recreate(let old, let name, let number):
+            progress(.init(.container, name, "Recreate", .working))
+            if let record = existing[old] {
+                try request(.stop, [record], timeout: options.timeout)
+                try request(.remove, [record])
+            }
+            let id = try newContainer(name: name, number: number)
+            progress(.init(.container, name, "Recreated", .done))
+            if !options.noStart { try start(id, name: name, progress: progress) }
+        case .start(let name):
+            guard let record = existing[name] else { return }
+            if options.noStart { return }
+            try start(record.id, name: name, progress: progress)
+        case .keep(let name):
+            progress(.init(.container, name, "Running", .done))
+        case .restart(let name):
+            guard let record = existing[name] else { return }
+            progress(.init(.container, name, "Restarting", .working))
+            try request(.stop, [record], timeout: options.timeout)
+            try request(.start, [record])
+            progress(.init(.container, name, "Restarted", .done))
+        case .remove(let name):
+            guard let record = existing[name] else { return }
+            try removeContainer(record, timeout: options.timeout, progress: progress)
+        }
+    }
+
+    private func start(_ id: String, name: String, progress: StackProgress) throws {
+        progress(.init(.container, name, "Starting", .working))
+        do {
+            try request(.start, [try engine.store.record(id)])
+        } catch {
+            progress(.init(.container, name, "Error", .failed))
+            throw error
+        }
+        progress(.init(.container, name, "Started", .done))
+    }
+
+    /// Compose's `depends_on` conditions that need more than the level order.
+    private func waitFor(_ dependency: Dependency, of service: String, project: Project, progress: StackProgress) throws {
+        guard dependency.condition == .completedSuccessfully else { return }
+        let records = containers().filter { $0.service == dependency.service && !$0.oneOff }
+        for record in records {
+            progress(.init(.container, record.name, "Waiting", .working))
+            let response = try client.send(.init(op: .wait, containers: [record.id]))
+            let code = response.results.first?.exitCode ?? 0
+            if let error = response.results.first?.error { throw EngineError(error) }
+            if code != 0 {
+                progress(.init(.container, record.name, "Exited", .failed))
+                throw EngineError("service \"\(dependency.service)\" didn't complete successfully: exit \(code)")
+            }
+            progress(.init(.container, record.name, "Exited", .done))
+        }
+    }
+
+    /// A network of the project, created unless it exists (external ones must).
+    private func ensureNetwork(_ project: Project, key: String, progress: StackProgress) throws {
+        guard let network = project.networks?[key] else { return }
+        let name = network.name ?? "\(project.name)_\(key)"
+        if (try? networks.inspect(name: name)) != nil { return }
+        if network.external == true {
+            throw EngineError("network \(name) declared as external, but could not be found")
+        }
+        progress(.init(.network, name, "Creating", .working))
+        let options = try NetworkSettings.options(for: network, project: project.name, key: key)
+        do {
+            _ = try networks.create(name: name, options: options)
+        } catch let error as NetworkError where error.code == .exists {
+            // Created meanwhile by a concurrent command: fine.
+        }
+        progress(.init(.network, name, "Created", .done))
+    }
+
+    // MARK: down, stop, start, restart
+
+    /// Stops and removes the project's containers (dependents first), then its networks.
+    /// `services` empty means all; `removeOrphans` also takes containers of services no
+    /// longer in the file (given `project`).
+    public func down(_ project: Project?, timeout: Int?, removeOrphans: Bool, progress: @escaping StackProgress, warn: (String) -> Void) throws {
+        var all = containers()
+        if let project {
+            let known = Set(project.services.keys).union(project.disabledServices.keys)
+            let orphans = all.filter { !known.contains($0.service) && !$0.oneOff }
+            if !orphans.isEmpty && !removeOrphans {
+                warn("Found orphan containers (\(orphans.map(\.name).joined(separator: ", "))) for this project. If you removed or renamed this service in your compose file, you can run this command with the --remove-orphans flag to clean it up.")
+                all.removeAll { orphan in orphans.contains { $0.id == orphan.id } }
+            }
+        }
+        for level in shutdownLevels(all, project: project) {
+            try concurrently(level) { record in try removeContainer(record, timeout: timeout, progress: progress) }
+        }
+        // The project's networks: those stamped with its name, unless a container of another
+        // project still uses them.
+        for record in (try? networks.list()) ?? [] where record.labels[Label.project] == projectName {
+            let others = record.endpoints.keys.filter { name in !all.contains { $0.name == name } }
+            if !others.isEmpty {
+                warn("network \(record.name) is still used by \(others.sorted().joined(separator: ", ")): not removed")
+                continue
+            }
+            progress(.init(.network, record.name, "Removing", .working))
+            try networks.remove(name: record.name)
+            progress(.init(.network, record.name, "Removed", .done))
+        }
+    }
+
+    /// Stops the services' containers (all when `services` is empty), dependents first.
+    public func stop(_ project: Project?, services: [String], timeout: Int?, progress: @escaping StackProgress) throws {
+        let selected = containers().filter { services.isEmpty || services.contains($0.service) }
+        for level in shutdownLevels(selected, project: project) {
+            try concurrently(level) { record in
+                guard (try? engine.observe(record.id))?.status == .running else { return }
+                progress(.init(.container, record.name, "Stopping", .working))
+                try request(.stop, [record], timeout: timeout)
+                progress(.init(.container, record.name, "Stopped", .done))
+            }
+        }
+    }
+
+    /// Starts the services' existing containers, dependencies first.
+    public func start(_ project: Project?, services: [String], progress: @escaping StackProgress) throws {
+        let selected = containers().filter { (services.isEmpty || services.contains($0.service)) && !$0.oneOff }
+        if selected.isEmpty && !services.isEmpty {
+            throw EngineError("no container found for service \(services.joined(separator: ", "))")
+        }
+        for level in shutdownLevels(selected, project: project).reversed() {
+            try concurrently(level) { record in
+                if (try? engine.observe(record.id))?.status == .running { return }
+                try start(record.id, name: record.name, progress: progress)
+            }
+        }
+    }
+
+    /// Containers in levels: a container's dependents are in earlier levels than it, so
+    /// walking the levels in order stops dependents first; reversed, starts dependencies first.
+    func shutdownLevels(_ records: [ContainerRecord], project: Project?) -> [[ContainerRecord]] {
+        guard let project, let levels = try? DependencyGraph(project: project).levels(DependencyGraph(project: project).services) else {
+            return records.isEmpty ? [] : [records]
+        }
+        var out: [[ContainerRecord]] = []
+        let known = Set(levels.joined())
+        let unknown = records.filter { !known.contains($0.service) }
+        if !unknown.isEmpty { out.append(unknown) }
+        for level in levels.reversed() {
+            let members = records.filter { level.contains($0.service) }
+            if !members.isEmpty { out.append(members) }
+        }
+        return out
+    }
+
+    private func removeContainer(_ record: ContainerRecord, timeout: Int?, progress: StackProgress) throws {
+        if (try? engine.observe(record.id))?.status == .running {
+            progress(.init(.container, record.name, "Stopping", .working))
+            try request(.stop, [record], timeout: timeout)
+            progress(.init(.container, record.name, "Stopped", .done))
+        }
+        progress(.init(.container, record.name, "Removing", .working))
+        try request(.remove, [record])
+        progress(.init(.container, record.name, "Removed", .done))
+    }
+
+    /// One supervisor request; the first container error is thrown.
+    @discardableResult
+    func request(_ op: SupervisorProtocol.Request.Operation, _ records: [ContainerRecord], timeout: Int? = nil, signal: Int32? = nil) throws -> SupervisorProtocol.Response {
+        let response = try client.send(.init(op: op, containers: records.map(\.id), timeout: timeout, signal: signal))
+        if let failure = response.results.first(where: { $0.error != nil }), let message = failure.error {
+            throw EngineError(message)
+        }
+        return response
+    }
+
+    /// Blocks until this project's supervisor has exited (after `down`, nothing runs).
+    public func waitForSupervisorExit() {
+        let fd = open(client.paths.lock, O_RDWR | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        _ = flock(fd, LOCK_SH)
+    }
+}
+
+/// Serialises commands that change a project (`up`, `down`, `start`, `stop`, …): an
+/// exclusive flock on `<root>/projects/<project>/lock`, held until `release` or exit.
+public final class ProjectLock: @unchecked Sendable {
+    private var fd: Int32
+
+    public init(root: String, project: String) throws {
+        let directory = "\(root)/projects/\(project)"
+        try FS.makeDirectories(directory, mode: 0o700)
+        let path = directory + "/lock"
+        fd = try Sys.check("open", path: path) { open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600) }
+        _ = try Sys.check("flock", path: path) { flock(fd, LOCK_EX) }
+    }
+
+    deinit { release() }
+
+    public func release() {
+        if fd >= 0 { close(fd) }
+        fd = -1
+    }
+}
