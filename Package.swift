@@ -44,7 +44,7 @@ let package = Package(
             name: "BerthNetworkTests", dependencies: ["BerthNetwork", "BerthRuntime", "BerthSystem", "CBerthSys", "BerthTestSupport"],
             swiftSettings: strict),
         .testTarget(name: "BerthImagesTests", dependencies: ["BerthImages", "BerthSystem", "CBerthSys", "CArchive", "BerthCLI", "BerthRuntime"], swiftSettings: strict),
-        .testTarget(name: "BerthCLITests", dependencies: ["BerthCLI", "ComposeSpec", "BerthImages", "BerthNetwork"], swiftSettings: strict),
+        .testTarget(name: "BerthCLITests", dependencies: ["BerthCLI", "ComposeSpec", "BerthImages", "BerthNetwork", "BerthOrchestrator", "BerthSystem", "BerthTestSupport"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,4 +1,5 @@
 import BerthImages
+import BerthOrchestrator
 import ComposeSpec
 import Foundation
 
@@ -189,6 +190,15 @@ public enum BerthCLI {
             console.err("Error: \(error.description)\n")
             return 1
         } catch let error as ImageError {
+            console.err("Error: \(error.description)\n")
+            return 1
+        } catch let error as EngineError {
+            console.err("Error: \(error.message)\n")
+            return 1
+        } catch let error as ServiceConfigError {
+            console.err("Error: \(error.description)\n")
+            return 1
+        } catch let error as PlanError {
             console.err("Error: \(error.description)\n")
             return 1
         } catch {

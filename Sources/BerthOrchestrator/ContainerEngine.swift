@@ -71,7 +71,8 @@ public struct ContainerEngine: Sendable {
             state.exitCode = Self.exitCode(line) ?? 125
             state.finishedAt = Clock.rfc3339Nano()
             try? store.save(state, for: id)
-            throw EngineError("container \(record.name): \(reason)")
+            // The runtime's own errors already name the container.
+            throw EngineError(reason.hasPrefix("container \(record.name)") ? reason : "container \(record.name): \(reason)")
         }
         struct Ready: Decodable { var Pid: Int32; var StartedAt: String }
         guard let ready = try? JSONDecoder().decode(Ready.self, from: Data(line.utf8)) else {

@@ -35,7 +35,7 @@ enum StackImages {
             case .build:
                 if record == nil { throw CLIError("service \"\(image.service)\": pull_policy build needs a build, which berth does not do yet") }
             case .missingLocally:
-                throw CLIError("service \"\(image.service)\": image \(image.reference) is not present locally and pull_policy is never: pull it (berth pull \(image.service)) or change pull_policy")
+                throw CLIError("service \"\(image.service)\": image \(project.services[image.service]?.image ?? image.reference.description) is not present locally and pull_policy is never: pull it (berth pull \(image.service)) or change pull_policy")
             }
         }
         if !toPull.isEmpty {
