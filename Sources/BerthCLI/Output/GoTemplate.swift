@@ -27,6 +27,8 @@ struct GoTemplate {
         case field(String)
         case string(String)
         case number(Int)
+        /// A bare word: a function's name.
+        case word(String)
     }
 
     /// `function arg…` or `.Field arg…` (a method call).
@@ -99,18 +101,21 @@ struct GoTemplate {
     static func action(_ body: String, in source: String) throws(TemplateError) -> Action {
         let tokens = try tokenize(body, in: source)
         guard let first = tokens.first else { throw TemplateError(description: "missing value for command in \(quoted(source))") }
-        if case .field = first {
+        switch first {
+        case .field:
+            return Action(function: nil, arguments: tokens)
+        case .word(let name):
+            guard functions.contains(name) else {
+                throw TemplateError(description: "function \"\(name)\" not defined in \(quoted(source)); use .Field, json, upper, lower, title, truncate, pad, join or split")
+            }
+            return Action(function: name, arguments: Array(tokens.dropFirst()))
+        case .dot, .string, .number:
+            guard tokens.count == 1 else { throw TemplateError(description: "\(body) can't be called in \(quoted(source))") }
             return Action(function: nil, arguments: tokens)
         }
-        if case .dot = first, tokens.count == 1 { return Action(function: nil, arguments: tokens) }
-        guard case .string(let name) = first, functions.contains(name) else {
-            throw TemplateError(description: "function \(String(describing: first)) not defined in \(quoted(source)); use .Field, json, upper, lower, title, truncate, pad, join or split")
-        }
-        return Action(function: name, arguments: Array(tokens.dropFirst()))
     }
 
-    /// Words: `.`, `.Field`, `"string"` or `` `raw` ``, numbers; a bare word is a function name
-    /// (returned as `.string`, first only).
+    /// Words: `.`, `.Field`, `"string"` or `` `raw` ``, numbers, and a function's name first.
     static func tokenize(_ body: String, in source: String) throws(TemplateError) -> [Argument] {
         var tokens: [Argument] = []
         var characters = Substring(body.trimmingCharacters(in: .whitespaces))
@@ -140,7 +145,6 @@ struct GoTemplate {
                     index = characters.index(after: index)
                 }
                 guard closed else { throw TemplateError(description: "unterminated quoted string in \(quoted(source))") }
-                if tokens.isEmpty { throw TemplateError(description: "a template action cannot start with a string in \(quoted(source))") }
                 tokens.append(.string(value))
                 characters = characters[characters.index(after: index)...]
                 continue
@@ -158,7 +162,7 @@ struct GoTemplate {
             } else if let number = Int(word) {
                 tokens.append(.number(number))
             } else if tokens.isEmpty {
-                tokens.append(.string(String(word)))
+                tokens.append(.word(String(word)))
             } else {
                 throw TemplateError(description: "unexpected \(word) in \(quoted(source))")
             }
@@ -182,6 +186,7 @@ struct GoTemplate {
         case .dot: return .structured(text: context.text, json: context.json)
         case .string(let text): return .string(text)
         case .number(let number): return .int(Int64(number))
+        case .word(let name): throw TemplateError(description: "function \"\(name)\" used as a value")
         case .field(let name):
             guard let value = context.field(name, []) else { throw unknownField(name, context) }
             return value

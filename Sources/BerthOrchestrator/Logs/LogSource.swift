@@ -49,6 +49,14 @@ public struct LogLine: Sendable, Equatable {
     public var time: LogTime
     /// The line without its newline.
     public var text: String
+
+    public init(containerID: String, name: String, stream: LogEntry.Stream, time: LogTime, text: String) {
+        self.containerID = containerID
+        self.name = name
+        self.stream = stream
+        self.time = time
+        self.text = text
+    }
 }
 
 public enum LogEvent: Sendable, Equatable {
