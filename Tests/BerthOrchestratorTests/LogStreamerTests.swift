@@ -218,27 +218,57 @@ final class StreamerThread: Sendable {
         #expect(events.texts == ["web-1: started", "web-1 exited 255"])
     }
 
+    @Test func containersCreatedWhileFollowingAreDiscovered() throws {
+        let f = LogFixture()
+        let web = try f.create("web")
+        let endWeb = try f.run(web)
+        let events = EventLog()
+        let streamer = try LogStreamer(engine: f.engine, sink: events.append)
+        try streamer.discoverNewContainers { record in record.service == "worker" ? ("worker-1", LogOptions(), .nextRun) : nil }
+        try streamer.add(web, name: "web-1", options: LogOptions(tail: 0), follow: .whileRunning)
+        let thread = StreamerThread(streamer)
+        try f.append(web, [("w\n", 1)])
+        #expect(events.wait { $0 == ["web-1: w"] })
+        _ = try f.create("other")
+        let worker = try f.create("worker")
+        try f.append(worker, [("first\n", 2)])
+        let endWorker = try f.run(worker)
+        try f.append(worker, [("second\n", 3)])
+        #expect(events.wait { $0 == ["web-1: w", "worker-1: first", "worker-1: second"] })
+        endWeb()
+        #expect(events.wait { $0.count == 4 })
+        endWorker()
+        #expect(thread.join(), "run() returned when both had stopped")
+        #expect(events.texts == ["web-1: w", "worker-1: first", "worker-1: second", "web-1 exited 255", "worker-1 exited 255"])
+    }
+
     @Test func addWhileRunningFinishAndStop() throws {
         let f = LogFixture()
         let web = try f.create("web")
         let worker = try f.create("worker")
         _ = try f.run(web)
-        _ = try f.run(worker)
+        let endWorker = try f.run(worker)
         let events = EventLog()
-        let streamer = try LogStreamer(engine: f.engine, endsWhenIdle: false, sink: events.append)
-        let thread = StreamerThread(streamer)
+        let streamer = try LogStreamer(engine: f.engine, sink: events.append)
         try streamer.add(web, name: "web-1", options: LogOptions(tail: 0), follow: .untilFinished)
+        let thread = StreamerThread(streamer)
         try f.append(web, [("a\n", 1)])
         #expect(events.wait { $0 == ["web-1: a"] })
         try streamer.add(worker, name: "worker-1", options: LogOptions(tail: 0), follow: .untilFinished)
         try f.append(worker, [("b\n", 2)])
         #expect(events.wait { $0 == ["web-1: a", "worker-1: b"] })
+        // web still runs: only finish ends its log; worker's ends and would wait for a restart.
         streamer.finish(web.id)
-        try f.append(worker, [("c\n", 3)])
-        #expect(events.wait { $0.count == 3 })
-        try f.append(web, [("after finish\n", 4)])
-        streamer.stop()
-        #expect(thread.join())
-        #expect(events.texts == ["web-1: a", "worker-1: b", "worker-1: c"])
+        endWorker()
+        #expect(events.wait { $0.last == "worker-1 exited 255" })
+        streamer.finish(worker.id)
+        #expect(thread.join(), "run() returned once both were finished")
+        #expect(events.texts == ["web-1: a", "worker-1: b", "worker-1 exited 255"])
+
+        // stop() ends a streamer that waits for more containers.
+        let idle = try LogStreamer(engine: f.engine, endsWhenIdle: false, sink: events.append)
+        let waiting = StreamerThread(idle)
+        idle.stop()
+        #expect(waiting.join())
     }
 }

@@ -9,7 +9,7 @@ enum LogsCommand {
         discussion: """
             Prints what the project's containers wrote to stdout and stderr (kept in json-file logs, rotated files included), each line behind the container's name: web-1  | hello. Lines of several containers are merged in the order they were logged. Colours distinguish the containers when standard output is a terminal (NO_COLOR or COMPOSE_ANSI=never turn them off).
 
-            With --follow, new lines are printed as they are written until every followed container has stopped (a container that is not running is shown and left); Ctrl-C ends it sooner. Services whose attach is false are left out unless named. One-off containers (berth run) are not shown.
+            With --follow, new lines are printed as they are written until every followed container has stopped (a container that is not running is shown and left); containers created meanwhile (scaled up, recreated) are followed from their first line; Ctrl-C ends it sooner. Services whose attach is false are left out unless named. One-off containers (berth run) are not shown.
 
             --since and --until take an RFC 3339 time (2013-01-02T13:23:37Z, or 2013-01-02T13:23:37 and 2013-01-02 in local time), Unix seconds (1700000000.5), or a duration counted back from now (42m, 1h30m, 10s).
             """,
@@ -62,11 +62,25 @@ enum LogsCommand {
             LogPrinter(colors: colors, prefixes: !options.flag("no-log-prefix"), timestamps: options.flag("timestamps")),
             console: invocation.console, exitStatus: false)
         let streamer = try LogStreamer(engine: scope.engine, sink: output.write)
+        let follow = options.flag("follow")
+        if follow {
+            // Containers created meanwhile (scaled up, recreated) are followed too, from
+            // their first line, as Compose follows the containers that start.
+            let project = scope.name
+            let until = logOptions.until
+            try streamer.discoverNewContainers { [services] record in
+                guard record.project == project, !record.oneOff, services.isEmpty || services.contains(record.service),
+                      index.map({ record.number == $0 }) ?? true else { return nil }
+                let name = ProjectScope.shortName(record)
+                output.register(name)
+                return (name, LogOptions(until: until), .nextRun)
+            }
+        }
         for record in containers {
             let name = ProjectScope.shortName(record)
             output.register(name)
             do {
-                try streamer.add(record, name: name, options: logOptions, follow: options.flag("follow") ? .whileRunning : .no)
+                try streamer.add(record, name: name, options: logOptions, follow: follow ? .whileRunning : .no)
             } catch {
                 guard error.code == .notLogged else { throw error }
                 invocation.console.err("WARN[0000] Can't retrieve logs for \"\(record.name)\": \(error.message)\n")

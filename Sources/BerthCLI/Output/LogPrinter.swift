@@ -14,7 +14,8 @@ struct LogPrinter {
     let timestamps: Bool
     private var names: [String] = []
     private var colorOf: [String: String] = [:]
-    private var width = 0
+    /// Each name's prefix, redone when a longer name widens them all.
+    private var prefixOf: [String: String] = [:]
 
     init(colors: Bool, prefixes: Bool, timestamps: Bool) {
         self.colors = colors
@@ -28,7 +29,11 @@ struct LogPrinter {
         guard colorOf[name] == nil else { return }
         colorOf[name] = Self.rainbow[names.count % Self.rainbow.count]
         names.append(name)
-        width = (names.map(\.utf8.count).max() ?? 0) + 1
+        guard prefixes else { return }
+        let width = (names.map(\.utf8.count).max() ?? 0) + 1
+        for name in names {
+            prefixOf[name] = colored(name, name + String(repeating: " ", count: max(0, width - name.utf8.count)) + " | ")
+        }
     }
 
     func colored(_ name: String, _ text: String) -> String {
@@ -36,14 +41,9 @@ struct LogPrinter {
         return "\u{1B}[\(code)m" + text + "\u{1B}[0m"
     }
 
-    func prefix(_ name: String) -> String {
-        guard prefixes else { return "" }
-        return colored(name, name + String(repeating: " ", count: max(0, width - name.utf8.count)) + " | ")
-    }
-
     mutating func line(_ line: LogLine) -> String {
         register(line.name)
-        return prefix(line.name) + (timestamps ? line.time.rfc3339NanoFixed + " " : "") + line.text + "\n"
+        return (prefixOf[line.name] ?? "") + (timestamps ? line.time.rfc3339NanoFixed + " " : "") + line.text + "\n"
     }
 
     /// A status line in the container's colour, without a prefix: `web-1 exited with code 0`.

@@ -116,8 +116,8 @@ final class FollowedLog {
     }
 
     private func drain(_ fd: Int32, into events: inout [LogEvent]) -> Bool {
-        while true {
-            let bytes = LogScan.read(fd, at: offset, count: LogScan.chunk)
+        while let size = LogScan.size(fd), size > offset {
+            let bytes = LogScan.read(fd, at: offset, count: Int(min(Int64(LogScan.chunk), size - offset)))
             if bytes.isEmpty { return true }
             offset += Int64(bytes.count)
             lines.append(bytes)
@@ -125,6 +125,7 @@ final class FollowedLog {
                 guard take(entry, into: &events) else { return false }
             }
         }
+        return true
     }
 
     /// Starts watching `identity` (a monitor); false if it has already ended.

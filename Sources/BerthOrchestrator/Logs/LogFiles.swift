@@ -38,10 +38,14 @@ enum LogScan {
     }
 
     static func read(_ fd: Int32, at offset: Int64, count: Int) -> [UInt8] {
+        guard count > 0 else { return [] }
         var buffer = [UInt8](repeating: 0, count: count)
         var done = 0
         while done < count {
-            let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, count - done, off_t(offset) + off_t(done)) }
+            let n = buffer.withUnsafeMutableBytes { raw in
+                guard let base = raw.baseAddress else { return -1 }
+                return pread(fd, base + done, count - done, off_t(offset) + off_t(done))
+            }
             if n < 0 && errno == EINTR { continue }
             if n <= 0 { break }
             done += n

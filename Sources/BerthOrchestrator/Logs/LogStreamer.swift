@@ -24,6 +24,7 @@ public final class LogStreamer: Sendable {
     private struct Inbox {
         var added: [PreparedLog] = []
         var finishing: [String] = []
+        var discovery: LogDiscovery?
         var stopped = false
     }
 
@@ -65,6 +66,25 @@ public final class LogStreamer: Sendable {
         signal()
     }
 
+    /// Also streams the containers created from now on (scaled up, recreated, started by
+    /// another command) that `decide` wants: it gets each new container's record and
+    /// returns its name and how to follow it, or nil to leave it out. Their logs do not keep
+    /// `run()` waiting until they appear.
+    public func discoverNewContainers(_ decide: @escaping @Sendable (ContainerRecord) -> (name: String, options: LogOptions, follow: LogFollow)?) throws(LogStreamError) {
+        let directory = engine.store.directory
+        do {
+            try FS.makeDirectories(directory, mode: 0o700)
+        } catch {
+            throw LogStreamError(code: .system, message: "cannot watch for new containers in \(directory): \(error)")
+        }
+        let watch = inotify_add_watch(inotify, directory, UInt32(IN_CREATE | IN_MOVED_TO | IN_ONLYDIR))
+        guard watch >= 0 else {
+            throw LogStreamError(code: .system, message: "cannot watch for new containers in \(directory) (inotify_add_watch: \(String(cString: strerror(errno))))")
+        }
+        inbox.withLock { $0.discovery = LogDiscovery(watch: watch, decide: decide) }
+        signal()
+    }
+
     /// Ends following a container: what it logged up to now is still delivered.
     public func finish(_ containerID: String) {
         inbox.withLock { $0.finishing.append(containerID) }
@@ -93,8 +113,10 @@ public final class LogStreamer: Sendable {
                 let taken = inbox
                 inbox.added = []
                 inbox.finishing = []
+                inbox.discovery = nil
                 return taken
             }
+            if let discovery = inbox.discovery { loop.discovery = discovery }
             loop.start(inbox.added)
             for id in inbox.finishing { loop.finish(id) }
             if inbox.stopped {
@@ -122,6 +144,13 @@ public final class LogStreamer: Sendable {
     }
 }
 
+/// How `discoverNewContainers` was asked to show new containers, and its watch of the
+/// containers directory.
+struct LogDiscovery: Sendable {
+    var watch: Int32
+    var decide: @Sendable (ContainerRecord) -> (name: String, options: LogOptions, follow: LogFollow)?
+}
+
 /// The streaming thread's state: the logs by container and by inotify watch.
 struct StreamLoop {
     let engine: ContainerEngine
@@ -129,6 +158,9 @@ struct StreamLoop {
     let sink: @Sendable ([LogEvent]) -> Void
     private var logs: [FollowedLog] = []
     private var events: [LogEvent] = []
+    var discovery: LogDiscovery?
+    /// Watches of new container directories whose config.json is not written yet.
+    private var newDirectories: [Int32: String] = [:]
 
     init(engine: ContainerEngine, inotify: Int32, sink: @escaping @Sendable ([LogEvent]) -> Void) {
         self.engine = engine
@@ -266,18 +298,47 @@ struct StreamLoop {
                     for log in logs { changed(log, name: nil) }
                     continue
                 }
+                let name = String(decoding: nameBytes, as: UTF8.self)
+                if wd == discovery?.watch, !name.isEmpty {
+                    newDirectory(name)
+                    continue
+                }
+                if let id = newDirectories[wd] {
+                    if name == "config.json" { discover(id) }
+                    continue
+                }
                 for log in logs where log.prepared.watch == wd && log.phase != .done {
                     if mask & UInt32(IN_DELETE_SELF | IN_IGNORED) != 0 {
                         _ = log.readNew(into: &events)
                         log.emitPartial(into: &events)
                         end(log)
                     } else {
-                        changed(log, name: String(decoding: nameBytes, as: UTF8.self))
+                        changed(log, name: name)
                     }
                 }
                 flushIfLarge()
             }
         }
+    }
+
+    /// A directory appeared in the store: a container being created. Its record is the
+    /// last file written (after its spec).
+    private mutating func newDirectory(_ id: String) {
+        let watch = inotify_add_watch(inotify, engine.store.path(id), UInt32(IN_MOVED_TO | IN_CLOSE_WRITE))
+        if watch >= 0 { newDirectories[watch] = id }
+        discover(id)
+    }
+
+    private mutating func discover(_ id: String) {
+        guard let discovery, !logs.contains(where: { $0.id == id }), let record = try? engine.store.record(id) else { return }
+        for (watch, pending) in newDirectories where pending == id {
+            _ = inotify_rm_watch(inotify, watch)
+            newDirectories[watch] = nil
+        }
+        guard let wanted = discovery.decide(record),
+              let prepared = try? PreparedLog.prepare(store: engine.store, record: record, name: wanted.name, options: wanted.options, follow: wanted.follow, inotify: inotify)
+        else { return }
+        start([prepared])
     }
 
     /// A file of the container's directory changed (`nil`: unknown which).
