@@ -1,3 +1,5 @@
+import BerthRuntime
+import Foundation
 import Glibc
 
 /// Text as Go's standard library writes it, where Docker's output shows it.
@@ -81,25 +83,7 @@ enum GoFormat {
     /// A JSON string as Go's encoding/json writes it; `escapeHTML` as `json.Marshal` (true)
     /// or an encoder with `SetEscapeHTML(false)`.
     static func jsonString(_ text: String, escapeHTML: Bool = true) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "<" where escapeHTML, ">" where escapeHTML, "&" where escapeHTML: out += "\\u00" + hex(scalar.value, width: 2)
-            case "\u{2028}", "\u{2029}": out += "\\u" + hex(scalar.value, width: 4)
-            default:
-                if scalar.value < 0x20 {
-                    out += "\\u" + hex(scalar.value, width: 4)
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
+        "\"" + JSONLogWriter.escape(text, escapeHTML: escapeHTML) + "\""
     }
 
     /// `time.Time.String()` of Unix seconds in the local zone: `2024-01-02 03:04:05 +0000 UTC`.
@@ -107,15 +91,10 @@ enum GoFormat {
         var t = time_t(seconds)
         var parts = tm()
         localtime_r(&t, &parts)
-        func pad(_ value: Int, _ width: Int) -> String {
-            let text = String(value)
-            return String(repeating: "0", count: max(0, width - text.count)) + text
-        }
-        let offset = parts.tm_gmtoff
-        let sign = offset < 0 ? "-" : "+"
-        let zone = parts.tm_zone.map { String(cString: $0) } ?? ""
-        return "\(pad(Int(parts.tm_year) + 1900, 4))-\(pad(Int(parts.tm_mon) + 1, 2))-\(pad(Int(parts.tm_mday), 2)) "
-            + "\(pad(Int(parts.tm_hour), 2)):\(pad(Int(parts.tm_min), 2)):\(pad(Int(parts.tm_sec), 2)) "
-            + "\(sign)\(pad(abs(offset) / 3600, 2))\(pad(abs(offset) % 3600 / 60, 2)) \(zone)"
+        let offset = Int(parts.tm_gmtoff)
+        return String(
+            format: "%04d-%02d-%02d %02d:%02d:%02d %@%02d%02d %@", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday, parts.tm_hour,
+            parts.tm_min, parts.tm_sec, offset < 0 ? "-" : "+", abs(offset) / 3600, abs(offset) % 3600 / 60,
+            parts.tm_zone.map { String(cString: $0) } ?? "")
     }
 }

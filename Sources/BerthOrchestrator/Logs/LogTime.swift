@@ -43,10 +43,8 @@ public struct LogTime: Comparable, Hashable, Sendable, CustomStringConvertible {
     /// Docker's `RFC3339NanoFixed` in UTC (`2024-01-02T03:04:05.000000000Z`): what
     /// `docker logs -t` prints before each line.
     public var rfc3339NanoFixed: String {
-        let (year, month, day, hour, minute, second) = Self.civil(seconds)
         let nanos = String(nanoseconds)
-        return "\(Self.pad(year, 4))-\(Self.pad(month, 2))-\(Self.pad(day, 2))T\(Self.pad(hour, 2)):\(Self.pad(minute, 2)):\(Self.pad(second, 2))."
-            + String(repeating: "0", count: 9 - nanos.count) + nanos + "Z"
+        return Clock.rfc3339Nano(seconds: seconds, nanoseconds: 0).dropLast() + "." + String(repeating: "0", count: 9 - nanos.count) + nanos + "Z"
     }
 
     /// RFC 3339 as Go's RFC3339Nano writes it (trailing zeros of the fraction dropped).
@@ -91,28 +89,6 @@ public struct LogTime: Comparable, Hashable, Sendable, CustomStringConvertible {
         let doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + Int64(day) - 1
         let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
         return era * 146_097 + doe - 719_468
-    }
-
-    /// Calendar fields (UTC) of Unix seconds.
-    static func civil(_ seconds: Int64) -> (Int, Int, Int, Int, Int, Int) {
-        var days = seconds / 86_400
-        var rest = seconds % 86_400
-        if rest < 0 { rest += 86_400; days -= 1 }
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let day = doy - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
-        return (Int(year), Int(month), Int(day), Int(rest / 3600), Int(rest % 3600 / 60), Int(rest % 60))
-    }
-
-    static func pad(_ value: Int, _ width: Int) -> String {
-        let text = String(value)
-        return String(repeating: "0", count: max(0, width - text.count)) + text
     }
 }
 
