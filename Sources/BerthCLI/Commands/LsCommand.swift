@@ -43,7 +43,7 @@ enum LsCommand {
         guard ["table", "pretty", "", "json"].contains(format) else {
             throw CLIError("format value \"\(options.value("format") ?? "")\" could not be parsed: use table or json")
         }
-        let engine = ContainerEngine(root: invocation.root, runRoot: invocation.runRoot, runtimeBinary: ContainerEngine.defaultRuntimeBinary())
+        let engine = try ProjectScope.engine(invocation)
         var stacks = stacks(engine: engine, all: options.flag("all"))
         if options.flag("quiet") {
             // Before the filters, as Compose does.

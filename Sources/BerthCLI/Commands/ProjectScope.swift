@@ -1,5 +1,7 @@
 import BerthOrchestrator
+import BerthSystem
 import ComposeSpec
+import Glibc
 
 /// The project that `ps` and `logs` look at, found as Compose's `projectOrName` does: `-p`
 /// without `-f` names it and no file is read (it works where no Compose file exists);
@@ -12,7 +14,7 @@ struct ProjectScope {
     var engine: ContainerEngine
 
     init(_ invocation: Invocation, services: [String]) throws {
-        engine = ContainerEngine(root: invocation.root, runRoot: invocation.runRoot, runtimeBinary: ContainerEngine.defaultRuntimeBinary())
+        engine = try Self.engine(invocation)
         if let flag = invocation.globals.value("project-name"), !flag.isEmpty, invocation.globals.all("file").isEmpty {
             name = flag
             return
@@ -25,6 +27,17 @@ struct ProjectScope {
             guard let fromEnvironment = invocation.environment["COMPOSE_PROJECT_NAME"], !fromEnvironment.isEmpty else { throw error }
             name = fromEnvironment
         }
+    }
+
+    /// The engine over `--root`, whose container store must be readable: an unreadable
+    /// store would look empty.
+    static func engine(_ invocation: Invocation) throws -> ContainerEngine {
+        let engine = ContainerEngine(root: invocation.root, runRoot: invocation.runRoot, runtimeBinary: ContainerEngine.defaultRuntimeBinary())
+        let directory = engine.store.directory
+        if FS.exists(directory) && access(directory, R_OK | X_OK) != 0 {
+            throw CLIError("cannot read the container store \(directory): \(String(cString: strerror(errno))); berth keeps its state as root: run it as root, or give --root a directory of yours")
+        }
+        return engine
     }
 
     /// Fails on a service the loaded project does not have (nothing to check without one).
