@@ -26,6 +26,12 @@ final class LogFixture: @unchecked Sendable {
 
     func logPath(_ record: ContainerRecord) -> String { engine.store.path(record.id) + "/\(record.id)-json.log" }
 
+    /// This process's open files under the fixture (a streamer must leave none).
+    func openFiles() -> [String] {
+        let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+        return fds.compactMap { try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/" + $0) }.filter { $0.hasPrefix(base) }
+    }
+
     func create(_ service: String, number: Int = 1, maxSize: Int64? = nil, maxFiles: Int = 1) throws -> ContainerRecord {
         let id = String(repeating: String(service.count), count: 8) + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
         let name = "demo-\(service)-\(number)"
@@ -174,20 +180,23 @@ final class StreamerThread: Sendable {
         let end = try f.run(web)
         try f.append(web, [("before\n", 1)])
         let events = EventLog()
-        let streamer = try LogStreamer(engine: f.engine, sink: events.append)
-        try streamer.add(web, name: "web-1", options: LogOptions(tail: 1), follow: .whileRunning)
-        let thread = StreamerThread(streamer)
-        #expect(events.wait { $0 == ["web-1: before"] })
-        let writer = try JSONLogWriter(config: .init(path: f.logPath(web), maxSize: 300, maxFiles: 5))
-        for n in 1...10 { try writer.append(ArraySlice("new \(n)\n".utf8), stream: "stdout") }
-        #expect(events.wait { $0.count == 11 })
-        #expect(events.texts == ["web-1: before"] + (1...10).map { "web-1: new \($0)" })
-        #expect(FileManager.default.fileExists(atPath: f.logPath(web) + ".3"), "the lines were written across rotations")
-        end()
-        #expect(thread.join(), "run() returned after the monitor ended")
-        #expect(thread.error == nil)
+        do {
+            let streamer = try LogStreamer(engine: f.engine, sink: events.append)
+            try streamer.add(web, name: "web-1", options: LogOptions(tail: 1), follow: .whileRunning)
+            let thread = StreamerThread(streamer)
+            #expect(events.wait { $0 == ["web-1: before"] })
+            let writer = try JSONLogWriter(config: .init(path: f.logPath(web), maxSize: 300, maxFiles: 5))
+            for n in 1...10 { try writer.append(ArraySlice("new \(n)\n".utf8), stream: "stdout") }
+            #expect(events.wait { $0.count == 11 })
+            #expect(events.texts == ["web-1: before"] + (1...10).map { "web-1: new \($0)" })
+            #expect(FileManager.default.fileExists(atPath: f.logPath(web) + ".3"), "the lines were written across rotations")
+            end()
+            #expect(thread.join(), "run() returned after the monitor ended")
+            #expect(thread.error == nil)
+        }
         #expect(events.texts.last == "web-1 exited 255", "no exit report: the engine records 255")
         #expect(f.engine.store.state(web.id).status == .exited)
+        #expect(f.openFiles() == [], "the streamer closed every log file")
     }
 
     @Test func aContainerThatIsNotRunningIsShownAndLeftWhenFollowing() throws {
@@ -231,6 +240,8 @@ final class StreamerThread: Sendable {
         #expect(events.wait { $0 == ["web-1: w"] })
         _ = try f.create("other")
         let worker = try f.create("worker")
+        // Added as well as discovered (up may do both): streamed once.
+        try streamer.add(worker, name: "worker-1", follow: .nextRun)
         try f.append(worker, [("first\n", 2)])
         let endWorker = try f.run(worker)
         try f.append(worker, [("second\n", 3)])

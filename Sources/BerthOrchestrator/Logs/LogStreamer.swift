@@ -186,8 +186,17 @@ struct StreamLoop {
 
     /// Delivers what the new logs hold, merged by time, then starts following them.
     mutating func start(_ prepared: [PreparedLog]) {
-        guard !prepared.isEmpty else { return }
-        let added = prepared.map(FollowedLog.init)
+        var fresh: [PreparedLog] = []
+        for log in prepared {
+            // A container already streamed (added twice, or added and discovered): once.
+            if logs.contains(where: { $0.id == log.id }) || fresh.contains(where: { $0.id == log.id }) {
+                FollowedLog(log).closeAll()
+            } else {
+                fresh.append(log)
+            }
+        }
+        guard !fresh.isEmpty else { return }
+        let added = fresh.map(FollowedLog.init)
         var heads = added.map { $0.initial.next() }
         var ended = Set<Int>()
         while true {
@@ -303,10 +312,7 @@ struct StreamLoop {
                     newDirectory(name)
                     continue
                 }
-                if let id = newDirectories[wd] {
-                    if name == "config.json" { discover(id) }
-                    continue
-                }
+                if let id = newDirectories[wd], name == "config.json" { discover(id) }
                 for log in logs where log.prepared.watch == wd && log.phase != .done {
                     if mask & UInt32(IN_DELETE_SELF | IN_IGNORED) != 0 {
                         _ = log.readNew(into: &events)
@@ -324,21 +330,25 @@ struct StreamLoop {
     /// A directory appeared in the store: a container being created. Its record is the
     /// last file written (after its spec).
     private mutating func newDirectory(_ id: String) {
-        let watch = inotify_add_watch(inotify, engine.store.path(id), UInt32(IN_MOVED_TO | IN_CLOSE_WRITE))
+        guard !logs.contains(where: { $0.id == id }) else { return }
+        // The mask logs use: inotify has one watch per directory, and a log of this
+        // container (added or discovered) shares it.
+        let watch = inotify_add_watch(inotify, engine.store.path(id), LogWatch.mask)
         if watch >= 0 { newDirectories[watch] = id }
         discover(id)
     }
 
     private mutating func discover(_ id: String) {
         guard let discovery, !logs.contains(where: { $0.id == id }), let record = try? engine.store.record(id) else { return }
-        for (watch, pending) in newDirectories where pending == id {
-            _ = inotify_rm_watch(inotify, watch)
-            newDirectories[watch] = nil
+        let pending = newDirectories.filter { $0.value == id }.map(\.key)
+        pending.forEach { newDirectories[$0] = nil }
+        if let wanted = discovery.decide(record),
+           let prepared = try? PreparedLog.prepare(store: engine.store, record: record, name: wanted.name, options: wanted.options, follow: wanted.follow, inotify: inotify) {
+            start([prepared])
         }
-        guard let wanted = discovery.decide(record),
-              let prepared = try? PreparedLog.prepare(store: engine.store, record: record, name: wanted.name, options: wanted.options, follow: wanted.follow, inotify: inotify)
-        else { return }
-        start([prepared])
+        for watch in pending where !logs.contains(where: { $0.prepared.watch == watch }) {
+            _ = inotify_rm_watch(inotify, watch)
+        }
     }
 
     /// A file of the container's directory changed (`nil`: unknown which).
