@@ -37,14 +37,18 @@ let package = Package(
             name: "ComposeSpecTests", dependencies: ["ComposeSpec", "BerthDigest"],
             exclude: ["conformance-known-differences.tsv", "conformance-rejected.tsv"], swiftSettings: strict),
         // Shared by the test targets that run the built binary and busybox containers.
-        .target(name: "BerthTestSupport", dependencies: ["BerthSystem"], path: "Tests/BerthTestSupport", swiftSettings: strict),
+        .target(
+            name: "BerthTestSupport", dependencies: ["BerthSystem", "BerthOrchestrator", "BerthRuntime", "ComposeSpec"], path: "Tests/BerthTestSupport",
+            swiftSettings: strict),
         .testTarget(name: "BerthRuntimeTests", dependencies: ["BerthRuntime", "BerthSystem", "CBerthSys", "BerthTestSupport"], swiftSettings: strict),
-        .testTarget(name: "BerthOrchestratorTests", dependencies: ["BerthOrchestrator", "ComposeSpec", "BerthRuntime", "BerthSystem", "BerthNetwork"], swiftSettings: strict),
+        .testTarget(name: "BerthOrchestratorTests", dependencies: ["BerthOrchestrator", "ComposeSpec", "BerthRuntime", "BerthSystem", "BerthNetwork", "BerthTestSupport"], swiftSettings: strict),
         .testTarget(
             name: "BerthNetworkTests", dependencies: ["BerthNetwork", "BerthRuntime", "BerthSystem", "CBerthSys", "BerthTestSupport"],
             swiftSettings: strict),
         .testTarget(name: "BerthImagesTests", dependencies: ["BerthImages", "BerthSystem", "CBerthSys", "CArchive", "BerthCLI", "BerthRuntime"], swiftSettings: strict),
-        .testTarget(name: "BerthCLITests", dependencies: ["BerthCLI", "ComposeSpec", "BerthImages", "BerthNetwork", "BerthOrchestrator", "BerthSystem", "BerthTestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "BerthCLITests", dependencies: ["BerthCLI", "ComposeSpec", "BerthImages", "BerthNetwork", "BerthOrchestrator", "BerthSystem", "BerthTestSupport"],
+            swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,4 +1,5 @@
 import BerthImages
+import BerthNetwork
 import BerthOrchestrator
 import ComposeSpec
 import Foundation
@@ -87,6 +88,14 @@ public struct Invocation: Sendable {
 
     /// berth's persistent store (`--root`, `BERTH_ROOT`, default /var/lib/berth).
     public var root: String { globals.value("root") ?? environment["BERTH_ROOT"] ?? "/var/lib/berth" }
+    /// berth's nftables table (`BERTH_NFT_TABLE`, default berth): separate roots on one
+    /// machine (tests) each need their own, since a table holds the rules of one root's networks.
+    public var firewallTable: String { environment["BERTH_NFT_TABLE"] ?? "berth" }
+
+    public var networkManager: NetworkManager {
+        NetworkManager(root: root, runRoot: runRoot, firewall: Firewall(table: firewallTable))
+    }
+
     /// berth's runtime state (`--run-root`, `BERTH_RUN_ROOT`, default /run/berth).
     public var runRoot: String { globals.value("run-root") ?? environment["BERTH_RUN_ROOT"] ?? "/run/berth" }
 }
@@ -110,7 +119,7 @@ public enum BerthCLI {
 
     /// Every command, in the order help lists them.
     public static var commands: [CommandSpec] {
-        [ConfigCommand.spec, UpCommand.spec, DownCommand.spec, UpCommand.createSpec, StartStopCommands.startSpec, StartStopCommands.stopSpec, StartStopCommands.restartSpec, ExecCommand.spec, PullCommand.spec, ImagesCommand.spec, ImageCommand.spec, NetworkCommand.spec, VersionCommand.spec, HelpCommand.spec, RuntimePlumbing.spec, DNSPlumbing.spec, SupervisePlumbing.spec]
+        [ConfigCommand.spec, UpCommand.spec, DownCommand.spec, PsCommand.spec, LogsCommand.spec, LsCommand.spec, UpCommand.createSpec, StartStopCommands.startSpec, StartStopCommands.stopSpec, StartStopCommands.restartSpec, ExecCommand.spec, PullCommand.spec, ImagesCommand.spec, ImageCommand.spec, NetworkCommand.spec, VersionCommand.spec, HelpCommand.spec, RuntimePlumbing.spec, DNSPlumbing.spec, SupervisePlumbing.spec]
     }
 
     public static func command(named name: String) -> CommandSpec? {

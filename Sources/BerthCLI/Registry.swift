@@ -105,7 +105,10 @@ public struct ParsedOptions: Sendable {
 
     public func value(_ long: String) -> String? { values[long]?.last }
     public func all(_ long: String) -> [String] { values[long] ?? [] }
-    public func flag(_ long: String) -> Bool { values[long] != nil }
+    /// Set, and not turned off by a later `--flag=false`.
+    public func flag(_ long: String) -> Bool { values[long].map { $0.last != "false" } ?? false }
+    /// A flag whose default is true (`--orphans`): off only with `--flag=false`.
+    public func flag(_ long: String, default: Bool) -> Bool { values[long].map { $0.last != "false" } ?? `default` }
 }
 
 enum OptionParser {
@@ -136,7 +139,7 @@ enum OptionParser {
                     if let inline, !["true", "false"].contains(inline) {
                         throw UsageError(message: "invalid argument \"\(inline)\" for \"--\(name)\" flag: expected true or false", command: command)
                     }
-                    if inline != "false" { parsed.values[spec.long, default: []].append("true") }
+                    parsed.values[spec.long, default: []].append(inline == "false" ? "false" : "true")
                     continue
                 }
                 let value: String

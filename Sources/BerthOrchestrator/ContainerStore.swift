@@ -18,6 +18,29 @@ public struct ContainerRecord: Codable, Sendable, Equatable {
     /// The command line, for `ps`.
     public var command: [String]
     public var created: String
+    /// Ports the container exposes without publishing them (the service's `expose` and the
+    /// image's `EXPOSE`, as `80/tcp`): `ps` shows them for a running container. Published
+    /// ports come from the network store's endpoints.
+    public var exposedPorts: [String]? = nil
+
+    public init(
+        id: String, name: String, project: String, service: String, number: Int, oneOff: Bool, labels: [[String]], image: String,
+        imageDigest: String?, configHash: String, command: [String], created: String, exposedPorts: [String]? = nil
+    ) {
+        self.id = id
+        self.name = name
+        self.project = project
+        self.service = service
+        self.number = number
+        self.oneOff = oneOff
+        self.labels = labels
+        self.image = image
+        self.imageDigest = imageDigest
+        self.configHash = configHash
+        self.command = command
+        self.created = created
+        self.exposedPorts = exposedPorts
+    }
 
     public func label(_ key: String) -> String? { labels.last { $0.first == key }?.last }
 }
@@ -42,6 +65,10 @@ public struct ContainerState: Codable, Sendable, Equatable {
     public var oomKilled = false
     /// Stopped by a command (`stop`, `down`), not by itself: restart policies leave it.
     public var stoppedByUser = false
+    /// The healthcheck's verdict while it runs — `starting`, `healthy` or `unhealthy` (Docker's
+    /// `State.Health.Status`) — written by the supervisor's health checker; nil without a
+    /// healthcheck. `ps` shows it as `Up 3 minutes (healthy)`.
+    public var health: String?
 
     public init() {}
 }

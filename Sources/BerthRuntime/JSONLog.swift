@@ -89,9 +89,10 @@ public final class JSONLogWriter {
     }
 
     /// The inside of a JSON string, escaped like Go's encoding/json (which Docker uses):
-    /// `"`, `\`, control characters, and `<`, `>`, `&` as `\u003c` …; invalid UTF-8 has
-    /// become U+FFFD on decoding.
-    public static func escape(_ text: String) -> String {
+    /// `"`, `\`, control characters, and `<`, `>`, `&` as `\u003c` … (unless `escapeHTML` is
+    /// false, as for an encoder with `SetEscapeHTML(false)`); invalid UTF-8 has become U+FFFD
+    /// on decoding.
+    public static func escape(_ text: String, escapeHTML: Bool = true) -> String {
         var out = ""
         out.reserveCapacity(text.utf8.count + 8)
         for scalar in text.unicodeScalars {
@@ -101,9 +102,9 @@ public final class JSONLogWriter {
             case "\n": out += "\\n"
             case "\r": out += "\\r"
             case "\t": out += "\\t"
-            case "<": out += "\\u003c"
-            case ">": out += "\\u003e"
-            case "&": out += "\\u0026"
+            case "<" where escapeHTML: out += "\\u003c"
+            case ">" where escapeHTML: out += "\\u003e"
+            case "&" where escapeHTML: out += "\\u0026"
             case "\u{2028}": out += "\\u2028"
             case "\u{2029}": out += "\\u2029"
             default:

@@ -60,9 +60,12 @@ public enum FS {
         try writeAll(fd: fd, bytes, path: path)
     }
 
-    /// Atomic replace: write a temp file beside `path`, fsync, rename.
+    /// Atomic replace: write a temp file beside `path`, fsync, rename. The temp file is the
+    /// writer's own (pid and thread in its name): two processes replacing the same file (a
+    /// CLI and a supervisor recording one container's exit) must not write into, or rename
+    /// away, each other's.
     public static func writeAtomically(_ path: String, sync: Bool = true, _ bytes: [UInt8], mode: mode_t = 0o644) throws {
-        let temp = path + ".tmp"
+        let temp = "\(path).\(getpid()).\(UInt(bitPattern: Int(bitPattern: pthread_self()))).tmp"
         let fd = try Sys.check("open", path: temp) {
             open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
         }

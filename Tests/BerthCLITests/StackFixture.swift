@@ -44,7 +44,12 @@ final class StackFixture {
     func run(_ args: [String], stdin: String? = nil) throws -> RunOutput {
         try TestProcess.spawn(
             ["/usr/bin/env", "-C", directory, berthBinary] + args, stdin: stdin,
-            environment: ["BERTH_ROOT": root, "BERTH_RUN_ROOT": runRoot, "COMPOSE_PROGRESS": "plain"])
+            environment: environment)
+    }
+
+    /// The private roots, and an nftables table of the test's own (see BERTH_NFT_TABLE).
+    var environment: [String: String] {
+        ["BERTH_ROOT": root, "BERTH_RUN_ROOT": runRoot, "COMPOSE_PROGRESS": "plain", "BERTH_NFT_TABLE": "berth_\(project)"]
     }
 
     var engine: ContainerEngine {
@@ -96,8 +101,8 @@ final class StackFixture {
         }
         let mounts = (try? FS.readString("/proc/self/mountinfo")) ?? ""
         for line in mounts.split(separator: "\n") where line.contains(base) { found.append("mount \(line)") }
-        let ruleset = (try? TestProcess.spawn(["/usr/sbin/nft", "list", "ruleset"]))?.stdout ?? ""
-        if ruleset.contains(project) { found.append("nft rules naming \(project)") }
+        let tables = (try? TestProcess.spawn(["/usr/sbin/nft", "list", "tables"]))?.stdout ?? ""
+        for line in tables.split(separator: "\n") where line.contains("berth_\(project)") { found.append(String(line)) }
         return found
     }
 

@@ -103,7 +103,7 @@ struct StackTests {
         let p = stack.project
         // `up` blocks on setup; kill -9 the CLI once it waits.
         let first = try LiveProcess(["/usr/bin/env", "-C", stack.directory, berthBinary, "up", "-d"],
-                                    environment: ["BERTH_ROOT": stack.root, "BERTH_RUN_ROOT": stack.runRoot, "COMPOSE_PROGRESS": "plain"])
+                                    environment: stack.environment)
         try first.waitForStderr(containing: " Container \(p)-setup-1  Waiting\n")
         first.kill(SIGKILL)
         #expect(first.wait() == 128 + SIGKILL)
@@ -111,7 +111,7 @@ struct StackTests {
         // A second `up` converges: setup is running (not started twice), app gets created.
         let setupPid = try stack.container("setup").state.pid
         let second = try LiveProcess(["/usr/bin/env", "-C", stack.directory, berthBinary, "up", "-d"],
-                                     environment: ["BERTH_ROOT": stack.root, "BERTH_RUN_ROOT": stack.runRoot, "COMPOSE_PROGRESS": "plain"])
+                                     environment: stack.environment)
         try second.waitForStderr(containing: " Container \(p)-setup-1  Waiting\n")
         // Kill the supervisor while it serves the wait: the CLI asks a new one.
         let supervisor = try #require(stack.supervisorPid)

@@ -54,7 +54,7 @@ enum ImageListCommand {
                     ("Size", .string(Human.size(record.size))), ("Tag", .string(record.tag ?? "<none>")),
                     ("UniqueSize", .string("N/A")), ("VirtualSize", .string(Human.size(record.size))),
                 ])
-                invocation.console.out(object.render().replacingOccurrences(of: "\n", with: "").replacingOccurrences(of: "    ", with: "") + "\n")
+                invocation.console.out(object.compact() + "\n")
             }
             return 0
         }

@@ -52,9 +52,7 @@ enum NetworkCommand {
             throw UsageError(message: "missing subcommand: use ls, inspect, rm or prune", command: "network")
         }
         let names = Array(invocation.arguments.dropFirst())
-        let manager = NetworkManager(
-            root: invocation.root, runRoot: invocation.runRoot,
-            firewall: Firewall(table: invocation.environment["BERTH_NFT_TABLE"] ?? "berth"))
+        let manager = invocation.networkManager
         let filters = try invocation.options.all("filter").map(Filter.parse)
         switch verb {
         case "create":

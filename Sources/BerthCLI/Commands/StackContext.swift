@@ -28,7 +28,8 @@ struct StackContext {
         name = projectName
         stack = Stack(
             projectName: projectName, root: invocation.root, runRoot: invocation.runRoot,
-            berthBinary: Self.berthBinary(invocation), runtimeBinary: Self.runtimeBinary(invocation))
+            berthBinary: Self.berthBinary(invocation), runtimeBinary: Self.runtimeBinary(invocation),
+            firewallTable: invocation.firewallTable)
     }
 
     /// This executable (the supervisor is `berth supervise`); `BERTH_BINARY` overrides it

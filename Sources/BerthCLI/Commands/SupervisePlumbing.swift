@@ -25,7 +25,7 @@ enum SupervisePlumbing {
         }
         let engine = ContainerEngine(root: invocation.root, runRoot: invocation.runRoot, runtimeBinary: StackContext.runtimeBinary(invocation))
         let lifecycle = ContainerLifecycle(
-            project: project, engine: engine, networks: NetworkManager(root: invocation.root, runRoot: invocation.runRoot))
+            project: project, engine: engine, networks: invocation.networkManager)
         let supervisor = try Supervisor(paths: SupervisorPaths(runRoot: invocation.runRoot, project: project), lifecycle: lifecycle)
         return supervisor.run(readyFD: readyFD)
     }

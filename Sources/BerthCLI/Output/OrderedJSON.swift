@@ -32,6 +32,15 @@ indirect enum OrderedJSON {
         }
     }
 
+    /// On one line, as Go's `json.Marshal` writes it (`--format json` lines).
+    func compact() -> String {
+        switch self {
+        case .string, .number, .bool, .null: return render()
+        case .array(let items): return "[" + items.map { $0.compact() }.joined(separator: ",") + "]"
+        case .object(let pairs): return "{" + pairs.map { Self.quote($0.0) + ":" + $0.1.compact() }.joined(separator: ",") + "}"
+        }
+    }
+
     /// Escaped as Go's encoding/json does (Docker's own output): the runtime's escaper.
     static func quote(_ text: String) -> String { "\"" + JSONLogWriter.escape(text) + "\"" }
 }

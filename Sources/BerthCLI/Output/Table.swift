@@ -1,21 +1,52 @@
 import Foundation
 
-/// Docker's table output: columns padded like Go's tabwriter with minimum width 10 and
-/// padding 3 (`docker image ls`, `docker compose images`); the last column is not padded.
+/// Docker's table output: Go's `text/tabwriter` with padding 3 and a minimum cell width of
+/// 10 (`docker ps`, `docker image ls`) or 20 (`docker compose ls`); the last cell of a line
+/// is not padded.
 enum Table {
-    static func render(_ header: [String], _ rows: [[String]]) -> String {
-        let all = [header] + rows
-        var widths = [Int](repeating: 0, count: header.count)
-        for row in all {
-            for (index, cell) in row.enumerated() where index < widths.count - 1 {
-                widths[index] = max(widths[index], max(cell.count + 3, 10))
+    static func render(_ header: [String], _ rows: [[String]], minWidth: Int = 10) -> String {
+        TabWriter.render([header] + rows, minWidth: minWidth)
+    }
+}
+
+/// Go's `text/tabwriter` (padding 3, spaces, no flags) over lines already split into cells:
+/// every cell but a line's last ends with a tab, and the cells of a column are as wide as
+/// the widest of the block of consecutive lines that have that column.
+enum TabWriter {
+    static let padding = 3
+
+    /// Tab-separated text (`table` templates): each line split at its tabs.
+    static func render(text: String, minWidth: Int = 10) -> String {
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init) }
+        if text.hasSuffix("\n") { lines.removeLast() }
+        return render(lines, minWidth: minWidth)
+    }
+
+    static func render(_ lines: [[String]], minWidth: Int) -> String {
+        var out = [String](repeating: "", count: lines.count)
+        func width(_ cell: String) -> Int { cell.unicodeScalars.count }
+        func format(_ start: Int, _ end: Int, column: Int) {
+            var line = start
+            while line < end {
+                guard column < lines[line].count - 1 else {
+                    line += 1
+                    continue
+                }
+                let blockStart = line
+                var columnWidth = minWidth
+                while line < end, column < lines[line].count - 1 {
+                    columnWidth = max(columnWidth, width(lines[line][column]) + padding)
+                    line += 1
+                }
+                for index in blockStart..<line {
+                    let cell = lines[index][column]
+                    out[index] += cell + String(repeating: " ", count: columnWidth - width(cell))
+                }
+                format(blockStart, line, column: column + 1)
             }
         }
-        return all.map { row in
-            row.enumerated().map { index, cell in
-                index == row.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
-            }.joined()
-        }.map { $0 + "\n" }.joined()
+        format(0, lines.count, column: 0)
+        return zip(out, lines).map { $0 + ($1.last ?? "") + "\n" }.joined()
     }
 }
 

@@ -15,11 +15,14 @@ public struct Stack: Sendable {
     public let networks: NetworkManager
     public let client: SupervisorClient
 
-    public init(projectName: String, root: String, runRoot: String, berthBinary: String, runtimeBinary: String) {
+    /// `firewallTable`: berth's nftables table (`BERTH_NFT_TABLE`), passed on to the supervisor.
+    public init(projectName: String, root: String, runRoot: String, berthBinary: String, runtimeBinary: String, firewallTable: String = "berth") {
         self.projectName = projectName
         engine = ContainerEngine(root: root, runRoot: runRoot, runtimeBinary: runtimeBinary)
-        networks = NetworkManager(root: root, runRoot: runRoot)
-        client = SupervisorClient(project: projectName, root: root, runRoot: runRoot, berthBinary: berthBinary)
+        networks = NetworkManager(root: root, runRoot: runRoot, firewall: Firewall(table: firewallTable))
+        client = SupervisorClient(
+            project: projectName, root: root, runRoot: runRoot, berthBinary: berthBinary,
+            environment: firewallTable == "berth" ? [] : ["BERTH_NFT_TABLE=\(firewallTable)"])
     }
 
     /// This project's containers, by name.

@@ -12,9 +12,12 @@ public struct SupervisorClient: Sendable {
     public let berthBinary: String
     public let root: String
     public let runRoot: String
+    /// Added to the supervisor's environment (`NAME=value`).
+    public let environment: [String]
 
-    public init(project: String, root: String, runRoot: String, berthBinary: String) {
+    public init(project: String, root: String, runRoot: String, berthBinary: String, environment: [String] = []) {
         self.project = project
+        self.environment = environment
         self.root = root
         self.runRoot = runRoot
         self.berthBinary = berthBinary
@@ -106,7 +109,7 @@ public struct SupervisorClient: Sendable {
             pid = try Spawn.detached(
                 path: berthBinary,
                 arguments: [berthBinary, "--root", root, "--run-root", runRoot, "supervise", "--project", project, "--ready-fd", "3"],
-                environment: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+                environment: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"] + environment,
                 logPath: paths.log, passFD: fds[1])
         } catch {
             close(fds[1])
