@@ -82,6 +82,13 @@ public enum FS {
         access(path, F_OK) == 0
     }
 
+    /// `realpath(3)`: symlinks resolved, absolute; the path itself when it cannot be.
+    public static func realPath(_ path: String) -> String {
+        guard let resolved = realpath(path, nil) else { return path }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+
     public static func isDirectory(_ path: String) -> Bool {
         var st = stat()
         return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR

@@ -14,6 +14,7 @@ public enum MountFlags {
     public static let recursive = UInt(MS_REC)
     public static let privatePropagation = UInt(MS_PRIVATE)
     public static let slave = UInt(MS_SLAVE)
+    public static let shared = UInt(MS_SHARED)
     public static let strictAtime = UInt(MS_STRICTATIME)
     public static let relatime = UInt(MS_RELATIME)
     public static let noAtime = UInt(MS_NOATIME)
