@@ -236,7 +236,7 @@ public struct VolumeStore: Sendable {
 
     static func encode(_ record: VolumeRecord) throws -> [UInt8] {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return Array(try encoder.encode(record)) + [0x0a]
     }
 }
