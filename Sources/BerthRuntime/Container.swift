@@ -378,7 +378,7 @@ public enum ContainerRunner {
         }
         childEnds.forEach { close($0) }
         childEnds = []
-        for lease in leases { lease.record(container: pid) }
+        for lease in leases { lease.record(container: pid, cgroup: cgroup.processesDirectory) }
 
         // While the child mounts: the cgroup, and the seccomp program it will load.
         Trace.mark("precgroup")

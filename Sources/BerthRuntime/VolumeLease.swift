@@ -12,11 +12,13 @@ import CBerthSys
 /// Docker keeps the count in the daemon's memory; berth has no daemon, and any of its
 /// processes may be killed at any moment. So the count is a directory of user entries,
 /// `<volume>/users/<boot-id>-<monitor-pid>-<start-time>`, one per container, each naming
-/// the processes that hold the volume: the container's monitor (`berth-runtime run`) and,
-/// once cloned, the container's first process, both by pid *and* start time (a recycled pid
-/// never passes), under the boot id (after a reboot no entry is alive, and nothing is
-/// mounted either). An entry is alive while either process is: a monitor killed with
-/// SIGKILL leaves its container running, and the container still holds the volume.
+/// what holds the volume: the container's monitor (`berth-runtime run`) and, once cloned,
+/// the container's first process, both by pid *and* start time (a recycled pid never
+/// passes), and the container's cgroup; under the boot id (after a reboot no entry is
+/// alive, and nothing is mounted either). An entry is alive while any of them is (a cgroup
+/// is, while it has processes): a monitor killed with SIGKILL takes its container's first
+/// process along (pdeathsig), but with `pid: host` the container's other processes live on
+/// in its cgroup, and they still use the volume.
 ///
 /// Every change happens under an exclusive `flock` of `<volume>/lock`, held only for the
 /// change itself (the kernel drops it when its holder dies, so a killed process never
@@ -49,16 +51,15 @@ public struct VolumeLease {
             if !isMounted(volume.data) {
                 try mount(filesystem, on: volume.data, volume: volume.name)
             }
-            try lease.write(container: nil)
+            try lease.write(container: nil, cgroup: nil)
         }
         return lease
     }
 
-    /// Adds the container's first process to our entry, so that the volume stays held if
-    /// this monitor is killed while the container runs on.
-    func record(container pid: Int32) {
-        guard let identity = ProcessIdentity.of(pid) else { return }
-        try? write(container: identity)
+    /// Adds the container's first process and cgroup to our entry, so that the volume
+    /// stays held while any process of the container lives, whatever becomes of us.
+    func record(container pid: Int32, cgroup: String?) {
+        try? write(container: ProcessIdentity.of(pid), cgroup: cgroup)
     }
 
     /// Gives our share back; the last user unmounts. Errors are reported, never thrown:
@@ -101,9 +102,10 @@ public struct VolumeLease {
         return live
     }
 
-    private func write(container: ProcessIdentity?) throws {
+    private func write(container: ProcessIdentity?, cgroup: String?) throws {
         var text = "monitor \(monitor.pid) \(monitor.startTime)\n"
         if let container { text += "container \(container.pid) \(container.startTime)\n" }
+        if let cgroup { text += "cgroup \(cgroup)\n" }
         let directory = Self.usersDirectory(volume)
         try FS.makeDirectories(directory, mode: 0o700)
         try FS.writeAtomically(directory + "/" + entry, sync: false, Array(text.utf8), mode: 0o600)
@@ -128,8 +130,15 @@ public struct VolumeLease {
 
     static func isAlive(entry text: String) -> Bool {
         for line in text.split(separator: "\n") {
-            let fields = line.split(separator: " ")
-            guard fields.count == 3, let pid = Int32(fields[1]), let start = UInt64(fields[2]) else { continue }
+            let fields = line.split(separator: " ", maxSplits: 1)
+            guard fields.count == 2 else { continue }
+            if fields[0] == "cgroup" {
+                let procs = (try? FS.readString(String(fields[1]) + "/cgroup.procs")) ?? ""
+                if procs.contains(where: \.isNumber) { return true }
+                continue
+            }
+            let identity = fields[1].split(separator: " ")
+            guard identity.count == 2, let pid = Int32(identity[0]), let start = UInt64(identity[1]) else { continue }
             if ProcessIdentity(pid: pid, startTime: start).isAlive { return true }
         }
         return false
