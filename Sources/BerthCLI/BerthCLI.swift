@@ -102,7 +102,7 @@ public enum BerthCLI {
 
     /// Every command, in the order help lists them.
     public static var commands: [CommandSpec] {
-        [ConfigCommand.spec, PullCommand.spec, ImagesCommand.spec, ImageCommand.spec, NetworkCommand.spec, VersionCommand.spec, HelpCommand.spec, RuntimePlumbing.spec, DNSPlumbing.spec]
+        [ConfigCommand.spec, PullCommand.spec, ImagesCommand.spec, ImageCommand.spec, NetworkCommand.spec, VolumeCommand.spec, VersionCommand.spec, HelpCommand.spec, RuntimePlumbing.spec, DNSPlumbing.spec]
     }
 
     public static func command(named name: String) -> CommandSpec? {

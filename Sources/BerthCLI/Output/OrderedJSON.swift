@@ -32,6 +32,15 @@ indirect enum OrderedJSON {
         }
     }
 
+    /// On one line without spaces, as Go's `json.Marshal` (`--format json` lines).
+    func renderCompact() -> String {
+        switch self {
+        case .array(let items): return "[" + items.map { $0.renderCompact() }.joined(separator: ",") + "]"
+        case .object(let pairs): return "{" + pairs.map { Self.quote($0.0) + ":" + $0.1.renderCompact() }.joined(separator: ",") + "}"
+        default: return render()
+        }
+    }
+
     /// Escaped as Go's encoding/json does (Docker's own output): the runtime's escaper.
     static func quote(_ text: String) -> String { "\"" + JSONLogWriter.escape(text) + "\"" }
 }
