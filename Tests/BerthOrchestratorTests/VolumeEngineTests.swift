@@ -329,6 +329,41 @@ struct VolumeEngineTests {
         #expect(f.leftovers() == [])
     }
 
+    /// A container that cannot start still releases the file system it had mounted, and a
+    /// copy-up that cannot complete leaves the volume empty for the next try.
+    @Test func aFailedStartLeavesNothingMounted() throws {
+        let f = try EngineFixture()
+        let record = try f.createWithStorage("""
+            services:
+              web:
+                image: busybox
+                entrypoint: [/no/such/binary]
+                volumes: [scratch:/s]
+            volumes:
+              scratch: {driver_opts: {type: tmpfs, device: tmpfs, o: size=1m}}
+            """)
+        #expect(throws: EngineError.self) { try f.engine.start(record.id) }
+        #expect(f.leftovers() == [], "the tmpfs was unmounted by the failed start")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: f.base + "/root/volumes/\(f.project)_scratch/users") == [])
+
+        // A bad driver_opts mount is the container's error, naming the volume and its options.
+        let bad = try f.createWithStorage("""
+            services:
+              web:
+                image: busybox
+                command: ["true"]
+                volumes: [broken:/b]
+            volumes:
+              broken: {driver_opts: {type: none, o: bind, device: /no/such/dir}}
+            """, number: 2)
+        #expect {
+            try f.engine.start(bad.id)
+        } throws: { error in
+            "\(error)".contains("volume \(f.project)_broken:") && "\(error)".contains("check its driver_opts (type none, device /no/such/dir, o bind)")
+        }
+        #expect(f.leftovers() == [])
+    }
+
     @Test func volumesFromSharesTheOtherContainersVolumesReadOnly() throws {
         let f = try EngineFixture()
         let compose = "services:\n  db:\n    image: busybox\n    command: [sh, -c, \"echo from-db > /data/f\"]\n    volumes: [data:/data]\n  web:\n    image: busybox\n    command: [sh, -c, \"cat /data/f; echo x 2>/dev/null > /data/f || echo ro\"]\n    volumes_from: [\"db:ro\"]\nvolumes:\n  data: {}\n"
