@@ -14,6 +14,7 @@
 # Needs root. Installs busybox-static with apt when missing. Leaves nothing behind (trap).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 runs=${1:-7}
 mb=${2:-1024}
 
@@ -33,13 +34,8 @@ cleanup() {
 trap cleanup EXIT
 
 rootfs=$work/rootfs
-mkdir -p "$rootfs"/{bin,etc,tmp,proc,sys,dev}
-cp /bin/busybox "$rootfs/bin/"
-chroot "$rootfs" /bin/busybox --install -s /bin
-echo 'root:x:0:0:root:/root:/bin/sh' >"$rootfs/etc/passwd"
-echo 'root:x:0:' >"$rootfs/etc/group"
+busybox_rootfs "$rootfs"
 
-median() { python3 -c 'import statistics,sys; print(f"{statistics.median(float(x) for x in sys.argv[1:]):.1f}")' "$@"; }
 drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true; }
 
 # A spec for `berth-runtime run --spec`: root, command, one volume mount (fields as

@@ -284,23 +284,9 @@ struct RootfsSetup {
             defer { if source != data { _ = close(source) } }
             try bind(root, source: "/proc/self/fd/\(source)", isDirectory: root.isDirectory(fd: source), mount)
         case .tmpfs(let options):
-            var flags = mount.flags
-            var data: [String] = []
-            for option in options.split(separator: ",").map(String.init) where !option.isEmpty {
-                switch option {
-                case "ro": flags |= MountFlags.readOnly
-                case "rw": flags &= ~MountFlags.readOnly
-                case "noexec": flags |= MountFlags.noExec
-                case "exec": flags &= ~MountFlags.noExec
-                case "nosuid": flags |= MountFlags.noSuid
-                case "suid": flags &= ~MountFlags.noSuid
-                case "nodev": flags |= MountFlags.noDev
-                case "dev": flags &= ~MountFlags.noDev
-                default: data.append(option)
-                }
-            }
+            var (flags, data) = Mounts.parseOptions(options, flags: mount.flags)
             if mount.readOnly { flags |= MountFlags.readOnly }
-            try root.mount(source: "tmpfs", inside: mount.destination, type: "tmpfs", flags: flags, data: data.joined(separator: ","))
+            try root.mount(source: "tmpfs", inside: mount.destination, type: "tmpfs", flags: flags, data: data)
         }
     }
 

@@ -168,7 +168,7 @@ public struct VolumeLease {
     /// needs a second, remounting call.
     static func mount(_ filesystem: ContainerSpec.Filesystem, on data: String, volume: String) throws {
         try FS.makeDirectories(data)
-        let (flags, rest) = parseOptions(filesystem.options)
+        let (flags, rest) = Mounts.parseOptions(filesystem.options)
         let isBind = flags & MountFlags.bind != 0
         let type = filesystem.type == "none" || isBind ? nil : filesystem.type
         do {
@@ -182,35 +182,5 @@ public struct VolumeLease {
             if isMounted(data) { _ = umount2(data, Int32(MNT_DETACH)) }
             throw RuntimeError("volume \(volume): \(error); check its driver_opts (type \(filesystem.type), device \(filesystem.device), o \(filesystem.options))")
         }
-    }
-
-    /// moby/sys/mount `parseOptions`: flag words to `MS_*` bits, everything else joined as
-    /// data, in order.
-    static func parseOptions(_ options: String) -> (flags: UInt, data: String) {
-        var flags: UInt = 0
-        var data: [String] = []
-        for option in options.split(separator: ",").map(String.init) where !option.isEmpty {
-            switch option {
-            case "ro": flags |= MountFlags.readOnly
-            case "rw": flags &= ~MountFlags.readOnly
-            case "bind": flags |= MountFlags.bind
-            case "rbind": flags |= MountFlags.bind | MountFlags.recursive
-            case "nosuid": flags |= MountFlags.noSuid
-            case "suid": flags &= ~MountFlags.noSuid
-            case "nodev": flags |= MountFlags.noDev
-            case "dev": flags &= ~MountFlags.noDev
-            case "noexec": flags |= MountFlags.noExec
-            case "exec": flags &= ~MountFlags.noExec
-            case "noatime": flags |= MountFlags.noAtime
-            case "relatime": flags |= MountFlags.relatime
-            case "strictatime": flags |= MountFlags.strictAtime
-            case "sync": flags |= UInt(MS_SYNCHRONOUS)
-            case "dirsync": flags |= UInt(MS_DIRSYNC)
-            case "nodiratime": flags |= UInt(MS_NODIRATIME)
-            case "defaults", "async", "atime", "diratime", "auto", "noauto": break
-            default: data.append(option)
-            }
-        }
-        return (flags, data.joined(separator: ","))
     }
 }

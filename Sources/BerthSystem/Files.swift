@@ -131,6 +131,24 @@ public enum FS {
             throw SystemError("opendir", path: path, errno: errno)
         }
         defer { closedir(dir) }
+        return names(in: dir)
+    }
+
+    /// The names in an open directory fd (not `.`/`..`), read through a duplicate so that
+    /// `fd` stays open and usable. `display` names it in errors.
+    public static func listDirectory(fd: Int32, display: String) throws -> [String] {
+        let copy = try Sys.check("dup", path: display) { dup(fd) }
+        guard let dir = fdopendir(copy) else {
+            let code = errno
+            close(copy)
+            throw SystemError("fdopendir", path: display, errno: code)
+        }
+        defer { closedir(dir) }
+        rewinddir(dir)
+        return names(in: dir)
+    }
+
+    private static func names(in dir: OpaquePointer) -> [String] {
         var names: [String] = []
         while let entry = readdir(dir) {
             let name = withUnsafePointer(to: entry.pointee.d_name) { pointer in

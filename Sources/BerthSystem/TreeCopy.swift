@@ -47,7 +47,7 @@ public struct TreeCopy {
 
     /// True when the directory holds nothing but `.` and `..`.
     public static func isEmpty(directory fd: Int32) throws -> Bool {
-        try names(in: fd, display: "").isEmpty
+        try FS.listDirectory(fd: fd, display: "").isEmpty
     }
 
     /// Removes everything inside a directory fd (not the directory itself), without
@@ -56,7 +56,7 @@ public struct TreeCopy {
     public static func removeContents(of fd: Int32, display: String) throws {
         var own = stat()
         _ = try Sys.check("fstat", path: display) { fstat(fd, &own) }
-        for name in try names(in: fd, display: display) {
+        for name in try FS.listDirectory(fd: fd, display: display) {
             var st = stat()
             if fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 { continue }
             if st.st_dev != own.st_dev {
@@ -73,30 +73,8 @@ public struct TreeCopy {
         }
     }
 
-    /// The names in a directory fd (not `.`/`..`), read through a duplicate so that `fd`
-    /// stays usable.
-    static func names(in fd: Int32, display: String) throws -> [String] {
-        let copy = try Sys.check("dup", path: display) { dup(fd) }
-        guard let dir = fdopendir(copy) else {
-            let code = errno
-            close(copy)
-            throw SystemError("fdopendir", path: display, errno: code)
-        }
-        defer { closedir(dir) }
-        rewinddir(dir)
-        var names: [String] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafePointer(to: entry.pointee.d_name) { pointer in
-                pointer.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-            }
-            if name == "." || name == ".." { continue }
-            names.append(name)
-        }
-        return names
-    }
-
     private mutating func copyChildren(from source: Int32, to destination: Int32, relative: String) throws {
-        for name in try Self.names(in: source, display: shown(relative)).sorted() {
+        for name in try FS.listDirectory(fd: source, display: shown(relative)).sorted() {
             let path = relative.isEmpty ? name : relative + "/" + name
             var st = stat()
             let (_, code) = Sys.attempt { fstatat(source, name, &st, AT_SYMLINK_NOFOLLOW) }

@@ -243,9 +243,7 @@ enum VolumePruneCommand {
         let all = invocation.options.flag("all") || filters.contains { $0.key == "all" && ["true", "1"].contains($0.value) }
         if !invocation.options.flag("force") {
             let warning = all ? "WARNING! This will remove all local volumes not used by at least one container." : "WARNING! This will remove anonymous local volumes not used by at least one container."
-            invocation.console.out("\(warning)\nAre you sure you want to continue? [y/N] ")
-            let answer = String(decoding: invocation.readStandardInput(), as: UTF8.self).split(separator: "\n").first.map(String.init) ?? ""
-            guard ["y", "yes"].contains(answer.trimmingCharacters(in: .whitespaces).lowercased()) else { return 0 }
+            guard Confirmation.ask(invocation, warning: warning) else { return 0 }
         }
         do {
             let (removed, reclaimed) = try VolumeCommand.store(invocation).prune(all: all) { record in
