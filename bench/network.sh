@@ -14,6 +14,7 @@
 # apt when missing. Leaves nothing behind (trap): network, namespace, nft tables, servers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 runs=${1:-20}
 
 need=()
@@ -44,12 +45,8 @@ cleanup() {
 trap cleanup EXIT
 
 rootfs=$work/rootfs
-mkdir -p "$rootfs"/{bin,etc,tmp,proc,sys,dev}
-cp /bin/busybox "$rootfs/bin/"
-chroot "$rootfs" /bin/busybox --install -s /bin
-echo 'root:x:0:0:root:/root:/bin/sh' >"$rootfs/etc/passwd"
+busybox_rootfs "$rootfs"
 $B network create "$net" >/dev/null
-median() { python3 -c 'import statistics,sys; print(f"{statistics.median(float(x) for x in sys.argv[1:]):.2f}")' "$@"; }
 
 echo "== (a) start to exit of 'true' ($runs runs each)"
 run="$berth runtime run --run-root $work/run --rootfs $rootfs --name c"

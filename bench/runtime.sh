@@ -50,11 +50,8 @@ trap cleanup EXIT
 
 # The rootfs: Debian's static busybox with its applets, like the tests use.
 ROOTFS=$WORK/bundle/rootfs
-mkdir -p "$ROOTFS"/{bin,etc,tmp,proc,sys,dev}
-cp /bin/busybox "$ROOTFS/bin/"
-chroot "$ROOTFS" /bin/busybox --install -s /bin
-printf 'root:x:0:0:root:/root:/bin/sh\n' > "$ROOTFS/etc/passwd"
-printf 'root:x:0:\n' > "$ROOTFS/etc/group"
+. bench/lib.sh
+busybox_rootfs "$ROOTFS"
 
 # The OCI bundle for crun and runc: runc's default spec, running `true`, no terminal.
 (cd "$WORK/bundle" && runc spec)

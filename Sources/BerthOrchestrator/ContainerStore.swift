@@ -1,3 +1,4 @@
+import BerthRuntime
 import BerthSystem
 import Foundation
 
@@ -114,6 +115,11 @@ public struct ContainerStore: Sendable {
 
     public func record(_ id: String) throws -> ContainerRecord {
         try Self.decode(ContainerRecord.self, from: path(id) + "/config.json")
+    }
+
+    /// The runtime spec the container was created with.
+    public func spec(_ id: String) throws -> ContainerSpec {
+        try ContainerSpec(decoding: try FS.readString(path(id) + "/spec"))
     }
 
     public func state(_ id: String) -> ContainerState {

@@ -67,7 +67,8 @@ public struct DependencyGraph: Sendable {
             if let mode, mode.hasPrefix("service:") { out.append(String(mode.dropFirst(8))) }
         }
         for source in service.volumes_from ?? [] where !source.hasPrefix("container:") {
-            out.append(String(source.split(separator: ":", maxSplits: 1).first ?? ""))
+            let named = source.hasPrefix("service:") ? source.dropFirst(8) : Substring(source)
+            out.append(String(named.split(separator: ":", maxSplits: 1).first ?? ""))
         }
         for link in service.links ?? [] {
             out.append(String(link.split(separator: ":", maxSplits: 1).first ?? ""))

@@ -14,12 +14,16 @@ public struct ResolvedImage: Sendable, Equatable {
     /// Unpacked layers, top first (overlay `lowerdir=` order).
     public var layers: [String]
     public var config: ImageConfig
+    /// The image config's `Volumes` (`VOLUME` in a Dockerfile): anonymous volumes unless
+    /// the service mounts something there.
+    public var volumes: [String]
 
-    public init(reference: String, digest: String?, layers: [String], config: ImageConfig) {
+    public init(reference: String, digest: String?, layers: [String], config: ImageConfig, volumes: [String] = []) {
         self.reference = reference
         self.digest = digest
         self.layers = layers
         self.config = config
+        self.volumes = volumes
     }
 }
 
@@ -42,10 +46,13 @@ public enum ServiceContainer {
     /// - Parameters:
     ///   - id: the container's 64-hex id; its first 12 characters are the default hostname.
     ///   - directory: the container's own persistent directory (writable layer in `rw/`,
-    ///     log in `<id>-json.log`, as Docker lays out `/var/lib/docker/containers/<id>`).
+    ///     log in `<id>-json.log`, secrets and configs in `secrets/`, `configs/`, as Docker
+    ///     lays out `/var/lib/docker/containers/<id>`).
+    ///   - storage: the container's mounts from `ServiceContainer.storage(...)`; without it,
+    ///     only binds and tmpfs (no volume store, no secrets' environment).
     public static func spec(
         project: Project, service name: String, service: Service, containerName: String, id: String,
-        image: ResolvedImage, directory: String
+        image: ResolvedImage, directory: String, storage: StoragePlan? = nil
     ) throws(ServiceConfigError) -> ContainerSpec {
         func fail(_ key: String, _ message: String) -> ServiceConfigError {
             ServiceConfigError(service: name, key: key, message: message)
@@ -88,7 +95,11 @@ public enum ServiceContainer {
 
         spec.resources = try resources(service, fail: fail)
         spec.security = try security(service, fail: fail)
-        spec.mounts = try mounts(service, fail: fail)
+        if let storage {
+            spec.mounts = storage.mounts
+        } else {
+            spec.mounts = try Self.storage(project: project, service: name, service: service, image: image, directory: directory, inputs: StorageInputs()).mounts
+        }
         spec.sysctls = (service.sysctls ?? KeyedMap()).map { (key: $0.key, value: $0.value) }
         for (ulimitName, limit) in service.ulimits ?? KeyedMap() {
             do {
@@ -167,40 +178,6 @@ public enum ServiceContainer {
             }
         }
         return s
-    }
-
-    /// Bind mounts and tmpfs. Named volumes need the volume store: refused until it exists.
-    static func mounts(_ service: Service, fail: (String, String) -> ServiceConfigError) throws(ServiceConfigError) -> [ContainerSpec.Mount] {
-        var out: [ContainerSpec.Mount] = []
-        for (index, volume) in (service.volumes ?? []).enumerated() {
-            let key = "volumes[\(index)]"
-            guard let target = volume.target, target.hasPrefix("/") else {
-                throw fail(key, "the target must be an absolute path in the container")
-            }
-            switch volume.type {
-            case "bind":
-                guard let source = volume.source else { throw fail(key, "a bind mount needs a source path") }
-                out.append(.init(kind: .bind(source: source), destination: target, readOnly: volume.read_only ?? false))
-            case "tmpfs":
-                var options: [String] = []
-                if let size = volume.tmpfs?.size { options.append("size=\(size.bytes)") }
-                if let mode = volume.tmpfs?.mode { options.append("mode=" + String(mode, radix: 8)) }
-                out.append(.init(kind: .tmpfs(options: options.joined(separator: ",")), destination: target,
-                                 readOnly: volume.read_only ?? false, flags: MountFlags.noSuid | MountFlags.noDev))
-            default:
-                throw fail(key, "\(volume.type) mounts (\(volume.source ?? target)) are not supported by berth yet; use a bind mount or tmpfs")
-            }
-        }
-        for entry in service.tmpfs ?? [] {
-            let parts = entry.split(separator: ":", maxSplits: 1).map(String.init)
-            guard let target = parts.first, target.hasPrefix("/") else {
-                throw fail("tmpfs", "\"\(entry)\": use /path[:options]")
-            }
-            // Docker's default tmpfs flags: noexec, nosuid, nodev.
-            out.append(.init(kind: .tmpfs(options: parts.count > 1 ? parts[1] : ""), destination: target,
-                             flags: MountFlags.noExec | MountFlags.noSuid | MountFlags.noDev))
-        }
-        return out
     }
 
     /// json-file (Docker's default) under the container's directory; `none` keeps nothing.

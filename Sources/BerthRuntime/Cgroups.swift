@@ -383,13 +383,16 @@ public struct Cgroup: Sendable {
 
     /// Process ids still in the cgroup.
     public func processes() -> [Int32] {
-        let dir: String?
-        switch layout {
-        case .v1: dir = directory(for: "pids") ?? directory(for: "memory") ?? directories.first
-        case .v2: dir = directories.first
-        }
-        guard let dir, let text = try? FS.readString(dir + "/cgroup.procs") else { return [] }
+        guard let dir = processesDirectory, let text = try? FS.readString(dir + "/cgroup.procs") else { return [] }
         return text.split(separator: "\n").compactMap { Int32($0) }
+    }
+
+    /// The directory whose `cgroup.procs` lists every process of the container.
+    public var processesDirectory: String? {
+        switch layout {
+        case .v1: return directory(for: "pids") ?? directory(for: "memory") ?? directories.first
+        case .v2: return directories.first
+        }
     }
 
     /// Removes the container's cgroup directories. The `berth/<project>` parents stay while

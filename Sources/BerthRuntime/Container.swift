@@ -204,6 +204,16 @@ public enum ContainerRunner {
         }
         sweepStale(projectDir: projectDir, layout: layout, project: spec.project, except: spec.name)
         try writeEtcFiles(spec, stateDir: stateDir)
+        // Volumes with their own file system: mounted (or shared) before the container's
+        // mount namespace is copied from ours; released once it has ended (LIFO: after the
+        // child is reaped).
+        var leases: [VolumeLease] = []
+        for mount in spec.mounts {
+            guard case .volume(let volume) = mount.kind, volume.filesystem != nil else { continue }
+            let lease = try VolumeLease.acquire(volume)
+            leases.append(lease)
+            cleanups.push { lease.release() }
+        }
 
         var rootfs: String
         var overlay: InitContext.Overlay?
@@ -368,6 +378,7 @@ public enum ContainerRunner {
         }
         childEnds.forEach { close($0) }
         childEnds = []
+        for lease in leases { lease.record(container: pid, cgroup: cgroup.processesDirectory) }
 
         // While the child mounts: the cgroup, and the seccomp program it will load.
         Trace.mark("precgroup")

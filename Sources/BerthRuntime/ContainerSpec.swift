@@ -1,3 +1,5 @@
+import BerthSystem
+
 /// The runtime's input: everything needed to run one container, OCI-runtime-shaped.
 ///
 /// A later orchestrator fills this from a Compose service plus the image config (see
@@ -114,18 +116,95 @@ public struct ContainerSpec: Sendable, Equatable {
             case bind(source: String)
             /// A tmpfs (`tmpfs:` / `--tmpfs /run:size=64m`), `options` passed as mount data.
             case tmpfs(options: String)
+            /// A named or anonymous volume: its `_data` directory (or a subpath of it) bound
+            /// in, after the copy-up of the image's content when the volume is empty.
+            case volume(Volume)
         }
+
+        /// Where mount events propagate (`bind.propagation`); Docker's default is rprivate.
+        public enum Propagation: String, Sendable, Equatable, CaseIterable {
+            case `private`, rprivate, shared, rshared, slave, rslave
+
+            /// The `MS_*` propagation type, and whether it applies to submounts too.
+            public var flags: (type: UInt, recursive: Bool) {
+                switch self {
+                case .private: return (MountFlags.privatePropagation, false)
+                case .rprivate: return (MountFlags.privatePropagation, true)
+                case .shared: return (MountFlags.shared, false)
+                case .rshared: return (MountFlags.shared, true)
+                case .slave: return (MountFlags.slave, false)
+                case .rslave: return (MountFlags.slave, true)
+                }
+            }
+        }
+
+        /// How a bind treats the mounts below its source (`bind.recursive`, Docker ≥ 25):
+        /// `enabled` binds them too and makes them read-only with a read-only bind where
+        /// the kernel can (mount_setattr, ≥ 5.12); `disabled` binds only the top mount;
+        /// `writable` binds them but leaves them writable; `readonly` requires them to be
+        /// made read-only.
+        public enum Recursion: String, Sendable, Equatable, CaseIterable {
+            case enabled, disabled, writable, readonly
+        }
+
         public var kind: Kind
         public var destination: String
         public var readOnly: Bool
         /// Extra flags such as nosuid/nodev/noexec, as `MS_*` bits.
         public var flags: UInt
+        /// Binds and volumes; nil leaves the bind as created (private in the container).
+        public var propagation: Propagation?
+        public var recursion: Recursion
 
-        public init(kind: Kind, destination: String, readOnly: Bool = false, flags: UInt = 0) {
+        public init(
+            kind: Kind, destination: String, readOnly: Bool = false, flags: UInt = 0, propagation: Propagation? = nil,
+            recursion: Recursion = .enabled
+        ) {
             self.kind = kind
             self.destination = destination
             self.readOnly = readOnly
             self.flags = flags
+            self.propagation = propagation
+            self.recursion = recursion
+        }
+    }
+
+    /// A volume as the runtime sees it: where its data lives, and how to make it available.
+    public struct Volume: Sendable, Equatable {
+        /// The volume's name (a 64-hex id for an anonymous volume).
+        public var name: String
+        /// `<root>/volumes/<name>`: the data in `_data`, and for a volume with its own file
+        /// system the users and lock of `VolumeLease`.
+        public var directory: String
+        /// `driver_opts` `type`/`device`/`o`: mounted on `_data` while a container uses it.
+        public var filesystem: Filesystem?
+        /// Copy the image's content at the destination into the volume when it is empty
+        /// (Docker's default; `volume.nocopy: true` turns it off).
+        public var copyUp: Bool
+        /// Mount only this path inside the volume (`volume.subpath`); it must exist.
+        public var subpath: String?
+
+        public init(name: String, directory: String, filesystem: Filesystem? = nil, copyUp: Bool = true, subpath: String? = nil) {
+            self.name = name
+            self.directory = directory
+            self.filesystem = filesystem
+            self.copyUp = copyUp
+            self.subpath = subpath
+        }
+
+        public var data: String { directory + "/_data" }
+    }
+
+    /// A file system to mount for a volume, as `mount -t TYPE -o OPTIONS DEVICE` (Docker's
+    /// local driver options `type`, `o` and `device`).
+    public struct Filesystem: Sendable, Equatable {
+        public var type: String
+        public var device: String
+        public var options: String
+        public init(type: String, device: String, options: String) {
+            self.type = type
+            self.device = device
+            self.options = options
         }
     }
 

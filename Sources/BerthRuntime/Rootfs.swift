@@ -119,6 +119,38 @@ struct RootfsFD {
             flags: MountFlags.remount | MountFlags.bind | flags | locked, displayTarget: path + inside)
     }
 
+    /// Makes the mount on `inside` and every mount below it read-only with
+    /// `mount_setattr(AT_RECURSIVE)`. Returns false when the kernel lacks it and it is not
+    /// `required` (the caller then remounts the top mount only).
+    func setRecursiveReadOnly(inside: String, required: Bool) throws -> Bool {
+        guard let target = try open(inside) else { return false }
+        defer { _ = Glibc.close(target) }
+        if berth_mount_setattr(target, 1, BERTH_MOUNT_ATTR_RDONLY, 0, 0) == 0 { return true }
+        let code = errno
+        if !required && (code == ENOSYS || code == EINVAL) { return false }
+        throw RuntimeError("read-only bind on \(path + inside) with read-only submounts (bind.recursive: readonly): mount_setattr: \(SystemError.errnoName(code)) (\(SystemError.strerror(code))); use bind.recursive: enabled or writable on this kernel")
+    }
+
+    /// `bind.propagation`: private, shared or slave, recursively for the r- forms.
+    func setPropagation(inside: String, _ propagation: ContainerSpec.Mount.Propagation) throws {
+        guard let target = try open(inside) else { return }
+        defer { _ = Glibc.close(target) }
+        let (type, recursive) = propagation.flags
+        try Mounts.mount(source: "none", target: "/proc/self/fd/\(target)", type: nil,
+                         flags: type | (recursive ? MountFlags.recursive : 0), displayTarget: path + inside + " (propagation \(propagation.rawValue))")
+    }
+
+    /// Opens a directory inside the rootfs for reading, or nil when it is missing or not a
+    /// directory.
+    func openDirectory(_ inside: String) throws -> Int32? {
+        let relative = inside.drop(while: { $0 == "/" })
+        let fd = berth_openat2(self.fd, relative.isEmpty ? "." : String(relative), O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, RootfsFD.resolve)
+        if fd >= 0 { return fd }
+        let code = errno
+        if code == ENOENT || code == ENOTDIR { return nil }
+        throw SystemError("open", path: "\(inside) in \(path)", errno: code)
+    }
+
     func isDirectory(fd: Int32) -> Bool {
         var st = stat()
         return fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
@@ -228,32 +260,54 @@ struct RootfsSetup {
     func userMount(_ root: RootfsFD, _ mount: ContainerSpec.Mount) throws {
         switch mount.kind {
         case .bind(let source):
-            let isDir = FS.isDirectory(source)
             if !FS.exists(source) {
                 throw RuntimeError("bind mount source \(source) does not exist on the host: create it first or fix the volume's path")
             }
-            try root.mount(source: source, inside: mount.destination, type: nil, flags: MountFlags.bind | MountFlags.recursive, directory: isDir)
-            if mount.readOnly || mount.flags != 0 {
-                try root.remountBind(inside: mount.destination, flags: (mount.readOnly ? MountFlags.readOnly : 0) | mount.flags)
+            try bind(root, source: source, isDirectory: FS.isDirectory(source), mount)
+        case .volume(let volume):
+            let data = open(volume.data, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            if data < 0 {
+                throw RuntimeError("volume \(volume.name): cannot open its data directory \(volume.data): \(SystemError.strerror(errno)); was the volume removed? `berth volume ls` lists the volumes")
             }
-        case .tmpfs(let options):
-            var flags = mount.flags
-            var data: [String] = []
-            for option in options.split(separator: ",").map(String.init) where !option.isEmpty {
-                switch option {
-                case "ro": flags |= MountFlags.readOnly
-                case "rw": flags &= ~MountFlags.readOnly
-                case "noexec": flags |= MountFlags.noExec
-                case "exec": flags &= ~MountFlags.noExec
-                case "nosuid": flags |= MountFlags.noSuid
-                case "suid": flags &= ~MountFlags.noSuid
-                case "nodev": flags |= MountFlags.noDev
-                case "dev": flags &= ~MountFlags.noDev
-                default: data.append(option)
+            defer { _ = close(data) }
+            if volume.copyUp && volume.subpath == nil {
+                try VolumeCopyUp(volume: volume, data: data).run(from: root, destination: mount.destination)
+            }
+            var source = data
+            if let subpath = volume.subpath {
+                // Resolved inside the volume: a symlink there cannot lead out of it.
+                source = berth_openat2(data, subpath, BERTH_O_PATH | O_CLOEXEC, 0, RootfsFD.resolve)
+                if source < 0 {
+                    throw RuntimeError("volume \(volume.name): subpath \(subpath): \(SystemError.strerror(errno)); the subpath must exist in the volume")
                 }
             }
+            defer { if source != data { _ = close(source) } }
+            try bind(root, source: "/proc/self/fd/\(source)", isDirectory: root.isDirectory(fd: source), mount)
+        case .tmpfs(let options):
+            var (flags, data) = Mounts.parseOptions(options, flags: mount.flags)
             if mount.readOnly { flags |= MountFlags.readOnly }
-            try root.mount(source: "tmpfs", inside: mount.destination, type: "tmpfs", flags: flags, data: data.joined(separator: ","))
+            try root.mount(source: "tmpfs", inside: mount.destination, type: "tmpfs", flags: flags, data: data)
+        }
+    }
+
+    /// A bind of `source` (a host path, or `/proc/self/fd/N`) at the mount's destination,
+    /// then its read-only state, extra flags and propagation (`bind.recursive`,
+    /// `bind.propagation`).
+    func bind(_ root: RootfsFD, source: String, isDirectory: Bool, _ mount: ContainerSpec.Mount) throws {
+        let recursive = mount.recursion != .disabled
+        try root.mount(source: source, inside: mount.destination, type: nil,
+                       flags: MountFlags.bind | (recursive ? MountFlags.recursive : 0), directory: isDirectory)
+        var readOnlyDone = false
+        if mount.readOnly && recursive && mount.recursion != .writable {
+            // Submounts read-only too, where the kernel has mount_setattr (≥ 5.12).
+            readOnlyDone = try root.setRecursiveReadOnly(inside: mount.destination, required: mount.recursion == .readonly)
+        }
+        // A bind remount sets all flags at once: read-only must be repeated with nosuid etc.
+        if mount.flags != 0 || (mount.readOnly && !readOnlyDone) {
+            try root.remountBind(inside: mount.destination, flags: mount.flags | (mount.readOnly ? MountFlags.readOnly : 0))
+        }
+        if let propagation = mount.propagation {
+            try root.setPropagation(inside: mount.destination, propagation)
         }
     }
 

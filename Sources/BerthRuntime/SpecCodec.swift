@@ -58,6 +58,10 @@ extension ContainerSpec {
         throw RuntimeError("spec: bad namespace mode \"\(text)\"")
     }
 
+    static func line(_ key: String, _ fields: [String]) -> String {
+        key + " " + fields.map(ContainerSpec.escape).joined(separator: "\t")
+    }
+
     /// The spec as text (see the type's documentation).
     public var encoded: String {
         var lines = [ContainerSpec.codecVersion]
@@ -83,9 +87,16 @@ extension ContainerSpec {
         if let hostname { add("hostname", hostname) }
         if let domainname { add("domainname", domainname) }
         for mount in mounts {
+            // kind, source, destination, ro|rw, flags, propagation, recursion[, volume fields]
+            let common = [mount.destination, mount.readOnly ? "ro" : "rw", String(mount.flags), mount.propagation?.rawValue ?? "", mount.recursion.rawValue]
             switch mount.kind {
-            case .bind(let source): add("mount", "bind", source, mount.destination, mount.readOnly ? "ro" : "rw", String(mount.flags))
-            case .tmpfs(let options): add("mount", "tmpfs", options, mount.destination, mount.readOnly ? "ro" : "rw", String(mount.flags))
+            case .bind(let source): lines.append(ContainerSpec.line("mount", ["bind", source] + common))
+            case .tmpfs(let options): lines.append(ContainerSpec.line("mount", ["tmpfs", options] + common))
+            case .volume(let volume):
+                let fs = volume.filesystem
+                lines.append(ContainerSpec.line("mount", ["volume", volume.name] + common + [
+                    volume.directory, volume.copyUp ? "1" : "0", volume.subpath ?? "", fs?.type ?? "", fs?.device ?? "", fs?.options ?? "",
+                ]))
             }
         }
         add("ns-pid", ContainerSpec.encode(namespaces.pid))
@@ -167,13 +178,7 @@ extension ContainerSpec {
             case "hostname": hostname = value
             case "domainname": domainname = value
             case "mount":
-                let flags = UInt(try field(4)) ?? 0
-                let readOnly = try field(3) == "ro"
-                switch value {
-                case "bind": mounts.append(Mount(kind: .bind(source: try field(1)), destination: try field(2), readOnly: readOnly, flags: flags))
-                case "tmpfs": mounts.append(Mount(kind: .tmpfs(options: try field(1)), destination: try field(2), readOnly: readOnly, flags: flags))
-                default: throw RuntimeError("spec line \(number + 2): unknown mount kind \(value)")
-                }
+                mounts.append(try ContainerSpec.decodeMount(fields, line: number + 2))
             case "ns-pid": namespaces.pid = try ContainerSpec.decodeNamespace(value)
             case "ns-network": namespaces.network = try ContainerSpec.decodeNamespace(value)
             case "ns-ipc": namespaces.ipc = try ContainerSpec.decodeNamespace(value)
@@ -220,5 +225,42 @@ extension ContainerSpec {
             root = .overlay(lower: lower, writableDir: overlay.writable, readOnly: overlay.ro)
         }
         if name.isEmpty { throw RuntimeError("spec: no name") }
+    }
+}
+
+extension ContainerSpec {
+    /// One `mount` line's fields (see `encoded`); the propagation and recursion fields are
+    /// optional so that specs written before them still read.
+    static func decodeMount(_ fields: [String], line: Int) throws -> Mount {
+        func field(_ i: Int) throws -> String {
+            guard i < fields.count else { throw RuntimeError("spec line \(line): mount needs \(i + 1) fields") }
+            return fields[i]
+        }
+        let kindName = try field(0)
+        let readOnly = try field(3) == "ro"
+        guard let flags = UInt(try field(4)) else { throw RuntimeError("spec line \(line): mount flags \(fields[4]) are not a number") }
+        var propagation: Mount.Propagation?
+        var recursion = Mount.Recursion.enabled
+        if fields.count > 6 {
+            if !fields[5].isEmpty {
+                guard let value = Mount.Propagation(rawValue: fields[5]) else { throw RuntimeError("spec line \(line): unknown propagation \(fields[5])") }
+                propagation = value
+            }
+            guard let value = Mount.Recursion(rawValue: fields[6]) else { throw RuntimeError("spec line \(line): unknown bind recursion \(fields[6])") }
+            recursion = value
+        }
+        let kind: Mount.Kind
+        switch kindName {
+        case "bind": kind = .bind(source: try field(1))
+        case "tmpfs": kind = .tmpfs(options: try field(1))
+        case "volume":
+            let type = try field(10)
+            kind = .volume(Volume(
+                name: try field(1), directory: try field(7),
+                filesystem: type.isEmpty ? nil : Filesystem(type: type, device: try field(11), options: try field(12)),
+                copyUp: try field(8) == "1", subpath: try field(9).isEmpty ? nil : fields[9]))
+        default: throw RuntimeError("spec line \(line): unknown mount kind \(kindName)")
+        }
+        return Mount(kind: kind, destination: try field(2), readOnly: readOnly, flags: flags, propagation: propagation, recursion: recursion)
     }
 }

@@ -85,6 +85,13 @@ public enum FS {
         access(path, F_OK) == 0
     }
 
+    /// `realpath(3)`: symlinks resolved, absolute; the path itself when it cannot be.
+    public static func realPath(_ path: String) -> String {
+        guard let resolved = realpath(path, nil) else { return path }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+
     public static func isDirectory(_ path: String) -> Bool {
         var st = stat()
         return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
@@ -127,6 +134,24 @@ public enum FS {
             throw SystemError("opendir", path: path, errno: errno)
         }
         defer { closedir(dir) }
+        return names(in: dir)
+    }
+
+    /// The names in an open directory fd (not `.`/`..`), read through a duplicate so that
+    /// `fd` stays open and usable. `display` names it in errors.
+    public static func listDirectory(fd: Int32, display: String) throws -> [String] {
+        let copy = try Sys.check("dup", path: display) { dup(fd) }
+        guard let dir = fdopendir(copy) else {
+            let code = errno
+            close(copy)
+            throw SystemError("fdopendir", path: display, errno: code)
+        }
+        defer { closedir(dir) }
+        rewinddir(dir)
+        return names(in: dir)
+    }
+
+    private static func names(in dir: OpaquePointer) -> [String] {
         var names: [String] = []
         while let entry = readdir(dir) {
             let name = withUnsafePointer(to: entry.pointee.d_name) { pointer in

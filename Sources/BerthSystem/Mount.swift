@@ -14,6 +14,7 @@ public enum MountFlags {
     public static let recursive = UInt(MS_REC)
     public static let privatePropagation = UInt(MS_PRIVATE)
     public static let slave = UInt(MS_SLAVE)
+    public static let shared = UInt(MS_SHARED)
     public static let strictAtime = UInt(MS_STRICTATIME)
     public static let relatime = UInt(MS_RELATIME)
     public static let noAtime = UInt(MS_NOATIME)
@@ -41,6 +42,33 @@ public enum Mounts {
             if let data, !data.isEmpty { path += " with \(data)" }
             throw SystemError(what, path: path, errno: code)
         }
+    }
+
+    /// mount(8)-style options (moby/sys/mount `parseOptions`): the words that are mount
+    /// flags set or clear bits of `flags`, everything else is the file system's data, in
+    /// order.
+    public static func parseOptions(_ options: String, flags initial: UInt = 0) -> (flags: UInt, data: String) {
+        var flags = initial
+        var data: [String] = []
+        let set: [String: UInt] = [
+            "ro": MountFlags.readOnly, "bind": MountFlags.bind, "rbind": MountFlags.bind | MountFlags.recursive,
+            "nosuid": MountFlags.noSuid, "nodev": MountFlags.noDev, "noexec": MountFlags.noExec,
+            "noatime": MountFlags.noAtime, "relatime": MountFlags.relatime, "strictatime": MountFlags.strictAtime,
+            "sync": UInt(MS_SYNCHRONOUS), "dirsync": UInt(MS_DIRSYNC), "nodiratime": UInt(MS_NODIRATIME),
+        ]
+        let clear: [String: UInt] = [
+            "rw": MountFlags.readOnly, "suid": MountFlags.noSuid, "dev": MountFlags.noDev, "exec": MountFlags.noExec,
+        ]
+        for option in options.split(separator: ",").map(String.init) where !option.isEmpty {
+            if let bits = set[option] {
+                flags |= bits
+            } else if let bits = clear[option] {
+                flags &= ~bits
+            } else if !["defaults", "async", "atime", "diratime", "auto", "noauto"].contains(option) {
+                data.append(option)
+            }
+        }
+        return (flags, data.joined(separator: ","))
     }
 
     public static func unmount(_ target: String, detach: Bool = true) throws {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import BerthTestSupport
 import ComposeSpec
 @testable import BerthOrchestrator
 

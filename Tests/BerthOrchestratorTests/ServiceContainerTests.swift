@@ -1,4 +1,5 @@
 import Testing
+import BerthTestSupport
 import BerthRuntime
 import ComposeSpec
 @testable import BerthOrchestrator
@@ -84,7 +85,7 @@ import ComposeSpec
     }
 
     @Test func whatBerthCannotHonourIsRefusedWithTheKey() throws {
-        #expect(throws: ServiceConfigError(service: "web", key: "volumes[0]", message: "volume mounts (data) are not supported by berth yet; use a bind mount or tmpfs")) {
+        #expect(throws: ServiceConfigError(service: "web", key: "volumes[0]", message: "volumes need berth's volume store: create the container through `berth up`")) {
             try spec("services:\n  web:\n    image: busybox\n    volumes: [\"data:/data\"]\nvolumes:\n  data: {}\n")
         }
         #expect(throws: ServiceConfigError(service: "web", key: "logging.driver", message: "\"syslog\" is not supported; berth writes json-file logs (or none)")) {

@@ -344,7 +344,14 @@ struct SpecTests {
                                  process: .init(args: ["sh", "-c", "echo 'a\tb'\nnext"], env: ["A=1", "B=x\\y"], cwd: "/app", user: "alice:staff", additionalGroups: ["audio"], terminal: true, openStdin: true))
         spec.hostname = "h"
         spec.domainname = "d.example"
-        spec.mounts = [.init(kind: .bind(source: "/src"), destination: "/dst", readOnly: true), .init(kind: .tmpfs(options: "size=1m"), destination: "/run", flags: 14)]
+        spec.mounts = [
+            .init(kind: .bind(source: "/src"), destination: "/dst", readOnly: true),
+            .init(kind: .tmpfs(options: "size=1m"), destination: "/run", flags: 14),
+            .init(kind: .bind(source: "/s2"), destination: "/d2", propagation: .rslave, recursion: .readonly),
+            .init(kind: .volume(.init(name: "demo_data", directory: "/v/demo_data")), destination: "/data", readOnly: true),
+            .init(kind: .volume(.init(name: "tmp", directory: "/v/tmp", filesystem: .init(type: "tmpfs", device: "tmpfs", options: "size=1m,uid=1000"),
+                                      copyUp: false, subpath: "a/b")), destination: "/t"),
+        ]
         spec.namespaces.pid = .host
         spec.namespaces.network = .path("/proc/1/ns/net")
         spec.resources.memoryLimit = 64 << 20
@@ -371,6 +378,9 @@ struct SpecTests {
         #expect(try ContainerSpec(decoding: plain.encoded) == plain)
         #expect(throws: RuntimeError.self) { try ContainerSpec(decoding: "berth-spec 1\nname x\nfuture-key 1\n") }
         #expect(throws: RuntimeError.self) { try ContainerSpec(decoding: "berth-spec 2\nname x\n") }
+        // A mount line written before propagation and recursion existed still reads.
+        let old = try ContainerSpec(decoding: "berth-spec 1\nname x\nmount bind\t/a\t/b\tro\t0\n")
+        #expect(old.mounts == [.init(kind: .bind(source: "/a"), destination: "/b", readOnly: true)])
     }
 
     @Test func systemErrorsSayWhatAndWhere() {

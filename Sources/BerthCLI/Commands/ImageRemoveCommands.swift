@@ -42,9 +42,7 @@ enum ImagePruneCommand {
         let all = invocation.options.flag("all")
         if !invocation.options.flag("force") {
             let warning = all ? "WARNING! This will remove all images without at least one container associated to them." : "WARNING! This will remove all dangling images."
-            invocation.console.out("\(warning)\nAre you sure you want to continue? [y/N] ")
-            let answer = String(decoding: invocation.readStandardInput(), as: UTF8.self).split(separator: "\n").first.map(String.init) ?? ""
-            guard ["y", "yes"].contains(answer.trimmingCharacters(in: .whitespaces).lowercased()) else { return 0 }
+            guard Confirmation.ask(invocation, warning: warning) else { return 0 }
         }
         let (events, reclaimed) = try context.store.prune(all: all)
         if !events.isEmpty {

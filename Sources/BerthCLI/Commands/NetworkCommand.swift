@@ -262,9 +262,7 @@ enum NetworkCommand {
 
     static func prune(_ manager: NetworkManager, _ invocation: Invocation, filters: [Filter]) throws -> Int32 {
         if !invocation.options.flag("force") {
-            invocation.console.out("WARNING! This will remove all custom networks not used by at least one container.\nAre you sure you want to continue? [y/N] ")
-            let answer = String(decoding: invocation.readStandardInput(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
-            guard answer == "y" || answer == "yes" else {
+            guard Confirmation.ask(invocation, warning: "WARNING! This will remove all custom networks not used by at least one container.") else {
                 invocation.console.out("\n")
                 return 0
             }

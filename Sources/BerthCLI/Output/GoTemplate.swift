@@ -247,3 +247,26 @@ struct GoTemplate {
         }
     }
 }
+
+extension GoTemplate {
+    /// A template over flat string fields (`volume ls`, `volume inspect`): `json` is what
+    /// `{{json .}}` prints (default: the fields as a JSON object). Template errors are usage
+    /// errors of `command`.
+    static func render(_ source: String, fields: [(String, String)], json: OrderedJSON? = nil, command: String) throws -> String {
+        let whole = json ?? .object(fields.map { ($0.0, .string($0.1)) })
+        var jsonFields: [(String, OrderedJSON)] = fields.map { ($0.0, .string($0.1)) }
+        if case .object(let pairs) = whole { jsonFields = pairs }
+        let context = Context(
+            field: { name, arguments in
+                guard arguments.isEmpty, let value = fields.first(where: { $0.0 == name })?.1 else { return nil }
+                return .structured(text: value, json: jsonFields.first { $0.0 == name }?.1.compact() ?? OrderedJSON.string(value).compact())
+            },
+            json: whole.compact(), text: "&{" + fields.map(\.1).joined(separator: " ") + "}", fieldNames: fields.map(\.0))
+        do {
+            let expanded = source.replacingOccurrences(of: "\\t", with: "\t").replacingOccurrences(of: "\\n", with: "\n")
+            return try GoTemplate(parsing: expanded).execute(context)
+        } catch {
+            throw UsageError(message: "template \"\(source)\": \(error.description)", command: command)
+        }
+    }
+}

@@ -155,6 +155,17 @@ long berth_lgetxattr(const char *path, const char *name, void *value, size_t siz
 long berth_llistxattr(const char *path, char *list, size_t size);
 int berth_syncfs(int fd);
 
+/* ---- copying trees, mount attributes (copy.c) ---- */
+/* copy_file_range between the fds' current offsets; bytes copied, 0 at EOF. */
+long berth_copy_file_range(int in_fd, int out_fd, size_t len);
+long berth_flistxattr(int fd, char *list, size_t size);
+long berth_fgetxattr(int fd, const char *name, void *value, size_t size);
+/* mount_setattr(fd, "", AT_EMPTY_PATH [| AT_RECURSIVE]) with MOUNT_ATTR_* bits to set and
+ * clear, and an MS_* propagation type (0 = unchanged). */
+int berth_mount_setattr(int fd, int recursive, unsigned long long attr_set, unsigned long long attr_clr,
+                        unsigned long long propagation);
+#define BERTH_MOUNT_ATTR_RDONLY 0x00000001ULL
+
 /* ---- TLS client (tls.c): OpenSSL through dlopen, loaded on first use ---- */
 struct berth_tls;
 /* 1 when libssl could be loaded; else 0 and the reason in `err`. */
