@@ -66,10 +66,8 @@ public struct ContainerState: Codable, Sendable, Equatable {
     public var oomKilled = false
     /// Stopped by a command (`stop`, `down`), not by itself: restart policies leave it.
     public var stoppedByUser = false
-    /// The healthcheck's verdict while it runs — `starting`, `healthy` or `unhealthy` (Docker's
-    /// `State.Health.Status`) — written by the supervisor's health checker; nil without a
-    /// healthcheck. `ps` shows it as `Up 3 minutes (healthy)`.
-    public var health: String?
+    // The healthcheck's verdict is not here but in health.json (`ContainerStore.health`),
+    // which only the supervisor writes.
 
     public init() {}
 }

@@ -17,13 +17,23 @@ public struct ResolvedImage: Sendable, Equatable {
     /// The image config's `Volumes` (`VOLUME` in a Dockerfile): anonymous volumes unless
     /// the service mounts something there.
     public var volumes: [String]
+    /// The image's `HEALTHCHECK` (Docker's `Config.Healthcheck`), which a service's
+    /// `healthcheck:` is merged over.
+    public var healthcheck: HealthConfig?
+    /// The image's `SHELL` (Docker's `Config.Shell`): what a `CMD-SHELL` check runs through.
+    public var shell: [String]?
 
-    public init(reference: String, digest: String?, layers: [String], config: ImageConfig, volumes: [String] = []) {
+    public init(
+        reference: String, digest: String?, layers: [String], config: ImageConfig, volumes: [String] = [],
+        healthcheck: HealthConfig? = nil, shell: [String]? = nil
+    ) {
         self.reference = reference
         self.digest = digest
         self.layers = layers
         self.config = config
         self.volumes = volumes
+        self.healthcheck = healthcheck
+        self.shell = shell
     }
 }
 

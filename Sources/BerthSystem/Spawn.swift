@@ -19,6 +19,20 @@ public enum Spawn {
         return pid
     }
 
+    /// Starts `path` in its own session (as `detached`) with its stdout and stderr on
+    /// `output` (≥ 3, typically a pipe's write end the caller then closes and reads the other
+    /// end of): for short-lived helpers whose output the caller collects.
+    public static func piped(path: String, arguments: [String], environment: [String], output: Int32) throws -> pid_t {
+        var pid: pid_t = 0
+        let code = withCStrings(arguments) { argv in
+            withCStrings(environment) { envp in
+                berth_spawn_piped(path, argv, envp, output, &pid)
+            }
+        }
+        if code != 0 { throw SystemError("spawn", path: path, errno: code) }
+        return pid
+    }
+
     /// A NULL-terminated `char *[]` for the duration of `body`.
     static func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R) -> R {
         var pointers: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }

@@ -6,12 +6,12 @@
 #include <unistd.h>
 #include "CBerthSys.h"
 
-/* posix_spawn (vfork-like, safe from a multi-threaded process) of a process that outlives
- * its spawner: a new session, every signal at its default and unblocked, stdin from
- * /dev/null, stdout and stderr appended to `log_path`, `pass_fd` as fd 3 (or nothing),
- * and no other descriptor. Returns 0 and the pid, or an errno value. */
-int berth_spawn_detached(const char *path, char *const argv[], char *const envp[],
-                         const char *log_path, int pass_fd, pid_t *pid_out) {
+/* posix_spawn (vfork-like, safe from a multi-threaded process) in a new session, every
+ * signal at its default and unblocked, stdin from /dev/null, stdout and stderr either
+ * appended to `log_path` or onto `out_fd`, `pass_fd` as fd 3 (or nothing), and no other
+ * descriptor. Returns 0 and the pid, or an errno value. */
+static int spawn_session(const char *path, char *const argv[], char *const envp[],
+                         const char *log_path, int out_fd, int pass_fd, pid_t *pid_out) {
     posix_spawn_file_actions_t actions;
     posix_spawnattr_t attr;
     sigset_t none, all;
@@ -22,7 +22,9 @@ int berth_spawn_detached(const char *path, char *const argv[], char *const envp[
     sigemptyset(&none);
     sigfillset(&all);
     if ((rc = posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)) != 0) goto out;
-    if ((rc = posix_spawn_file_actions_addopen(&actions, 1, log_path, O_WRONLY | O_CREAT | O_APPEND, 0600)) != 0) goto out;
+    if (log_path != NULL) {
+        if ((rc = posix_spawn_file_actions_addopen(&actions, 1, log_path, O_WRONLY | O_CREAT | O_APPEND, 0600)) != 0) goto out;
+    } else if ((rc = posix_spawn_file_actions_adddup2(&actions, out_fd, 1)) != 0) goto out;
     if ((rc = posix_spawn_file_actions_adddup2(&actions, 1, 2)) != 0) goto out;
     if (pass_fd >= 0) {
         /* dup2 onto itself would keep O_CLOEXEC: go through a spare number when equal. */
@@ -40,4 +42,16 @@ out:
     posix_spawnattr_destroy(&attr);
     posix_spawn_file_actions_destroy(&actions);
     return rc;
+}
+
+/* A process that outlives its spawner (see spawn_session), its output appended to log_path. */
+int berth_spawn_detached(const char *path, char *const argv[], char *const envp[],
+                         const char *log_path, int pass_fd, pid_t *pid_out) {
+    return spawn_session(path, argv, envp, log_path, -1, pass_fd, pid_out);
+}
+
+/* A process whose stdout and stderr go to out_fd (a pipe the caller reads); see spawn_session. */
+int berth_spawn_piped(const char *path, char *const argv[], char *const envp[], int out_fd, pid_t *pid_out) {
+    if (out_fd < 3) return EINVAL;
+    return spawn_session(path, argv, envp, NULL, out_fd, -1, pid_out);
 }

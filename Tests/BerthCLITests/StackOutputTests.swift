@@ -17,11 +17,10 @@ import BerthOrchestrator
             imageDigest: nil, configHash: "h", command: command, created: ago(created))
     }
 
-    static func running(since seconds: Int64, health: String? = nil) -> ContainerState {
+    static func running(since seconds: Int64) -> ContainerState {
         var state = ContainerState()
         state.status = .running
         state.startedAt = ago(seconds)
-        state.health = health
         return state
     }
 
@@ -34,8 +33,8 @@ import BerthOrchestrator
         return state
     }
 
-    static func summary(_ record: ContainerRecord, _ state: ContainerState, networks: [NetworkRecord] = []) -> ContainerSummary {
-        ContainerSummary(record: record, state: state, networks: networks, spec: nil, now: now)
+    static func summary(_ record: ContainerRecord, _ state: ContainerState, health: ContainerHealth.Status? = nil, networks: [NetworkRecord] = []) -> ContainerSummary {
+        ContainerSummary(record: record, state: state, health: health, networks: networks, spec: nil, now: now)
     }
 
     @Test func goUnitsHumanDurationWording() {
@@ -51,9 +50,9 @@ import BerthOrchestrator
     @Test func statusWordingFollowsDocker() {
         let web = Self.record("web")
         #expect(Self.summary(web, Self.running(since: 180)).status == "Up 3 minutes")
-        #expect(Self.summary(web, Self.running(since: 180, health: "healthy")).status == "Up 3 minutes (healthy)")
-        #expect(Self.summary(web, Self.running(since: 0, health: "starting")).status == "Up Less than a second (health: starting)")
-        #expect(Self.summary(web, Self.running(since: 7200, health: "unhealthy")).status == "Up 2 hours (unhealthy)")
+        #expect(Self.summary(web, Self.running(since: 180), health: .healthy).status == "Up 3 minutes (healthy)")
+        #expect(Self.summary(web, Self.running(since: 0), health: .starting).status == "Up Less than a second (health: starting)")
+        #expect(Self.summary(web, Self.running(since: 7200), health: .unhealthy).status == "Up 2 hours (unhealthy)")
         let exited = Self.summary(web, Self.exited(137, after: 5))
         #expect((exited.status, exited.state, exited.exitCode) == ("Exited (137) 5 seconds ago", "exited", 137))
         #expect((Self.summary(web, ContainerState()).status, Self.summary(web, ContainerState()).state) == ("Created", "created"))
@@ -112,7 +111,7 @@ import BerthOrchestrator
             ipRange: nil, internal: false, mtu: nil, labels: [:], options: [:], created: "", configuredSubnet: false, endpoints: ["demo-web-1": endpoint])
         var record = Self.record("web", command: ["httpd", "-f", "<&>"])
         record.exposedPorts = ["80/tcp", "443/tcp"]
-        let web = Self.summary(record, Self.running(since: 180, health: "healthy"), networks: [network])
+        let web = Self.summary(record, Self.running(since: 180), health: .healthy, networks: [network])
         let json = try ContainerFormat(truncate: true, now: Self.now).render([web], format: "json")
         #expect(json == #"""
             {"Command":"\"httpd -f \u003c\u0026\u003e\"","CreatedAt":"\#(GoFormat.timeString(seconds: Self.now.seconds - 120))","ExitCode":0,"Health":"healthy","ID":"abababababab","Image":"busybox:1.36","Labels":"com.docker.compose.project=demo,com.docker.compose.service=web","LocalVolumes":"0","Mounts":"","Name":"demo-web-1","Names":"demo-web-1","Networks":"demo_default","Ports":"443/tcp, 0.0.0.0:8080-\u003e80/tcp","Project":"demo","Publishers":[{"URL":"0.0.0.0","TargetPort":80,"PublishedPort":8080,"Protocol":"tcp"},{"URL":"","TargetPort":443,"PublishedPort":0,"Protocol":"tcp"}],"RunningFor":"2 minutes ago","Service":"web","Size":"0B","State":"running","Status":"Up 3 minutes (healthy)"}

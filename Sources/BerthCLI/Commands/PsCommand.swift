@@ -60,7 +60,8 @@ enum PsCommand {
             let state = (try? scope.engine.observe(record.id)) ?? scope.engine.store.state(record.id)
             guard all || state.status == .running else { continue }
             let spec = (try? FS.readString(scope.engine.store.path(record.id) + "/spec")).flatMap { try? ContainerSpec(decoding: $0) }
-            summaries.append(ContainerSummary(record: record, state: state, networks: networks, spec: spec, now: now))
+            let health = state.status == .running ? scope.engine.store.health(record.id, startedAt: state.startedAt)?.status : nil
+            summaries.append(ContainerSummary(record: record, state: state, health: health, networks: networks, spec: spec, now: now))
         }
         if !statuses.isEmpty { summaries = summaries.filter { statuses.contains($0.state) } }
         summaries.sort { $0.name < $1.name }

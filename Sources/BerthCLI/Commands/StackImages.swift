@@ -52,7 +52,8 @@ enum StackImages {
                 let config = try store.config(of: record)
                 out[image.service] = ResolvedImage(
                     reference: project.services[image.service]?.image ?? image.reference.description,
-                    digest: record.config.description, layers: try store.lowerDirs(for: record), config: runtimeConfig(config))
+                    digest: record.config.description, layers: try store.lowerDirs(for: record), config: runtimeConfig(config),
+                    healthcheck: config.config?.Healthcheck.map(healthConfig), shell: config.config?.Shell)
             } catch {
                 throw CLIError("service \"\(image.service)\": image \(image.reference): \(error)")
             }
@@ -66,6 +67,13 @@ enum StackImages {
         return RuntimeImageConfig(
             entrypoint: config?.Entrypoint, cmd: config?.Cmd, env: config?.Env ?? [], workingDir: config?.WorkingDir,
             user: config?.User, stopSignal: config?.StopSignal)
+    }
+
+    /// The image's `HEALTHCHECK` as the engine holds it (absent values are 0: defaults).
+    static func healthConfig(_ check: BerthImages.ImageConfig.Healthcheck) -> HealthConfig {
+        HealthConfig(
+            test: check.Test ?? [], interval: check.Interval ?? 0, timeout: check.Timeout ?? 0, startPeriod: check.StartPeriod ?? 0,
+            startInterval: check.StartInterval ?? 0, retries: check.Retries ?? 0)
     }
 
     /// Pulls the images (several at a time), with Compose's per-service progress.

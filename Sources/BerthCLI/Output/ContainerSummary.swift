@@ -25,8 +25,9 @@ struct ContainerSummary {
     var mounts: [String]
     var networks: [String]
 
-    /// `networks` are the stored networks (their endpoints hold published ports).
-    init(record: ContainerRecord, state: ContainerState, networks: [NetworkRecord], spec: ContainerSpec?, now: LogTime) {
+    /// `networks` are the stored networks (their endpoints hold published ports); `health`
+    /// is the current run's healthcheck verdict (`ContainerStore.health`).
+    init(record: ContainerRecord, state: ContainerState, health: ContainerHealth.Status? = nil, networks: [NetworkRecord], spec: ContainerSpec?, now: LogTime) {
         id = record.id
         name = record.name
         image = record.image
@@ -36,17 +37,17 @@ struct ContainerSummary {
         created = LogTime(rfc3339: record.created) ?? now
         let started = state.startedAt.flatMap { LogTime(rfc3339: $0) }
         let finished = state.finishedAt.flatMap { LogTime(rfc3339: $0) }
-        health = ""
+        self.health = ""
         exitCode = 0
         self.state = Self.dockerState(state)
         switch state.status {
         case .running:
-            health = state.health ?? ""
+            self.health = health?.rawValue ?? ""
             status = "Up " + Human.duration(seconds: Int64(now.secondsSince(started ?? now)))
-            switch state.health {
+            switch health {
             case nil: break
-            case "starting": status += " (health: starting)"
-            case let verdict?: status += " (\(verdict))"
+            case .starting: status += " (health: starting)"
+            case let verdict?: status += " (\(verdict.rawValue))"
             }
         case .exited where started != nil:
             let code = state.exitCode ?? 0

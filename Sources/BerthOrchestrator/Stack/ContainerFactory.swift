@@ -17,7 +17,7 @@ public struct ContainerFactory: Sendable {
         let directory = store.path(id)
         let spec = try ServiceContainer.spec(
             project: project, service: service, service: config, containerName: name, id: id, image: image, directory: directory)
-        let launch = try LaunchConfig.of(project: project, service: service, service: config, hostname: spec.hostname ?? String(id.prefix(12)))
+        let launch = try LaunchConfig.of(project: project, service: service, service: config, hostname: spec.hostname ?? String(id.prefix(12)), image: image)
         let hash = CanonicalOutput.configHash(config)
         let labels = Label.container(
             project: project, service: service, service: config, number: number, configHash: hash, imageDigest: image.digest, oneOff: oneOff)

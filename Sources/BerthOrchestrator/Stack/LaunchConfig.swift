@@ -51,6 +51,9 @@ public struct LaunchConfig: Codable, Sendable, Equatable {
     public var dnsOptions: [String]
     public var hostname: String
     public var domainname: String?
+    /// The health check the supervisor runs (the service's `healthcheck:` over the image's
+    /// `HEALTHCHECK`); nil: none.
+    public var healthcheck: HealthConfig?
 
     public var portRequests: [PortRequest] {
         get throws {
@@ -71,8 +74,11 @@ public struct LaunchConfig: Codable, Sendable, Equatable {
 
 extension LaunchConfig {
     /// From the service as loaded. `hostname` is the container's (service's `hostname:` or
-    /// the id prefix). Errors name the service and the key.
-    public static func of(project: Project, service name: String, service: Service, hostname: String) throws(ServiceConfigError) -> LaunchConfig {
+    /// the id prefix); `image` gives the `HEALTHCHECK` and `SHELL` the healthcheck is
+    /// merged with. Errors name the service and the key.
+    public static func of(
+        project: Project, service name: String, service: Service, hostname: String, image: ResolvedImage? = nil
+    ) throws(ServiceConfigError) -> LaunchConfig {
         func fail(_ key: String, _ message: String) -> ServiceConfigError {
             ServiceConfigError(service: name, key: key, message: message)
         }
@@ -143,7 +149,8 @@ extension LaunchConfig {
         return LaunchConfig(
             service: name, networkMode: mode, networks: attachments.map(\.attachment), ports: ports, extraHosts: extraHosts,
             dns: service.dns ?? [], dnsSearch: service.dns_search ?? [], dnsOptions: service.dns_opt ?? [],
-            hostname: hostname, domainname: service.domainname)
+            hostname: hostname, domainname: service.domainname,
+            healthcheck: try HealthConfig.resolve(service: name, service.healthcheck, image: image?.healthcheck, imageShell: image?.shell))
     }
 
     static let fileName = "launch.json"

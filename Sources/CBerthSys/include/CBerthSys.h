@@ -132,6 +132,8 @@ size_t berth_termios_size(void);
  * fd. Safe from a multi-threaded process. Returns 0, or an errno value. */
 int berth_spawn_detached(const char *path, char *const argv[], char *const envp[],
                          const char *log_path, int pass_fd, pid_t *pid_out);
+/* The same, with stdout+stderr onto out_fd (≥ 3, e.g. a pipe's write end) instead of a log. */
+int berth_spawn_piped(const char *path, char *const argv[], char *const envp[], int out_fd, pid_t *pid_out);
 
 /* ---- network ---- */
 /* Brings up `lo` in the calling process's network namespace. */
