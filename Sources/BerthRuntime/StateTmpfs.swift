@@ -13,16 +13,23 @@ import CBerthSys
 /// stays mounted while no container runs.
 ///
 /// Users hold a shared `flock` on `<runRoot>/runtime.lock` (on the underlying file system)
-/// for their whole life; mounting and unmounting happen under the exclusive lock, and the
-/// tmpfs is only unmounted when it is empty (a SIGKILLed monitor's state dir keeps it until
-/// the next run sweeps that dir).
+/// for their whole life. Mounting, and the last user's check-and-unmount, happen under an
+/// exclusive flock on `<runRoot>/runtime.mount.lock`, held only for that moment: an
+/// acquirer mounts if needed and takes its share while holding it, so no releaser can
+/// unmount in between, and nobody ever waits for an exclusive lock on runtime.lock while
+/// others hold shares for their whole life (which deadlocked two containers starting at
+/// once: the one that wanted to mount waited forever on the other's share). The tmpfs is
+/// only unmounted when it is empty (a SIGKILLed monitor's state dir keeps it until the next
+/// run sweeps that dir).
 struct StateTmpfs {
     /// The lock file's descriptor, or -1 when the run root is tmpfs already.
     private let lockFD: Int32
-    private let directory: String
+    private let runRoot: String
 
     static let tmpfsMagic: Int64 = 0x0102_1994
     static let ramfsMagic: Int64 = 0x8584_58f6
+
+    private var directory: String { runRoot + "/runtime" }
 
     /// Takes a share of `<runRoot>/runtime`, mounting the tmpfs first when needed.
     static func acquire(runRoot: String) throws -> StateTmpfs {
@@ -30,28 +37,24 @@ struct StateTmpfs {
         try FS.makeDirectories(runRoot, mode: 0o700)
         let type = berth_statfs_type(runRoot)
         if type == tmpfsMagic || type == ramfsMagic {
-            return StateTmpfs(lockFD: -1, directory: directory)
+            return StateTmpfs(lockFD: -1, runRoot: runRoot)
         }
+        let mountLock = try openLock(runRoot + "/runtime.mount.lock")
+        defer { close(mountLock) }
         let lockPath = runRoot + "/runtime.lock"
-        let fd = try Sys.check("open", path: lockPath) { open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600) }
+        let fd = try openLock(lockPath)
         do {
+            _ = try Sys.check("flock", path: runRoot + "/runtime.mount.lock") { flock(mountLock, LOCK_EX) }
             let (_, code) = Sys.attempt { mkdir(directory, 0o700) }
             if code != 0 && code != EEXIST { throw SystemError("mkdir", path: directory, errno: code) }
-            // flock conversions are not atomic: an unmounter may slip in between our
-            // exclusive and shared lock, so check again under the shared one.
-            for _ in 0..<16 {
-                _ = try Sys.check("flock", path: lockPath) { flock(fd, LOCK_SH) }
-                if isMountPoint(directory, parent: runRoot) { return StateTmpfs(lockFD: fd, directory: directory) }
-                _ = flock(fd, LOCK_UN)
-                _ = try Sys.check("flock", path: lockPath) { flock(fd, LOCK_EX) }
-                if !isMountPoint(directory, parent: runRoot) {
-                    try Mounts.mount(
-                        source: "tmpfs", target: directory, type: "tmpfs",
-                        flags: MountFlags.noSuid | MountFlags.noDev | MountFlags.noExec, data: "mode=0700")
-                }
-                _ = flock(fd, LOCK_UN)
+            if !isMountPoint(directory, parent: runRoot) {
+                try Mounts.mount(
+                    source: "tmpfs", target: directory, type: "tmpfs",
+                    flags: MountFlags.noSuid | MountFlags.noDev | MountFlags.noExec, data: "mode=0700")
             }
-            throw RuntimeError("cannot keep the state tmpfs on \(directory) mounted: other berth processes unmount it as fast as it is mounted")
+            // Does not wait: only a releaser holding the mount lock takes runtime.lock exclusively.
+            _ = try Sys.check("flock", path: lockPath) { flock(fd, LOCK_SH) }
+            return StateTmpfs(lockFD: fd, runRoot: runRoot)
         } catch {
             close(fd)
             throw error
@@ -61,10 +64,17 @@ struct StateTmpfs {
     /// Gives the share back; the last user unmounts an empty tmpfs.
     func release() {
         guard lockFD >= 0 else { return }
+        let mountLock = open(runRoot + "/runtime.mount.lock", O_RDWR | O_CLOEXEC)
+        if mountLock >= 0 { _ = flock(mountLock, LOCK_EX) }
         if flock(lockFD, LOCK_EX | LOCK_NB) == 0, (try? FS.listDirectory(directory))?.isEmpty == true {
             _ = umount2(directory, Int32(MNT_DETACH))
         }
         close(lockFD)
+        if mountLock >= 0 { close(mountLock) }
+    }
+
+    private static func openLock(_ path: String) throws -> Int32 {
+        try Sys.check("open", path: path) { open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600) }
     }
 
     private static func isMountPoint(_ path: String, parent: String) -> Bool {

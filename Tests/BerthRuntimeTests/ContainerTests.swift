@@ -543,6 +543,54 @@ struct ContainerTests {
         #expect(leftovers(fixture: f) == [])
     }
 
+    /// Long-lived containers started at once on a run root that is not tmpfs all come up:
+    /// the one that mounts the state tmpfs never waits on the shares the others hold for
+    /// their whole life (it did, forever, when it needed an exclusive lock on the same file).
+    @Test func longLivedContainersStartTogether() throws {
+        let f = try ContainerFixture()
+        defer { f.cleanup() }
+        // Each waits for a line on a FIFO (a barrier) before starting, so that all start at once.
+        let barrier = f.base + "/barrier"
+        guard mkfifo(barrier, 0o600) == 0 else { throw FixtureError("mkfifo \(barrier) failed") }
+        let gate = open(barrier, O_RDWR | O_CLOEXEC)  // read-write: opens without a peer
+        guard gate >= 0 else { throw FixtureError("open \(barrier) failed") }
+        defer { close(gate) }
+        var processes: [(process: Process, output: FileHandle)] = []
+        for i in 0..<8 {
+            let process = Process()
+            let argv = f.runArguments(["--name", "long\(i)"], ["sh", "-c", "trap 'exit 0' TERM; echo ready; sleep 1000 & wait"])
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments = ["-c", "read line < \"$0\"; exec \"$@\"", barrier] + argv
+            process.standardInput = FileHandle.nullDevice
+            let pipe = Foundation.Pipe()
+            process.standardOutput = pipe
+            try process.run()
+            f.defer_ { if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() } }
+            processes.append((process, pipe.fileHandleForReading))
+        }
+        // One line each, in one write: the readers waiting on the FIFO go at the same moment.
+        let lines = Array(String(repeating: "go\n", count: processes.count).utf8)
+        guard write(gate, lines, lines.count) == lines.count else { throw FixtureError("write \(barrier) failed") }
+        let deadline = Clock.monotonicNanoseconds() + 60_000_000_000
+        for (i, entry) in processes.enumerated() {
+            var seen = ""
+            while !seen.contains("ready") {
+                let left = Int32(max(0, (deadline - Clock.monotonicNanoseconds()) / 1_000_000))
+                var fd = pollfd(fd: entry.output.fileDescriptor, events: Int16(POLLIN), revents: 0)
+                guard poll(&fd, 1, left) == 1 else { throw FixtureError("container long\(i) did not start within 60 s") }
+                let chunk = entry.output.availableData
+                if chunk.isEmpty { throw FixtureError("container long\(i) ended before it was ready") }
+                seen += String(decoding: chunk, as: UTF8.self)
+            }
+        }
+        for entry in processes { kill(entry.process.processIdentifier, SIGTERM) }
+        for entry in processes {
+            entry.process.waitUntilExit()
+            #expect(entry.process.terminationStatus == 0)
+        }
+        #expect(leftovers(fixture: f) == [])
+    }
+
     @Test func leakCheckAfter200Runs() throws {
         let f = try ContainerFixture()
         var failures = 0
