@@ -56,6 +56,12 @@ struct StackContext {
         invocation.console.err("WARN[0000] \(text)\n")
     }
 
+    /// `warn`, for work on other threads.
+    var warner: @Sendable (String) -> Void {
+        let console = invocation.console
+        return { console.err("WARN[0000] \($0)\n") }
+    }
+
     /// `-t/--timeout SECONDS`.
     static let timeoutOption = OptionSpec("timeout", short: "t", value: "SECONDS", help: "Seconds to wait for a container to stop before killing it (default: its stop_grace_period, 10 s).")
 

@@ -24,7 +24,7 @@ enum SupervisePlumbing {
             readyFD = fd
         }
         let engine = ContainerEngine(root: invocation.root, runRoot: invocation.runRoot, runtimeBinary: StackContext.runtimeBinary(invocation))
-        let lifecycle = ContainerLifecycle(
+        let lifecycle = try ContainerLifecycle(
             project: project, engine: engine, networks: invocation.networkManager)
         let supervisor = try Supervisor(paths: SupervisorPaths(runRoot: invocation.runRoot, project: project), lifecycle: lifecycle)
         return supervisor.run(readyFD: readyFD)

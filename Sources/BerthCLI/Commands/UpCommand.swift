@@ -22,16 +22,25 @@ enum UpCommand {
 
             Containers run under the project's supervisor, a small background process that berth starts on demand and that exits once nothing of the project runs.
 
-            berth runs the stack detached: give -d (then follow it with berth logs -f). Attaching to the containers' output is not there yet.
+            A dependency with condition: service_healthy is waited for until its containers' healthchecks pass; if one turns unhealthy or exits, up fails ("dependency failed to start: container X is unhealthy"), unless the dependency has required: false (then a warning, and the dependent starts anyway).
+
+            With --wait, up returns once every container is running, or healthy where it has a healthcheck (and services others depend on with service_completed_successfully have exited 0); a container that exits or turns unhealthy makes it fail, as does --wait-timeout.
+
+            berth runs the stack detached: give -d or --wait (then follow it with berth logs -f). Attaching to the containers' output is not there yet.
             """,
         options: [
-            OptionSpec("detach", short: "d", help: "Run the containers in the background (required for now)."),
+            OptionSpec("detach", short: "d", help: "Run the containers in the background (required for now, unless --wait)."),
+            OptionSpec("wait", help: "Wait until the services are running, or healthy where they have a healthcheck. Implies --detach."),
+            OptionSpec("wait-timeout", value: "SECONDS", help: "With --wait: give up after this many seconds (default: no limit)."),
             StackContext.timeoutOption,
         ] + planOptions,
-        examples: [("berth up -d", "Start the whole stack in the background."), ("berth up -d --no-deps web", "Start or update web alone.")]
+        examples: [
+            ("berth up -d", "Start the whole stack in the background."), ("berth up -d --no-deps web", "Start or update web alone."),
+            ("berth up --wait --wait-timeout 60", "Start the stack and return once it is healthy, or fail after a minute."),
+        ]
     ) { invocation in
-        guard invocation.options.flag("detach") else {
-            throw UsageError(message: "berth up runs stacks detached for now: add -d, then follow the output with berth logs -f", command: "up")
+        guard invocation.options.flag("detach") || invocation.options.flag("wait") else {
+            throw UsageError(message: "berth up runs stacks detached for now: add -d (or --wait), then follow the output with berth logs -f", command: "up")
         }
         return try converge(invocation, noStart: false)
     }
@@ -61,6 +70,13 @@ enum UpCommand {
         options.removeOrphans = invocation.options.flag("remove-orphans")
         options.noStart = noStart
         options.timeout = try context.timeout()
+        var waitTimeout: Int?
+        if let text = invocation.options.value("wait-timeout") {
+            guard let seconds = Int(text), seconds >= 0 else {
+                throw UsageError(message: "invalid --wait-timeout \"\(text)\": give a number of seconds", command: invocation.command.name)
+            }
+            waitTimeout = seconds > 0 ? seconds : nil
+        }
         for item in invocation.options.all("scale") {
             let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
             guard parts.count == 2, let count = Int(parts[1]), count >= 0 else {
@@ -81,7 +97,10 @@ enum UpCommand {
             quiet: invocation.options.flag("quiet-pull"))
         let board = try context.board(title: noStart ? "Creating" : "Running")
         defer { board.finish() }
-        try context.stack.up(project, options: options, images: images, progress: board.progress, warn: context.warn)
+        try context.stack.up(project, options: options, images: images, progress: board.progress, warn: context.warner)
+        if !noStart && invocation.options.flag("wait") {
+            try context.stack.waitUntilReady(project, services: wanted, timeoutSeconds: waitTimeout, progress: board.progress)
+        }
         return 0
     }
 }

@@ -33,10 +33,11 @@ public struct Stack: Sendable {
     // MARK: up
 
     /// Brings the project to its declared state. `images` holds every selected service's
-    /// resolved image. Warnings (orphans) go to `warn` before anything changes.
+    /// resolved image. Warnings go to `warn`: orphans before anything changes, optional
+    /// dependencies that failed as they fail.
     public func up(
         _ project: Project, options: UpOptions, images: [String: ResolvedImage],
-        progress: @escaping StackProgress, warn: (String) -> Void
+        progress: @escaping StackProgress, warn: @escaping @Sendable (String) -> Void
     ) throws {
         let observed = engine.observed(project: projectName)
         var hashes: [String: String] = [:]
@@ -45,11 +46,6 @@ public struct Stack: Sendable {
             project: project, observed: observed.map(\.container), options: options, configHashes: hashes,
             imageDigests: images.compactMapValues(\.digest))
         for warning in plan.warnings { warn(warning) }
-        for step in plan.steps {
-            for dependency in step.waitFor where dependency.condition == .healthy {
-                throw EngineError("service \"\(step.service)\" depends on \"\(dependency.service)\" with condition service_healthy, which needs health checks: berth does not run them yet; use condition: service_started")
-            }
-        }
 
         let used = Set(plan.steps.flatMap { step in (project.services[step.service]?.networks ?? KeyedMap()).map(\.key) })
         for key in (project.networks ?? KeyedMap()).map(\.key) where used.contains(key) {
@@ -64,7 +60,7 @@ public struct Stack: Sendable {
         for level in plan.levels {
             try concurrently(level) { step in
                 for dependency in step.waitFor {
-                    try waitFor(dependency, of: step.service, project: project, progress: progress)
+                    try waitFor(dependency, of: step.service, progress: progress, warn: warn)
                 }
                 guard let service = project.services[step.service] else { return }
                 try concurrently(step.actions) { action in
@@ -128,20 +124,80 @@ public struct Stack: Sendable {
         progress(.init(.container, name, "Started", .done))
     }
 
-    /// Compose's `depends_on` conditions that need more than the level order.
-    private func waitFor(_ dependency: Dependency, of service: String, project: Project, progress: StackProgress) throws {
-        guard dependency.condition == .completedSuccessfully else { return }
+    /// Compose's `depends_on` conditions that need more than the level order
+    /// (`waitDependencies`), waited on by the supervisor — event-driven, not polled. A
+    /// dependency that is not `required` and fails is a warning, and the dependent starts.
+    private func waitFor(_ dependency: Dependency, of service: String, progress: StackProgress, warn: (String) -> Void) throws {
+        guard dependency.condition != .started else { return }
         let records = containers().filter { $0.service == dependency.service && !$0.oneOff }
-        for record in records {
-            progress(.init(.container, record.name, "Waiting", .working))
-            let response = try client.send(.init(op: .wait, containers: [record.id]))
-            let code = response.results.first?.exitCode ?? 0
-            if let error = response.results.first?.error { throw EngineError(error) }
-            if code != 0 {
-                progress(.init(.container, record.name, "Exited", .failed))
-                throw EngineError("service \"\(dependency.service)\" didn't complete successfully: exit \(code)")
+        if records.isEmpty {
+            let message = "\(service) is missing dependency \(dependency.service)"
+            if dependency.required { throw EngineError(message) }
+            return warn(message)
+        }
+        func skip(_ reason: String) {
+            for record in records { progress(.init(.container, record.name, "Skipped", .info)) }
+            warn(reason)
+        }
+        switch dependency.condition {
+        case .started:
+            return
+        case .healthy:
+            for record in records { progress(.init(.container, record.name, "Waiting", .working)) }
+            let response = try client.send(.init(op: .waitCondition, containers: records.map(\.id), condition: .healthy))
+            if let failure = response.results.compactMap(\.error).first {
+                if !dependency.required { return skip("optional dependency \"\(dependency.service)\" failed to start: \(failure)") }
+                for record in records { progress(.init(.container, record.name, "Error", .failed)) }
+                throw EngineError("dependency failed to start: \(failure)")
             }
-            progress(.init(.container, record.name, "Exited", .done))
+            for record in records { progress(.init(.container, record.name, "Healthy", .done)) }
+        case .completedSuccessfully:
+            for record in records {
+                progress(.init(.container, record.name, "Waiting", .working))
+                let response = try client.send(.init(op: .wait, containers: [record.id]))
+                let code = response.results.first?.exitCode ?? 0
+                if let error = response.results.first?.error { throw EngineError(error) }
+                if code != 0 {
+                    let suffix = "\"\(dependency.service)\" didn't complete successfully: exit \(code)"
+                    if !dependency.required { return skip("optional dependency \(suffix)") }
+                    progress(.init(.container, record.name, "Exited", .failed))
+                    throw EngineError("service \(suffix)")
+                }
+                progress(.init(.container, record.name, "Exited", .done))
+            }
+        }
+    }
+
+    /// `up --wait`: every container of `services` running — or healthy, where it has a
+    /// healthcheck — and those of services others depend on with
+    /// `service_completed_successfully` exited 0 (Compose's `running_or_healthy` and
+    /// `getDependencyCondition`). Fails on an exited or unhealthy container, and after
+    /// `timeoutSeconds` (nil: no limit) with Compose's "application not healthy after …".
+    public func waitUntilReady(_ project: Project, services: [String], timeoutSeconds: Int?, progress: @escaping StackProgress) throws {
+        let deadline = timeoutSeconds.map { Clock.monotonicNanoseconds() + Int64($0) * 1_000_000_000 }
+        let completed = Set(project.services.values.flatMap { service in
+            (service.depends_on ?? KeyedMap()).filter { $0.value.condition == Dependency.Condition.completedSuccessfully.rawValue }.map(\.key)
+        })
+        let all = containers().filter { !$0.oneOff }
+        let groups = services.map { name in (service: name, records: all.filter { $0.service == name }) }
+        for group in groups {
+            if group.records.isEmpty { throw EngineError("\(projectName) is missing dependency \(group.service)") }
+            for record in group.records { progress(.init(.container, record.name, "Waiting", .working)) }
+        }
+        try concurrently(groups) { group in
+            let toExit = completed.contains(group.service)
+            let left = deadline.map { Int(max(0, ($0 - Clock.monotonicNanoseconds()) / 1_000_000)) }
+            let response = try client.send(.init(
+                op: .waitCondition, containers: group.records.map(\.id), condition: toExit ? .exited : .runningOrHealthy, waitMilliseconds: left))
+            if response.results.contains(where: { $0.timedOut == true }), let timeoutSeconds {
+                throw EngineError("application not healthy after \(ComposeSpec.Duration.seconds(Int64(timeoutSeconds)))")
+            }
+            if let failure = response.results.compactMap(\.error).first { throw EngineError(failure) }
+            if toExit, let code = response.results.compactMap(\.exitCode).first(where: { $0 != 0 }) {
+                for record in group.records { progress(.init(.container, record.name, "Error", .failed)) }
+                throw EngineError("service \"\(group.service)\" didn't complete successfully: exit \(code)")
+            }
+            for record in group.records { progress(.init(.container, record.name, toExit ? "Exited" : "Healthy", .done)) }
         }
     }
 

@@ -19,6 +19,10 @@ public final class ContainerLifecycle: @unchecked Sendable {
     public let engine: ContainerEngine
     public let networks: NetworkManager
     public let dnsRecords = DNSRecords()
+    /// Runs the containers' health checks; a container with one is in DNS only while healthy.
+    public let prober: HealthProber
+    /// Wakes the requests waiting for containers to start, end or change health.
+    let changes = ChangeSignal()
 
     private let lock = NSLock()
     private var containerLocks: [String: NSLock] = [:]
@@ -30,13 +34,22 @@ public final class ContainerLifecycle: @unchecked Sendable {
     /// Called (on some thread) when a watched container's monitor is gone.
     public var onWatchChange: @Sendable () -> Void = {}
 
-    public init(project: String, engine: ContainerEngine, networks: NetworkManager) {
+    public init(project: String, engine: ContainerEngine, networks: NetworkManager) throws {
         self.project = project
         self.engine = engine
         self.networks = networks
+        prober = try HealthProber(project: project, runRoot: engine.runRoot, runtimeBinary: engine.runtimeBinary, store: engine.store)
+        let records = dnsRecords
+        let changes = changes
+        prober.onChange = { _, name, status in
+            // Readiness, as Kubernetes': only a healthy container answers to its names.
+            records.setReady(container: name, ready: status == .healthy)
+            changes.notify()
+        }
     }
 
     deinit {
+        prober.shutdown()
         for fd in watched.values { close(fd) }
         dnsServer?.stop()
     }
@@ -113,9 +126,13 @@ public final class ContainerLifecycle: @unchecked Sendable {
         }
         for (network, endpoint) in endpoints {
             dnsRecords.set(network: network.name, container: record.name, address: endpoint.address,
-                           names: endpoint.aliases, ready: true)
+                           names: endpoint.aliases, ready: launch.healthcheck == nil)
+        }
+        if let config = launch.healthcheck, let startedAt = state.startedAt {
+            prober.track(.init(id: id, name: record.name, config: config, startedAt: startedAt), restore: false)
         }
         watch(id, state)
+        changes.notify()
         return state
     }
 
@@ -207,7 +224,9 @@ public final class ContainerLifecycle: @unchecked Sendable {
             var status: Int32 = 0
             _ = berth_waitpid(pid, &status, 1)  // our child if we started it; no-op otherwise
         }
+        prober.untrack(id)
         if let record = try? engine.store.record(id) { releaseNetwork(record.name, id: id) }
+        changes.notify()
     }
 
     /// At supervisor start: watch the running containers again (re-reserving their ports
@@ -233,8 +252,13 @@ public final class ContainerLifecycle: @unchecked Sendable {
                     log.append("container \(record.name): cannot hold its published ports again: \(error)")
                 }
             }
+            var ready = true
+            if let config = (try? LaunchConfig.load(directory: engine.store.path(record.id)))?.healthcheck, let startedAt = state.startedAt {
+                let status = prober.track(.init(id: record.id, name: record.name, config: config, startedAt: startedAt), restore: true)
+                ready = status == .healthy
+            }
             for (network, endpoint) in endpoints {
-                dnsRecords.set(network: network.name, container: record.name, address: endpoint.address, names: endpoint.aliases, ready: true)
+                dnsRecords.set(network: network.name, container: record.name, address: endpoint.address, names: endpoint.aliases, ready: ready)
                 do { try listenForDNS(on: network) } catch { log.append("\(error)") }
             }
             watch(record.id, state)

@@ -117,7 +117,7 @@ public final class Supervisor: @unchecked Sendable {
         let response: SupervisorProtocol.Response
         if let request = try? JSONDecoder().decode(SupervisorProtocol.Request.self, from: Data(line.utf8)) {
             response = request.v == SupervisorProtocol.version
-                ? handle(request)
+                ? handle(request, client: client)
                 : .init(error: "protocol version \(request.v) is not supported (this supervisor speaks \(SupervisorProtocol.version)): use the same berth binary for the CLI and the supervisor")
         } else {
             response = .init(error: "unreadable request: \(line.prefix(200))")
@@ -133,12 +133,18 @@ public final class Supervisor: @unchecked Sendable {
         bytes.removeAll()
     }
 
-    func handle(_ request: SupervisorProtocol.Request) -> SupervisorProtocol.Response {
+    /// `client`: the requester's socket, watched for a hang-up while a request waits.
+    func handle(_ request: SupervisorProtocol.Request, client: Int32 = -1) -> SupervisorProtocol.Response {
         if request.op == .hello { return .init(pid: getpid()) }
+        if request.op == .waitCondition {
+            let results = lifecycle.waitFor(
+                request.containers, condition: request.condition ?? .healthy, milliseconds: request.waitMilliseconds, client: client)
+            return .init(pid: getpid(), results: results)
+        }
         let results = request.containers.map { id -> SupervisorProtocol.Response.Result in
             do {
                 switch request.op {
-                case .hello: return .init(container: id)
+                case .hello, .waitCondition: return .init(container: id)
                 case .start:
                     try lifecycle.start(id)
                     return .init(container: id)

@@ -40,6 +40,21 @@ public enum SupervisorProtocol {
             case kill
             /// Answer once each container has exited, with its exit code.
             case wait
+            /// Answer once every container meets `condition` (default `healthy`), or as soon
+            /// as one cannot (exited, unhealthy, no healthcheck: its result has the error,
+            /// Compose's words; the undecided ones are left out), or after `waitMilliseconds`
+            /// (the undecided ones come back with `timedOut`).
+            case waitCondition
+        }
+
+        /// What `waitCondition` waits for.
+        public enum WaitCondition: String, Codable, Sendable {
+            /// Healthy (Compose's `service_healthy`): a container without a healthcheck fails.
+            case healthy
+            /// Healthy if it has a healthcheck, else running (`up --wait`).
+            case runningOrHealthy = "running_or_healthy"
+            /// Exited, with its exit code (`service_completed_successfully`).
+            case exited
         }
 
         public var v: Int
@@ -47,13 +62,21 @@ public enum SupervisorProtocol {
         public var containers: [String]
         public var timeout: Int?
         public var signal: Int32?
+        public var condition: WaitCondition?
+        /// How long `waitCondition` may wait; nil: as long as it takes.
+        public var waitMilliseconds: Int?
 
-        public init(op: Operation, containers: [String] = [], timeout: Int? = nil, signal: Int32? = nil) {
+        public init(
+            op: Operation, containers: [String] = [], timeout: Int? = nil, signal: Int32? = nil, condition: WaitCondition? = nil,
+            waitMilliseconds: Int? = nil
+        ) {
             v = SupervisorProtocol.version
             self.op = op
             self.containers = containers
             self.timeout = timeout
             self.signal = signal
+            self.condition = condition
+            self.waitMilliseconds = waitMilliseconds
         }
     }
 
@@ -63,11 +86,14 @@ public enum SupervisorProtocol {
             public var container: String
             public var error: String?
             public var exitCode: Int32?
+            /// `waitCondition` gave up on it after `waitMilliseconds`.
+            public var timedOut: Bool?
 
-            public init(container: String, error: String? = nil, exitCode: Int32? = nil) {
+            public init(container: String, error: String? = nil, exitCode: Int32? = nil, timedOut: Bool? = nil) {
                 self.container = container
                 self.error = error
                 self.exitCode = exitCode
+                self.timedOut = timedOut
             }
         }
 
