@@ -104,6 +104,35 @@ struct NetworkManagerRootTests {
         #expect(try world.leftovers(bridges: [record.bridge], hostInterfaces: [endpoint.hostInterface]).isEmpty)
     }
 
+    /// A restart can find the host end of the container's previous veth still there (it dies
+    /// with the old namespace, asynchronously): attach replaces it instead of failing EEXIST.
+    @Test func attachReplacesAStaleHostLinkOfTheSameContainer() throws {
+        let world = try NetworkWorld()
+        defer { world.teardown() }
+        let manager = world.manager
+        let record = try manager.create(name: world.prefix + "_default", options: NetworkOptions(subnet: IPv4Subnet("10.254.13.0/24")))
+        let container = world.prefix + "-web-1"
+        let first = try manager.attach(network: record.name, AttachRequest(container: container, namespace: try manager.createNamespace(container: container)))
+        try manager.detach(network: record.name, container: container)
+        try manager.removeNamespace(container: container)
+        // The leftover: a veth whose host end has the endpoint's name, its peer on the host too.
+        let host = try RouteNetlink()
+        let stalePeer = "vp" + first.hostInterface.dropFirst(2)
+        world.onTeardown { _ = try? RouteNetlink().deleteLink(name: stalePeer) }
+        let selfNamespace = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC)
+        defer { close(selfNamespace) }
+        try host.createVeth(hostName: first.hostInterface, peerName: stalePeer, peerNamespaceFD: selfNamespace)
+        let second = try manager.attach(network: record.name, AttachRequest(container: container, namespace: try manager.createNamespace(container: container)))
+        #expect(second.hostInterface == first.hostInterface)
+        let bridge = try #require(try host.link(name: record.bridge))
+        #expect(try host.link(name: second.hostInterface)?.master == bridge.index)
+        #expect(try host.link(name: stalePeer) == nil)
+        try manager.detach(network: record.name, container: container)
+        try manager.removeNamespace(container: container)
+        try manager.remove(name: record.name)
+        #expect(try world.leftovers(bridges: [record.bridge], hostInterfaces: [first.hostInterface, stalePeer]).isEmpty)
+    }
+
     @Test func internalNetworkHasNoDefaultRouteAndSecondNetworkIsEth1() throws {
         let world = try NetworkWorld()
         defer { world.teardown() }

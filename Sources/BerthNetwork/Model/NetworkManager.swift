@@ -253,9 +253,21 @@ public struct NetworkManager: Sendable {
         let name = interface ?? Self.nextInterfaceName(existing.map(\.name))
         try Self.validate(interface: name, network: record.name)
         try namespace.withDescriptor { fd in
-            try host.createVeth(
-                hostName: endpoint.hostInterface, peerName: name, peerNamespaceFD: fd, mtu: record.mtu, master: bridge,
-                peerMAC: endpoint.mac)
+            func create() throws {
+                try host.createVeth(
+                    hostName: endpoint.hostInterface, peerName: name, peerNamespaceFD: fd, mtu: record.mtu, master: bridge,
+                    peerMAC: endpoint.mac)
+            }
+            do {
+                try create()
+            } catch let error as NetlinkError where error.errno == EEXIST {
+                // The host end of this container's previous veth on this network (its name
+                // is derived from both): a detach with `deleteLink: false` leaves it to die
+                // with the old namespace, which the kernel does asynchronously, so a quick
+                // restart can find it still there. It is nobody else's: delete it, retry.
+                _ = try host.deleteLink(name: endpoint.hostInterface)
+                try create()
+            }
         }
         guard let index = try inside.linkIndex(name: name) else {
             throw NetworkError(.system, "\(name) did not appear in \(namespace.path) after the veth was created")
