@@ -128,6 +128,20 @@ struct HealthStackTests {
             """), "\(up.stderr)")
         #expect(try stack.container("app").state.status == .running)
 
+        // start, as Compose's, waits for the condition too (db's /tmp/ok survives its restart).
+        #expect(try stack.run(["stop", "-t", "0"]).code == 0)
+        let start = try stack.run(["start"])
+        #expect(start.code == 0, "\(start.stderr)")
+        #expect(start.stderr == """
+             Container \(p)-db-1  Starting
+             Container \(p)-db-1  Started
+             Container \(p)-db-1  Waiting
+             Container \(p)-db-1  Healthy
+             Container \(p)-app-1  Starting
+             Container \(p)-app-1  Started
+
+            """)
+
         let (down, left) = try stack.close()
         #expect(down.code == 0, "\(down.stderr)")
         #expect(left == [])

@@ -54,7 +54,7 @@ enum StartStopCommands {
     static let startSpec = CommandSpec(
         name: "start", arguments: "[SERVICE...]",
         abstract: "Start the existing containers of the project's services.",
-        discussion: "Starts containers that up or create made and that are not running, dependencies first. It creates nothing: use up for that.",
+        discussion: "Starts containers that up or create made and that are not running, dependencies first, waiting for their depends_on conditions (service_healthy, service_completed_successfully) as up does. It creates nothing: use up for that.",
         options: [],
         examples: [("berth start", "Start every stopped container of the project."), ("berth start web", "Start web's containers.")]
     ) { invocation in
@@ -64,7 +64,8 @@ enum StartStopCommands {
         defer { lock.release() }
         let board = try context.board(title: "Running")
         defer { board.finish() }
-        try context.stack.start(context.project, services: invocation.arguments, progress: board.progress)
+        try context.stack.start(
+            context.project, services: invocation.arguments, waitForConditions: true, progress: board.progress, warn: context.warner)
         return 0
     }
 

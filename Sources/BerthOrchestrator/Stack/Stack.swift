@@ -264,16 +264,28 @@ public struct Stack: Sendable {
         }
     }
 
-    /// Starts the services' existing containers, dependencies first.
-    public func start(_ project: Project?, services: [String], progress: @escaping StackProgress) throws {
+    /// Starts the services' existing containers, dependencies first. With `waitForConditions`
+    /// (Compose's `start`; not its `restart`), a service whose containers need starting first
+    /// waits for its dependencies' `depends_on` conditions, as `up` does.
+    public func start(
+        _ project: Project?, services: [String], waitForConditions: Bool = false, progress: @escaping StackProgress,
+        warn: @escaping @Sendable (String) -> Void = { _ in }
+    ) throws {
         let selected = containers().filter { (services.isEmpty || services.contains($0.service)) && !$0.oneOff }
         if selected.isEmpty && !services.isEmpty {
             throw EngineError("no container found for service \(services.joined(separator: ", "))")
         }
+        let dependencies = project.map { DependencyGraph(project: $0).dependencies } ?? [:]
         for level in shutdownLevels(selected, project: project).reversed() {
-            try concurrently(level) { record in
-                if (try? engine.observe(record.id))?.status == .running { return }
-                try start(record.id, name: record.name, progress: progress)
+            let stopped = level.filter { (try? engine.observe($0.id))?.status != .running }
+            let byService = Dictionary(grouping: stopped, by: \.service).sorted { $0.key < $1.key }
+            try concurrently(byService) { service, records in
+                if waitForConditions {
+                    for dependency in dependencies[service] ?? [] {
+                        try waitFor(dependency, of: service, progress: progress, warn: warn)
+                    }
+                }
+                try concurrently(records) { record in try start(record.id, name: record.name, progress: progress) }
             }
         }
     }
