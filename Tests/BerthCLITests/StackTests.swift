@@ -141,6 +141,42 @@ struct StackTests {
         #expect(left == [])
     }
 
+    /// A named volume keeps its data across a supervisor SIGKILL and `down` + `up`; `down -v`
+    /// removes it.
+    @Test func volumeDataSurvivesUntilDownV() throws {
+        let stack = try StackFixture("""
+            services:
+              app:
+                image: busybox
+                command: [sleep, "1000"]
+                volumes: [data:/data]
+            volumes:
+              data: {}
+
+            """)
+        let p = stack.project
+        let up = try stack.run(["up", "-d"])
+        #expect(up.code == 0, "\(up.stderr)")
+        #expect(up.stderr.hasPrefix(" Network \(p)_default  Creating\n Network \(p)_default  Created\n Volume \"\(p)_data\"  Created\n"), "\(up.stderr)")
+        #expect(try stack.run(["exec", "-T", "app", "sh", "-c", "echo kept > /data/file"]).code == 0)
+        let supervisor = try #require(stack.supervisorPid)
+        #expect(Glibc.kill(supervisor, SIGKILL) == 0)
+        #expect(try stack.run(["exec", "-T", "app", "cat", "/data/file"]).stdout == "kept\n")
+
+        let down = try stack.run(["down", "-t", "0"])
+        #expect(down.code == 0, "\(down.stderr)")
+        #expect(FS.exists(stack.root + "/volumes/\(p)_data/_data/file"))
+        #expect(try stack.run(["up", "-d"]).code == 0)
+        #expect(try stack.run(["exec", "-T", "app", "cat", "/data/file"]).stdout == "kept\n")
+
+        let downV = try stack.run(["down", "-v", "-t", "0"])
+        #expect(downV.code == 0, "\(downV.stderr)")
+        #expect(downV.stderr.hasSuffix(" Volume \"\(p)_data\"  Removed\n Network \(p)_default  Removing\n Network \(p)_default  Removed\n"), "\(downV.stderr)")
+        #expect(!FS.exists(stack.root + "/volumes/\(p)_data"))
+        let (_, left) = try stack.close()
+        #expect(left == [])
+    }
+
     @Test func failuresNameTheServiceAndLeaveNothingBehind() throws {
         let port = StackFixture.freePort()
         let stack = try StackFixture("""

@@ -52,7 +52,8 @@ enum StackImages {
                 let config = try store.config(of: record)
                 out[image.service] = ResolvedImage(
                     reference: project.services[image.service]?.image ?? image.reference.description,
-                    digest: record.config.description, layers: try store.lowerDirs(for: record), config: runtimeConfig(config))
+                    digest: record.config.description, layers: try store.lowerDirs(for: record), config: runtimeConfig(config),
+                    volumes: config.config?.Volumes?.keys.sorted() ?? [])
             } catch {
                 throw CLIError("service \"\(image.service)\": image \(image.reference): \(error)")
             }

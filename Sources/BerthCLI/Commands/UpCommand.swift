@@ -12,6 +12,7 @@ enum UpCommand {
         OptionSpec("scale", value: "SERVICE=N", help: "Run N containers of SERVICE (overrides scale and deploy.replicas); repeatable.", repeatable: true),
         OptionSpec("pull", value: "POLICY", help: "Pull images before running: always, missing, never (default: each service's pull_policy)."),
         OptionSpec("quiet-pull", help: "Pull without printing progress."),
+        OptionSpec("renew-anon-volumes", short: "V", help: "Give recreated containers new anonymous volumes instead of their predecessors'."),
     ]
 
     static let spec = CommandSpec(
@@ -61,6 +62,7 @@ enum UpCommand {
         options.removeOrphans = invocation.options.flag("remove-orphans")
         options.noStart = noStart
         options.timeout = try context.timeout()
+        options.renewAnonymousVolumes = invocation.options.flag("renew-anon-volumes")
         for item in invocation.options.all("scale") {
             let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
             guard parts.count == 2, let count = Int(parts[1]), count >= 0 else {
@@ -81,7 +83,8 @@ enum UpCommand {
             quiet: invocation.options.flag("quiet-pull"))
         let board = try context.board(title: noStart ? "Creating" : "Running")
         defer { board.finish() }
-        try context.stack.up(project, options: options, images: images, progress: board.progress, warn: context.warn)
+        let warn: @Sendable (String) -> Void = { [console = invocation.console] text in console.err("WARN[0000] \(text)\n") }
+        try context.stack.up(project, options: options, images: images, environment: context.environment, progress: board.progress, warn: warn)
         return 0
     }
 }
