@@ -47,6 +47,11 @@ install: release
 	for page in man/*.5; do install -m 0644 $$page $(DESTDIR)$(PREFIX)/share/man/man5/; done
 	for page in man/*.8; do [ -e "$$page" ] && install -m 0644 $$page $(DESTDIR)$(PREFIX)/share/man/man8/ || true; done
 
+# The first-run path: build, import a busybox image if the store has none (offline, from
+# Debian's busybox-static), bring samples/web-worker up and show it. Needs root.
+demo: build
+	BERTH=$$($(SWIFT) build $(BUILD_FLAGS) --show-bin-path)/berth ./samples/demo.sh
+
 # Regenerate the command pages from the command registry (berth-compose.5 is written by hand).
 man: build
 	$$($(SWIFT) build $(BUILD_FLAGS) --show-bin-path)/berth help --generate-man man

@@ -52,6 +52,8 @@ public struct UpOptions: Sendable, Equatable {
     /// `-t/--timeout`: seconds to wait for containers that are replaced to stop (nil: each
     /// container's own grace period).
     public var timeout: Int?
+    /// `-V/--renew-anon-volumes`: recreated containers get new anonymous volumes.
+    public var renewAnonymousVolumes = false
 
     public init() {}
 }

@@ -141,6 +141,70 @@ struct StackTests {
         #expect(left == [])
     }
 
+    /// samples/web-worker, as `make demo` runs it (on a free port): the worker's page, written
+    /// into the shared volume, is served by web on the published port; logs and ps show it.
+    @Test func webWorkerSample() throws {
+        let sample = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("samples/web-worker/compose.yaml").path
+        let port = StackFixture.freePort()
+        let text = try String(contentsOfFile: sample, encoding: .utf8)
+            .replacingOccurrences(of: "name: berth-demo\n", with: "")
+            .replacingOccurrences(of: "127.0.0.1:8080:8080", with: "127.0.0.1:\(port):8080")
+        let stack = try StackFixture(text)
+        let p = stack.project
+        let up = try stack.run(["up", "-d"])
+        #expect(up.code == 0, "\(up.stderr)")
+        // The worker's first round: page written, fetched back from web by name.
+        let logs = try LiveProcess(
+            ["/usr/bin/env", "-C", stack.directory, berthBinary, "logs", "-f", "--no-log-prefix", "worker"], environment: stack.environment,
+            watchStdout: true)
+        try logs.waitForStderr(containing: "web answered\n")
+        let page = try #require(StackFixture.httpGet(port: port, path: "/index.html"))
+        #expect(page.hasPrefix("<p>written at ") && page.hasSuffix(", served by web</p>\n"), "\(page)")
+        let ps = try stack.run(["ps", "--format", "{{.Name}} {{.State}} {{.Ports}}"])
+        #expect(ps.stdout == "\(p)-web-1 running 127.0.0.1:\(port)->8080/tcp\n\(p)-worker-1 running \n")
+        let (down, left) = try stack.close()
+        #expect(down.code == 0, "\(down.stderr)")
+        #expect(left == [])
+        #expect(logs.wait() == 0, "logs -f ends with the stack")
+    }
+
+    /// A named volume keeps its data across a supervisor SIGKILL and `down` + `up`; `down -v`
+    /// removes it.
+    @Test func volumeDataSurvivesUntilDownV() throws {
+        let stack = try StackFixture("""
+            services:
+              app:
+                image: busybox
+                command: [sleep, "1000"]
+                volumes: [data:/data]
+            volumes:
+              data: {}
+
+            """)
+        let p = stack.project
+        let up = try stack.run(["up", "-d"])
+        #expect(up.code == 0, "\(up.stderr)")
+        #expect(up.stderr.hasPrefix(" Network \(p)_default  Creating\n Network \(p)_default  Created\n Volume \"\(p)_data\"  Created\n"), "\(up.stderr)")
+        #expect(try stack.run(["exec", "-T", "app", "sh", "-c", "echo kept > /data/file"]).code == 0)
+        let supervisor = try #require(stack.supervisorPid)
+        #expect(Glibc.kill(supervisor, SIGKILL) == 0)
+        #expect(try stack.run(["exec", "-T", "app", "cat", "/data/file"]).stdout == "kept\n")
+
+        let down = try stack.run(["down", "-t", "0"])
+        #expect(down.code == 0, "\(down.stderr)")
+        #expect(FS.exists(stack.root + "/volumes/\(p)_data/_data/file"))
+        #expect(try stack.run(["up", "-d"]).code == 0)
+        #expect(try stack.run(["exec", "-T", "app", "cat", "/data/file"]).stdout == "kept\n")
+
+        let downV = try stack.run(["down", "-v", "-t", "0"])
+        #expect(downV.code == 0, "\(downV.stderr)")
+        #expect(downV.stderr.hasSuffix(" Volume \"\(p)_data\"  Removed\n Network \(p)_default  Removing\n Network \(p)_default  Removed\n"), "\(downV.stderr)")
+        #expect(!FS.exists(stack.root + "/volumes/\(p)_data"))
+        let (_, left) = try stack.close()
+        #expect(left == [])
+    }
+
     @Test func failuresNameTheServiceAndLeaveNothingBehind() throws {
         let port = StackFixture.freePort()
         let stack = try StackFixture("""
@@ -201,13 +265,14 @@ final class LiveProcess: @unchecked Sendable {
     private var collected = ""
     private var ended = false
 
-    init(_ argv: [String], environment: [String: String]) throws {
+    /// `watchStdout`: read standard output instead of standard error.
+    init(_ argv: [String], environment: [String: String], watchStdout: Bool = false) throws {
         process.executableURL = URL(fileURLWithPath: argv[0])
         process.arguments = Array(argv.dropFirst())
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.standardInput = FileHandle.nullDevice
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = errPipe
+        process.standardOutput = watchStdout ? errPipe : FileHandle.nullDevice
+        process.standardError = watchStdout ? FileHandle.nullDevice : errPipe
         try process.run()
         let handle = errPipe.fileHandleForReading
         Thread { [self] in

@@ -312,6 +312,8 @@ struct VolumeEngineTests {
         // The holder's monitor dies, its first process with it; its background sleep lives on.
         guard let monitor = started.monitorPid else { throw FixtureFailure("no monitor: \(started)") }
         EngineFixture.killAndWait(monitor)
+        // pdeathsig kills the first process asynchronously: wait until it is gone too.
+        if let first = started.pid { EngineFixture.killAndWait(first) }
         let orphans = EngineFixture.processes(inCgroupOf: holder.name, project: f.project)
         #expect(orphans.count == 1)
         #expect(try f.runToEnd(reader) == (0, "shared\n"))

@@ -10,11 +10,12 @@ enum DownCommand {
         name: "down", arguments: "",
         abstract: "Stop and remove the project's containers and networks.",
         discussion: """
-            Stops the project's containers (dependents first), removes them, then removes the networks the project created. External networks are left alone. Works from the Compose file or from -p NAME alone. Once nothing of the project runs, its supervisor exits; down waits for that, so nothing of the project is left behind when it returns.
+            Stops the project's containers (dependents first), removes them, then removes the networks the project created. External networks are left alone. Named volumes keep their data unless -v is given. Works from the Compose file or from -p NAME alone. Once nothing of the project runs, its supervisor exits; down waits for that, so nothing of the project is left behind when it returns.
             """,
         options: [
             StackContext.timeoutOption,
             OptionSpec("remove-orphans", help: "Also remove containers of services that are no longer in the Compose file."),
+            OptionSpec("volumes", short: "v", help: "Also remove the project's named volumes and the containers' anonymous volumes (external volumes are kept)."),
             OptionSpec("rmi", value: "TYPE", help: "Also remove images: all (every service's image) or local (images without a custom tag; berth builds none, so none)."),
         ],
         examples: [("berth down", "Take the stack down."), ("berth -p demo down", "Take down project demo without its Compose file.")]
@@ -29,7 +30,7 @@ enum DownCommand {
         let board = try context.board(title: "Running")
         try context.stack.down(
             context.project, timeout: try context.timeout(), removeOrphans: invocation.options.flag("remove-orphans"),
-            progress: board.progress, warn: context.warn)
+            removeVolumes: invocation.options.flag("volumes"), progress: board.progress, warn: context.warn)
         if rmi == "all", let project = context.project {
             let store = try ImageStore(root: invocation.root)
             var seen = Set<String>()

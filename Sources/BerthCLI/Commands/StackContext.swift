@@ -8,6 +8,8 @@ import Foundation
 struct StackContext {
     let invocation: Invocation
     let project: Project?
+    /// The interpolation environment of the load (secrets and configs from `environment:`).
+    let environment: [String: String]
     let name: String
     let stack: Stack
 
@@ -16,13 +18,17 @@ struct StackContext {
     init(_ invocation: Invocation, needsFile: Bool, selectedServices: [String] = []) throws {
         self.invocation = invocation
         var loaded: Project?
+        var loadEnvironment: [String: String] = [:]
         var projectName = invocation.globals.value("project-name") ?? invocation.environment["COMPOSE_PROJECT_NAME"]
         do {
-            loaded = try invocation.loadProject(selectedServices: selectedServices)
+            let result = try invocation.load(selectedServices: selectedServices)
+            loaded = result.project
+            loadEnvironment = result.interpolationEnvironment
             projectName = loaded?.name
         } catch {
             if needsFile || projectName == nil { throw error }
         }
+        environment = loadEnvironment
         guard let projectName else { throw CLIError("no project name: give -p NAME or run in a directory with a Compose file") }
         project = loaded
         name = projectName

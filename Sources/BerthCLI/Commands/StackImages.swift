@@ -53,6 +53,7 @@ enum StackImages {
                 out[image.service] = ResolvedImage(
                     reference: project.services[image.service]?.image ?? image.reference.description,
                     digest: record.config.description, layers: try store.lowerDirs(for: record), config: runtimeConfig(config),
+                    volumes: config.config?.Volumes?.keys.sorted() ?? [],
                     healthcheck: config.config?.Healthcheck.map(healthConfig), shell: config.config?.Shell)
             } catch {
                 throw CLIError("service \"\(image.service)\": image \(image.reference): \(error)")

@@ -12,6 +12,7 @@ enum UpCommand {
         OptionSpec("scale", value: "SERVICE=N", help: "Run N containers of SERVICE (overrides scale and deploy.replicas); repeatable.", repeatable: true),
         OptionSpec("pull", value: "POLICY", help: "Pull images before running: always, missing, never (default: each service's pull_policy)."),
         OptionSpec("quiet-pull", help: "Pull without printing progress."),
+        OptionSpec("renew-anon-volumes", short: "V", help: "Give recreated containers new anonymous volumes instead of their predecessors'."),
     ]
 
     static let spec = CommandSpec(
@@ -70,6 +71,7 @@ enum UpCommand {
         options.removeOrphans = invocation.options.flag("remove-orphans")
         options.noStart = noStart
         options.timeout = try context.timeout()
+        options.renewAnonymousVolumes = invocation.options.flag("renew-anon-volumes")
         var waitTimeout: Int?
         if let text = invocation.options.value("wait-timeout") {
             guard let seconds = Int(text), seconds >= 0 else {
@@ -97,7 +99,8 @@ enum UpCommand {
             quiet: invocation.options.flag("quiet-pull"))
         let board = try context.board(title: noStart ? "Creating" : "Running")
         defer { board.finish() }
-        try context.stack.up(project, options: options, images: images, progress: board.progress, warn: context.warner)
+        try context.stack.up(
+            project, options: options, images: images, environment: context.environment, progress: board.progress, warn: context.warner)
         if !noStart && invocation.options.flag("wait") {
             try context.stack.waitUntilReady(project, services: wanted, timeoutSeconds: waitTimeout, progress: board.progress)
         }

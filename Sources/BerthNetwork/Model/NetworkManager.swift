@@ -72,38 +72,42 @@ public struct NetworkManager: Sendable {
             if let clash = others.first(where: { $0.bridge == bridge }) {
                 throw NetworkError(.exists, "bridge \(bridge) is already used by network \(clash.name): choose another \(NetworkOptions.bridgeNameOption)")
             }
-            let netlink = try RouteNetlink()
-            let subnet: IPv4Subnet
-            if let given = options.subnet {
-                if let clash = others.first(where: { $0.subnet.overlaps(given) }) {
-                    throw NetworkError(.exists, "subnet \(given) of network \(name) overlaps subnet \(clash.subnet) of network \(clash.name): choose another subnet")
+            // Choosing a free subnet and creating the bridge that takes it must not interleave
+            // with another berth (another root) doing the same: the host's links are one.
+            return try HostLinks.locked {
+                let netlink = try RouteNetlink()
+                let subnet: IPv4Subnet
+                if let given = options.subnet {
+                    if let clash = others.first(where: { $0.subnet.overlaps(given) }) {
+                        throw NetworkError(.exists, "subnet \(given) of network \(name) overlaps subnet \(clash.subnet) of network \(clash.name): choose another subnet")
+                    }
+                    subnet = given
+                } else {
+                    let routes = try netlink.routes().map(\.destination)
+                    subnet = try DefaultAddressPool.choose(taken: others.map(\.subnet), hostRoutes: routes)
                 }
-                subnet = given
-            } else {
-                let routes = try netlink.routes().map(\.destination)
-                subnet = try DefaultAddressPool.choose(taken: others.map(\.subnet), hostRoutes: routes)
+                let gateway = try Self.gateway(options.gateway, subnet: subnet, network: name)
+                if let range = options.ipRange, !subnet.contains(range) {
+                    throw NetworkError(.invalidArgument, "ip_range \(range) of network \(name) is not inside its subnet \(subnet)")
+                }
+                if try netlink.link(name: bridge) != nil {
+                    throw NetworkError(.exists, "a link named \(bridge) already exists on the host: choose another \(NetworkOptions.bridgeNameOption) or remove that link")
+                }
+                let record = NetworkRecord(
+                    name: name, id: id, bridge: bridge, subnet: subnet, gateway: gateway, ipRange: options.ipRange,
+                    internal: options.internal, mtu: mtu, labels: options.labels, options: options.driverOptions,
+                    created: Clock.rfc3339Nano(), configuredSubnet: options.subnet != nil, endpoints: [:])
+                do {
+                    try createBridge(record, netlink: netlink)
+                    try store.save(record)
+                    try syncFirewall(records: others + [record])
+                } catch {
+                    _ = try? netlink.deleteLink(name: bridge)
+                    try? store.delete(name)
+                    throw NetworkError.system("create network \(name)", error)
+                }
+                return record
             }
-            let gateway = try Self.gateway(options.gateway, subnet: subnet, network: name)
-            if let range = options.ipRange, !subnet.contains(range) {
-                throw NetworkError(.invalidArgument, "ip_range \(range) of network \(name) is not inside its subnet \(subnet)")
-            }
-            if try netlink.link(name: bridge) != nil {
-                throw NetworkError(.exists, "a link named \(bridge) already exists on the host: choose another \(NetworkOptions.bridgeNameOption) or remove that link")
-            }
-            let record = NetworkRecord(
-                name: name, id: id, bridge: bridge, subnet: subnet, gateway: gateway, ipRange: options.ipRange,
-                internal: options.internal, mtu: mtu, labels: options.labels, options: options.driverOptions,
-                created: Clock.rfc3339Nano(), configuredSubnet: options.subnet != nil, endpoints: [:])
-            do {
-                try createBridge(record, netlink: netlink)
-                try store.save(record)
-                try syncFirewall(records: others + [record])
-            } catch {
-                _ = try? netlink.deleteLink(name: bridge)
-                try? store.delete(name)
-                throw NetworkError.system("create network \(name)", error)
-            }
-            return record
         }
     }
 
@@ -384,5 +388,20 @@ public struct NetworkManager: Sendable {
         var seed = name + "/" + String(Clock.monotonicNanoseconds())
         for _ in 0..<4 { seed += "/" + String(UInt64.random(in: 0...UInt64.max)) }
         return SHA256.hex(seed)
+    }
+}
+
+/// A host-wide lock over creating links that claim address space: an exclusive flock on
+/// `/sys/class/net` (a directory every process sees the same; nothing is created, so
+/// nothing is left behind). Held only while a network's subnet is chosen and its bridge made.
+enum HostLinks {
+    static func locked<T>(_ body: () throws -> T) throws -> T {
+        let fd = open("/sys/class/net", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { return try body() }
+        defer { close(fd) }
+        while flock(fd, LOCK_EX) != 0 {
+            if errno != EINTR { break }
+        }
+        return try body()
     }
 }

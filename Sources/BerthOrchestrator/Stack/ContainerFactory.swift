@@ -9,15 +9,21 @@ public struct ContainerFactory: Sendable {
 
     public init(store: ContainerStore) { self.store = store }
 
-    /// Returns the new container's id.
+    /// Returns the new container's id and the storage warnings (SELinux labels ignored).
+    /// `storage` describes the project's volumes and what a replaced container leaves.
     public func create(
-        project: Project, service: String, config: Service, number: Int, name: String, image: ResolvedImage, oneOff: Bool = false
-    ) throws -> String {
+        project: Project, service: String, config: Service, number: Int, name: String, image: ResolvedImage,
+        storage: StorageInputs, oneOff: Bool = false
+    ) throws -> (id: String, warnings: [String]) {
         let id = Self.newID()
         let directory = store.path(id)
+        let plan = try ServiceContainer.storage(
+            project: project, service: service, service: config, image: image, directory: directory, inputs: storage)
         let spec = try ServiceContainer.spec(
-            project: project, service: service, service: config, containerName: name, id: id, image: image, directory: directory)
-        let launch = try LaunchConfig.of(project: project, service: service, service: config, hostname: spec.hostname ?? String(id.prefix(12)), image: image)
+            project: project, service: service, service: config, containerName: name, id: id, image: image, directory: directory,
+            storage: plan)
+        let launch = try LaunchConfig.of(
+            project: project, service: service, service: config, hostname: spec.hostname ?? String(id.prefix(12)), image: image)
         let hash = CanonicalOutput.configHash(config)
         let labels = Label.container(
             project: project, service: service, service: config, number: number, configHash: hash, imageDigest: image.digest, oneOff: oneOff)
@@ -29,7 +35,15 @@ public struct ContainerFactory: Sendable {
             throw EngineError("Conflict. The container name \"/\(name)\" is already in use. Remove it (berth rm \(name)) or choose another container_name.")
         }
         try store.create(record, spec: spec.encoded, files: [LaunchConfig.fileName: try launch.encoded()])
-        return id
+        if let volumes = storage.store {
+            do {
+                try plan.materialise(volumes: volumes)
+            } catch {
+                try? store.remove(id)
+                throw EngineError("container \(name): \(error)")
+            }
+        }
+        return (id, plan.warnings)
     }
 
     /// 64 hex digits, like a Docker container id.

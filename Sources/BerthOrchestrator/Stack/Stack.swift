@@ -14,11 +14,13 @@ public struct Stack: Sendable {
     public let engine: ContainerEngine
     public let networks: NetworkManager
     public let client: SupervisorClient
+    public let volumes: VolumeStore
 
     /// `firewallTable`: berth's nftables table (`BERTH_NFT_TABLE`), passed on to the supervisor.
     public init(projectName: String, root: String, runRoot: String, berthBinary: String, runtimeBinary: String, firewallTable: String = "berth") {
         self.projectName = projectName
         engine = ContainerEngine(root: root, runRoot: runRoot, runtimeBinary: runtimeBinary)
+        volumes = VolumeStore(root: root)
         networks = NetworkManager(root: root, runRoot: runRoot, firewall: Firewall(table: firewallTable))
         client = SupervisorClient(
             project: projectName, root: root, runRoot: runRoot, berthBinary: berthBinary,
@@ -33,10 +35,11 @@ public struct Stack: Sendable {
     // MARK: up
 
     /// Brings the project to its declared state. `images` holds every selected service's
-    /// resolved image. Warnings go to `warn`: orphans before anything changes, optional
-    /// dependencies that failed as they fail.
+    /// resolved image; `environment` is the interpolation environment (secrets and configs
+    /// from `environment:`). Warnings go to `warn`: orphans and volumes before anything
+    /// changes, optional dependencies that failed as they fail.
     public func up(
-        _ project: Project, options: UpOptions, images: [String: ResolvedImage],
+        _ project: Project, options: UpOptions, images: [String: ResolvedImage], environment: [String: String] = [:],
         progress: @escaping StackProgress, warn: @escaping @Sendable (String) -> Void
     ) throws {
         let observed = engine.observed(project: projectName)
@@ -51,6 +54,13 @@ public struct Stack: Sendable {
         for key in (project.networks ?? KeyedMap()).map(\.key) where used.contains(key) {
             try ensureNetwork(project, key: key, progress: progress)
         }
+        let existingVolumes = Set(volumes.list().map(\.name))
+        let projectVolumes = try volumes.ensure(project: project)
+        for record in projectVolumes.records.values.sorted(by: { $0.name < $1.name }) where !existingVolumes.contains(record.name) {
+            progress(.init(.volume, "\"\(record.name)\"", "Created", .done))
+        }
+        for warning in projectVolumes.warnings { warn(warning) }
+        let storage = StorageContext(stack: self, volumes: projectVolumes, environment: environment, renewAnonymous: options.renewAnonymousVolumes)
         let byName = Dictionary(observed.map { ($0.record.name, $0.record) }, uniquingKeysWith: { a, _ in a })
         if plan.removeOrphans {
             let orphans = plan.orphans.compactMap { byName[$0] }
@@ -65,7 +75,7 @@ public struct Stack: Sendable {
                 guard let service = project.services[step.service] else { return }
                 try concurrently(step.actions) { action in
                     try perform(action, project: project, service: step.service, config: service, image: images[step.service],
-                                existing: byName, options: options, progress: progress)
+                                existing: byName, options: options, storage: storage, progress: progress, warn: warn)
                 }
             }
         }
@@ -73,12 +83,16 @@ public struct Stack: Sendable {
 
     private func perform(
         _ action: ContainerAction, project: Project, service: String, config: Service, image: ResolvedImage?,
-        existing: [String: ContainerRecord], options: UpOptions, progress: StackProgress
+        existing: [String: ContainerRecord], options: UpOptions, storage: StorageContext, progress: StackProgress,
+        warn: (String) -> Void
     ) throws {
-        func newContainer(name: String, number: Int) throws -> String {
+        func newContainer(name: String, number: Int, replacing: ContainerSpec? = nil) throws -> String {
             guard let image else { throw EngineError("service \"\(service)\": no image resolved for it") }
-            return try ContainerFactory(store: engine.store).create(
-                project: project, service: service, config: config, number: number, name: name, image: image)
+            let created = try ContainerFactory(store: engine.store).create(
+                project: project, service: service, config: config, number: number, name: name, image: image,
+                storage: storage.inputs(replacing: replacing))
+            for warning in created.warnings { warn(warning) }
+            return created.id
         }
         switch action {
         case .create(let name, let number):
@@ -88,11 +102,15 @@ public struct Stack: Sendable {
             if !options.noStart { try start(id, name: name, progress: progress) }
         case .recreate(let old, let name, let number):
             progress(.init(.container, name, "Recreate", .working))
+            var oldSpec: ContainerSpec?
             if let record = existing[old] {
+                oldSpec = try? engine.store.spec(record.id)
                 try request(.stop, [record], timeout: options.timeout)
                 try request(.remove, [record])
             }
-            let id = try newContainer(name: name, number: number)
+            let id = try newContainer(name: name, number: number, replacing: oldSpec)
+            // Anonymous volumes the new container did not take over (-V) go with the old one.
+            if options.renewAnonymousVolumes, let oldSpec { _ = volumes.removeAnonymousVolumes(of: oldSpec) }
             progress(.init(.container, name, "Recreated", .done))
             if !options.noStart { try start(id, name: name, progress: progress) }
         case .start(let name):
@@ -224,7 +242,10 @@ public struct Stack: Sendable {
     /// Stops and removes the project's containers (dependents first), then its networks.
     /// `services` empty means all; `removeOrphans` also takes containers of services no
     /// longer in the file (given `project`).
-    public func down(_ project: Project?, timeout: Int?, removeOrphans: Bool, progress: @escaping StackProgress, warn: (String) -> Void) throws {
+    public func down(
+        _ project: Project?, timeout: Int?, removeOrphans: Bool, removeVolumes: Bool = false, progress: @escaping StackProgress,
+        warn: (String) -> Void
+    ) throws {
         var all = containers()
         if let project {
             let known = Set(project.services.keys).union(project.disabledServices.keys)
@@ -234,8 +255,26 @@ public struct Stack: Sendable {
                 all.removeAll { orphan in orphans.contains { $0.id == orphan.id } }
             }
         }
+        let specs = all.compactMap { try? engine.store.spec($0.id) }
         for level in shutdownLevels(all, project: project) {
             try concurrently(level) { record in try removeContainer(record, timeout: timeout, progress: progress) }
+        }
+        if removeVolumes {
+            var removals = specs.flatMap { volumes.removeAnonymousVolumes(of: $0) }
+            if let project {
+                removals += volumes.removeVolumes(of: project)
+            } else {
+                removals += volumes.volumes(labelledFor: projectName).map { volumes.removal($0.name) }
+            }
+            for removal in removals {
+                let id = "\"\(removal.name)\""
+                switch removal.outcome {
+                case .removed: progress(.init(.volume, id, "Removed", .done))
+                case .notFound: warn("No resource found to remove for volume \(id)")
+                case .inUse: warn("volume \(id): Resource is still in use")
+                case .failed(let message): throw EngineError("volume \(id): \(message)")
+                }
+            }
         }
         // The project's networks: those stamped with its name, unless a container of another
         // project still uses them.
@@ -355,5 +394,30 @@ public final class ProjectLock: @unchecked Sendable {
     public func release() {
         if fd >= 0 { close(fd) }
         fd = -1
+    }
+}
+
+/// What containers of one `up` need to plan their storage.
+struct StorageContext: Sendable {
+    let stack: Stack
+    let volumes: ProjectVolumes
+    let environment: [String: String]
+    let renewAnonymous: Bool
+
+    func inputs(replacing old: ContainerSpec?) -> StorageInputs {
+        let stack = self.stack
+        let inherited = renewAnonymous ? [:] : old.map { stack.volumes.anonymousVolumes(of: $0) } ?? [:]
+        return StorageInputs(
+            store: stack.volumes, volumes: volumes, inheritedAnonymous: inherited,
+            mountsOf: { source in
+                let records = stack.containers()
+                let record: ContainerRecord?
+                switch source {
+                case .service(let name): record = records.filter { $0.service == name && !$0.oneOff }.min { $0.number < $1.number }
+                case .container(let name): record = records.first { $0.name == name }
+                }
+                return record.flatMap { try? stack.engine.store.spec($0.id).mounts }
+            },
+            environment: environment)
     }
 }

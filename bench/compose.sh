@@ -1,0 +1,326 @@
+#!/usr/bin/env bash
+# bench/compose.sh — a 5-service Compose stack brought up and down by berth, docker-compose
+# and podman-compose, in one run, side by side, interleaved, several runs, medians (min–max):
+#   up      `up -d` from empty (named volume kept) until all 5 containers run
+#   down    plain `down` of the 5 containers
+#   scale   from the running stack, worker 1→20 until 24 containers run
+#           (berth, docker-compose: `up -d --scale worker=20 --no-recreate`; podman-compose
+#            ignores --scale and gets `-f scale20.yml`, deploy.replicas: 20, as in the peers' recipe)
+#   down24  plain `down` of the 24 containers
+# "until N run" = the command, then the tool's own `ps` polled until N containers of the
+# project run (the peers' waitn.sh; for berth `berth ps -q --status running`): berth's `up -d`
+# returns once every container runs, so its first poll confirms it; the table shows the
+# command alone next to it.
+# Then memory, with the 5-service stack up and with 24 containers: RSS, PSS and USS
+# (/proc/PID/smaps_rollup) of berth's supervisor and of its per-container monitors
+# (berth-runtime), total and per container, next to docker's containerd-shims and podman's
+# conmons (measured when they run here, and as recorded in the peers' README).
+#
+# The stack is ../shared/bench/peers/compose/docker-compose.yml, used as is by all three tools
+# (its host port 18080 is moved to a free one if something else holds it). Every tool runs the
+# same busybox image, already local before anything is timed: berth pulls it from the peers'
+# registry on 127.0.0.1:5000 into a private store when that registry runs (the very same
+# image, one layer), and otherwise imports an equivalent busybox-static rootfs (same files)
+# under the same name.
+#
+# The peers need dockerd, the registry and images (../shared/bench/peers/setup.sh). Without
+# them, only berth is measured and the peers' numbers are printed as recorded in their README,
+# labelled so. SETUP_PEERS=1 runs setup.sh first when they are not ready (apt packages,
+# registry, dockerd) and the peers' cleanup.sh at the end.
+#
+# Usage: bench/compose.sh        (env: RUNS=5 TOOLS="berth docker podman" SETUP_PEERS=0
+#                                  QUIET_LOAD=1.5 QUIET_MAX=60 BERTH=path)
+# Needs root. Leaves nothing behind (trap): each project taken down with -v, the peers'
+# project networks, the private berth roots and nft table; daemons only if it started them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. bench/lib.sh
+RUNS=${RUNS:-5}
+TOOLS=${TOOLS:-berth docker podman}
+SETUP_PEERS=${SETUP_PEERS:-0}
+QUIET_LOAD=${QUIET_LOAD:-1.5}
+QUIET_MAX=${QUIET_MAX:-60}
+PEERS=${PEERS:-$(cd .. && pwd)/shared/bench/peers}
+IMG=localhost:5000/busybox:latest
+DOCKER=/usr/bin/docker      # Debian's CLI, matching the peers' dockerd (see their README)
+export DOCKER_HOST=unix:///var/run/docker.sock
+
+[ "$(id -u)" = 0 ] || { echo "bench/compose.sh: needs root" >&2; exit 1; }
+[ -f "$PEERS/compose/docker-compose.yml" ] || { echo "bench/compose.sh: $PEERS/compose/docker-compose.yml is missing" >&2; exit 1; }
+[ -x /bin/busybox ] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends busybox-static; }
+
+if [ -z "${BERTH:-}" ]; then
+    swift build -c release --static-swift-stdlib >/dev/null
+    BERTH=$(swift build -c release --static-swift-stdlib --show-bin-path)/berth
+fi
+[ -x "$(dirname "$BERTH")/berth-runtime" ] || { echo "bench/compose.sh: no berth-runtime next to $BERTH" >&2; exit 1; }
+
+WORK=$(mktemp -d /var/tmp/berth-bench-compose.XXXXXX)   # on disk, like berth's real roots
+PB=berthbench PD=berthbenchdc PP=berthbenchpc           # project names (not the peers' own)
+export BERTH_ROOT=$WORK/root BERTH_RUN_ROOT=$WORK/run BERTH_NFT_TABLE=berth_bench$$
+STARTED_PEERS=0
+have_docker=0 have_podman=0
+
+# ---------------------------------------------------------------- the tools' commands
+F=$WORK/compose/docker-compose.yml
+F20=$WORK/compose/scale20.yml
+b()  { "$BERTH" -p $PB -f "$F" "$@"; }
+dc() { docker-compose -p $PD -f "$F" "$@"; }
+pc() { podman-compose -p $PP -f "$F" "$@"; }
+pc20() { podman-compose -p $PP -f "$F" -f "$F20" "$@"; }
+
+# running TOOL: how many containers of the tool's project run, by the tool's own ps.
+running() {
+    case $1 in
+        berth)  b ps -q --status running 2>/dev/null | grep -c . || true ;;
+        docker) $DOCKER ps -q --filter label=com.docker.compose.project=$PD --filter status=running 2>/dev/null | grep -c . || true ;;
+        podman) podman ps -q --filter label=io.podman.compose.project=$PP --filter status=running 2>/dev/null | grep -c . || true ;;
+    esac
+}
+# wait_running TOOL N: poll until N run (60 s deadline), as the peers' waitn.sh does.
+wait_running() {
+    local end=$((SECONDS + 60)) n
+    while n=$(running "$1"); [ "$n" -lt "$2" ]; do
+        [ $SECONDS -lt $end ] || { echo "bench: $1: only $n of $2 containers running after 60 s" >&2; return 1; }
+        sleep 0.05
+    done
+}
+# all_gone TOOL: nothing of the project is left in the tool's ps -a.
+all_gone() {
+    local n
+    case $1 in
+        berth)  n=$(b ps -a -q 2>/dev/null | grep -c . || true) ;;
+        docker) n=$($DOCKER ps -aq --filter label=com.docker.compose.project=$PD | grep -c . || true) ;;
+        podman) n=$(podman ps -aq --filter label=io.podman.compose.project=$PP | grep -c . || true) ;;
+    esac
+    [ "$n" = 0 ] || { echo "bench: $1: $n containers left after down" >&2; return 1; }
+}
+
+up()    { case $1 in berth) b up -d ;; docker) dc up -d ;; podman) pc up -d ;; esac; }
+# down TOOL [24]: podman-compose only sees the 20 workers through the override.
+down()  { case $1 in berth) b down ;; docker) dc down ;; podman) if [ "${2:-}" = 24 ]; then pc20 down; else pc down; fi ;; esac; }
+scale() { case $1 in berth) b up -d --scale worker=20 --no-recreate ;; docker) dc up -d --scale worker=20 --no-recreate ;; podman) pc20 up -d ;; esac; }
+
+# ---------------------------------------------------------------- cleanup
+cleanup() {
+    set +e
+    "$BERTH" -p $PB -f "$F" down -v -t 0 >/dev/null 2>&1
+    if [ $have_docker = 1 ]; then dc down -v -t 0 >/dev/null 2>&1; fi
+    if [ $have_podman = 1 ]; then
+        pc20 down -v -t 0 >/dev/null 2>&1
+        podman volume rm -f ${PP}_data >/dev/null 2>&1
+        podman network rm -f ${PP}_default >/dev/null 2>&1
+        rm -rf /var/lib/cni/networks/${PP}_default
+    fi
+    [ $STARTED_PEERS = 1 ] && "$PEERS/cleanup.sh" >/dev/null 2>&1
+    nft delete table inet "$BERTH_NFT_TABLE" 2>/dev/null
+    nft delete table ip "${BERTH_NFT_TABLE}_nat" 2>/dev/null
+    umount -l "$WORK/run/runtime" 2>/dev/null
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# ---------------------------------------------------------------- the peers
+peers_ready() {
+    have_docker=0 have_podman=0
+    if [ -x "$DOCKER" ] && command -v docker-compose >/dev/null && [ -S /var/run/docker.sock ] &&
+        $DOCKER image inspect $IMG >/dev/null 2>&1; then have_docker=1; fi
+    if command -v podman-compose >/dev/null && podman image exists $IMG 2>/dev/null; then have_podman=1; fi
+}
+registry_up() { curl -fsS -m 1 http://127.0.0.1:5000/v2/ >/dev/null 2>&1; }
+peers_ready
+want_peer() { case " $TOOLS " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+if [ "$SETUP_PEERS" = 1 ] && { { want_peer docker && [ $have_docker = 0 ]; } || { want_peer podman && [ $have_podman = 0 ]; }; }; then
+    echo "setting up the peers with $PEERS/setup.sh (log: $WORK/peers-setup.log)" >&2
+    STARTED_PEERS=1
+    "$PEERS/setup.sh" >"$WORK/peers-setup.log" 2>&1 || { tail -20 "$WORK/peers-setup.log" >&2; exit 1; }
+    peers_ready
+fi
+want_peer docker || have_docker=0
+want_peer podman || have_podman=0
+
+# ---------------------------------------------------------------- the stack and the image
+mkdir -p "$WORK/compose"
+cp "$PEERS/compose/docker-compose.yml" "$PEERS/compose/scale20.yml" "$WORK/compose/"
+port=18080
+if ss -Hltn "sport = :$port" | grep -q .; then
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    sed -i "s/127.0.0.1:18080:8080/127.0.0.1:$port:8080/" "$F"
+    echo "port 18080 is taken here: the stack publishes 127.0.0.1:$port instead (for every tool)" >&2
+fi
+if registry_up; then
+    "$BERTH" image pull -q $IMG >/dev/null
+    image_note="berth pulled $IMG from the peers' registry (the same image docker and podman run)"
+else
+    rootfs=$WORK/rootfs
+    busybox_rootfs "$rootfs"
+    mkdir -p "$rootfs/var/www" "$rootfs/data" "$rootfs/root"
+    chmod 1777 "$rootfs/tmp"
+    echo '<h1>peers busybox</h1>' >"$rootfs/var/www/index.html"
+    "$BERTH" image import --change 'CMD ["sh"]' \
+        --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' "$rootfs" $IMG >/dev/null
+    image_note="berth imported a busybox-static rootfs as $IMG (no registry on 127.0.0.1:5000; same files as the peers' image)"
+fi
+tools=(berth)
+[ $have_docker = 1 ] && tools+=(docker)
+[ $have_podman = 1 ] && tools+=(podman)
+
+# Every tool must bring the stack up, scale it and take it down once before anything is timed
+# (also the warm-up: page cache, the named volume, podman's network).
+for t in "${tools[@]}"; do
+    down "$t" >/dev/null 2>&1 || true
+    up "$t" >"$WORK/check-$t.log" 2>&1 && wait_running "$t" 5 && scale "$t" >>"$WORK/check-$t.log" 2>&1 &&
+        wait_running "$t" 24 && down "$t" 24 >>"$WORK/check-$t.log" 2>&1 && all_gone "$t" ||
+        { echo "bench: $t cannot run the stack:" >&2; tail -20 "$WORK/check-$t.log" >&2; exit 1; }
+done
+
+# ---------------------------------------------------------------- memory
+rss_pss_uss() {  # PID -> "rss pss uss" in kB (smaps_rollup)
+    awk '/^Rss:/{r=$2} /^Pss:/{p=$2} /^Private_(Clean|Dirty):/{u+=$2} END{print r+0, p+0, u+0}' "/proc/$1/smaps_rollup" 2>/dev/null || echo "0 0 0"
+}
+berth_supervisor() {  # the pid of this project's `berth supervise`
+    local p
+    for p in /proc/[0-9]*; do
+        tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q -- "--root $WORK/root .*supervise --project $PB" && { echo "${p#/proc/}"; return; }
+    done
+}
+berth_monitors() {  # the berth-runtime monitor pid of every container (state.json)
+    python3 - "$WORK/root/containers" <<'EOF'
+import glob, json, sys
+for f in glob.glob(sys.argv[1] + "/*/state.json"):
+    pid = json.load(open(f)).get("monitorPid")
+    if pid and open(f"/proc/{pid}/comm").read().strip() == "berth-runtime": print(pid)
+EOF
+}
+docker_shims() {
+    local id
+    for id in $($DOCKER ps -q --no-trunc --filter label=com.docker.compose.project=$PD); do
+        pgrep -f "containerd-shim-runc-v2 -namespace moby -id $id"
+    done
+}
+podman_conmons() {
+    local c
+    for c in $(podman ps -q --filter label=io.podman.compose.project=$PP); do podman inspect -f '{{.State.ConmonPid}}' "$c"; done
+}
+# mem LABEL CONTAINERS PID...: one line of $WORK/mem.tsv (label, containers, processes, kB sums)
+mem() {
+    local label=$1 containers=$2 r=0 p=0 u=0 n=0 pid x y z; shift 2
+    for pid in "$@"; do read -r x y z < <(rss_pss_uss "$pid"); r=$((r + x)); p=$((p + y)); u=$((u + z)); n=$((n + 1)); done
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$containers" "$n" "$r" "$p" "$u" >>"$WORK/mem.tsv"
+}
+measure_memory() {  # TOOL CONTAINERS (with the stack up)
+    case $1 in
+        berth)
+            local sup; sup=$(berth_supervisor); [ -n "$sup" ] || { echo "bench: no berth supervisor found" >&2; return 1; }
+            local mons; mons=$(berth_monitors)
+            [ "$(echo "$mons" | grep -c .)" = "$2" ] || { echo "bench: found $(echo "$mons" | grep -c .) berth-runtime monitors for $2 containers" >&2; return 1; }
+            mem "berth supervisor" "$2" "$sup"
+            mem "berth-runtime monitors" "$2" $mons
+            mem "berth total (supervisor + monitors)" "$2" "$sup" $mons ;;
+        docker)
+            mem "containerd-shim-runc-v2" "$2" $(docker_shims)
+            mem "docker-proxy" "$2" $(pgrep -f "docker-proxy .*-host-port $port " || true)
+            mem "dockerd + containerd (shared by every project)" "$2" $(cat /var/run/docker.pid) $(pgrep -P "$(cat /var/run/docker.pid)" -x containerd || true) ;;
+        podman)
+            mem "conmon" "$2" $(podman_conmons)
+            mem "dnsmasq (dnsname plugin)" "$2" $(pgrep -f "dnsmasq .*dnsname/${PP}_default" || true) ;;
+    esac
+}
+
+# ---------------------------------------------------------------- timing
+ms_since() { local us=$(( ${EPOCHREALTIME/./} - $1 )); echo "$((us / 1000)).$((us / 100 % 10))"; }
+record() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$(cut -d' ' -f1 /proc/loadavg)" >>"$WORK/times.tsv"; }
+# timed TOOL OP N COMMAND...: times the command, then until N containers run (N=0: all gone).
+timed() {
+    local tool=$1 op=$2 want=$3 t0; shift 3
+    t0=${EPOCHREALTIME/./}
+    "$@" >"$WORK/last.log" 2>&1 || { echo "bench: $tool $op failed:" >&2; tail -20 "$WORK/last.log" >&2; return 1; }
+    record "$tool" "$op (command alone)" "$(ms_since "$t0")"
+    if [ "$want" = 0 ]; then all_gone "$tool"; else wait_running "$tool" "$want"; fi
+    record "$tool" "$op" "$(ms_since "$t0")"
+}
+wait_quiet() {  # up to QUIET_MAX s for the 1-min load average to fall below QUIET_LOAD
+    local end=$((SECONDS + QUIET_MAX))
+    while awk -v l="$QUIET_LOAD" '{exit !($1 >= l)}' /proc/loadavg && [ $SECONDS -lt $end ]; do sleep 5; done
+}
+
+: >"$WORK/times.tsv"; : >"$WORK/mem.tsv"
+echo "$image_note" >&2
+echo "tools: ${tools[*]}; $RUNS rounds; loadavg before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+n=${#tools[@]}
+for round in $(seq 1 "$RUNS"); do
+    wait_quiet
+    for k in $(seq 0 $((n - 1))); do
+        t=${tools[$(( (k + round) % n ))]}
+        timed "$t" up 5 up "$t"
+        [ "$round" = 1 ] && measure_memory "$t" 5
+        timed "$t" down 0 down "$t"
+        up "$t" >/dev/null 2>&1 && wait_running "$t" 5
+        timed "$t" scale 24 scale "$t"
+        [ "$round" = 1 ] && measure_memory "$t" 24
+        timed "$t" down24 0 down "$t" 24
+    done
+    echo "round $round/$RUNS done, loadavg $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+done
+echo "loadavg after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+
+# ---------------------------------------------------------------- the tables
+python3 - "$WORK" "$RUNS" "$image_note" "$port" <<'EOF'
+import statistics, sys
+work, runs, image_note, port = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+times, loads = {}, []
+for line in open(work + "/times.tsv"):
+    tool, op, ms, load = line.rstrip("\n").split("\t")
+    times.setdefault((tool, op), []).append(float(ms))
+    loads.append(float(load))
+# The peers' README (../shared/bench/peers, measured 2026-11-21, load < 1.5), ms: median, min, max.
+recorded = {
+    ("docker", "up"): (1741, 1469, 1855), ("docker", "down"): (1040, 957, 1054),
+    ("docker", "scale"): (3400, 3289, 3588), ("docker", "down24"): (2580, 2580, 2580),
+    ("podman", "up"): (6349, 6224, 6513), ("podman", "down"): (1460, 1302, 1499),
+    ("podman", "scale"): (34497, 34181, 35099), ("podman", "down24"): (6640, 6640, 6640),
+}
+goal = {"up": 170, "down": 100, "scale": 340}
+ops = [("up", "`up -d`, until 5 run"), ("down", "`down`, 5 containers"),
+       ("scale", "scale worker 1→20, until 24 run"), ("down24", "`down`, 24 containers")]
+
+def cell(tool, op):
+    t = times.get((tool, op))
+    if t:
+        return statistics.median(t), f"{statistics.median(t):.0f} ({min(t):.0f}–{max(t):.0f})"
+    if (tool, op) in recorded:
+        m, lo, hi = recorded[(tool, op)]
+        return m, (f"{m} (recorded)" if lo == hi else f"{m} ({lo}–{hi}) recorded")
+    return None, "—"
+
+print(f"## compose stack: berth vs docker-compose 1.29 vs podman-compose 1.0.3\n")
+print(f"5 services (../shared/bench/peers/compose/docker-compose.yml, port 127.0.0.1:{port}); "
+      f"{runs} interleaved rounds, order rotating; median (min–max) in ms, wall clock; "
+      f"load average during the runs {min(loads):.2f}–{max(loads):.2f}. {image_note}. "
+      "\"recorded\" = not measured in this run, taken from the peers' README.\n")
+print("| operation | berth | docker-compose | podman-compose | docker-compose / berth | goal (≥ 10×) |")
+print("|---|---:|---:|---:|---:|---|")
+for op, label in ops:
+    b, bc = cell("berth", op)
+    d, dcell = cell("docker", op)
+    _, pcell = cell("podman", op)
+    ratio = f"{d / b:.1f}×" if b and d else "—"
+    g = goal.get(op)
+    verdict = "—" if g is None else (f"≤ {g} ms: " + ("met" if b <= g else "missed"))
+    print(f"| {label} | {bc} | {dcell} | {pcell} | {ratio} | {verdict} |")
+    if times.get(("berth", op + " (command alone)")):
+        cells = [cell(t, op + " (command alone)")[1] if times.get((t, op + " (command alone)")) else "—"
+                 for t in ("berth", "docker", "podman")]
+        print(f"| ↳ the command alone | {cells[0]} | {cells[1]} | {cells[2]} | | |")
+
+rows = [line.rstrip("\n").split("\t") for line in open(work + "/mem.tsv")]
+print("\n## memory with the stack up (kB; RSS counts shared pages in full, PSS shares them out, USS = private pages)\n")
+print("| process | containers | processes | RSS total | RSS / container | PSS / container | USS / container |")
+print("|---|---:|---:|---:|---:|---:|---:|")
+for label, containers, n, r, p, u in rows:
+    c, n, r, p, u = int(containers), int(n), int(r), int(p), int(u)
+    if n == 0: continue
+    print(f"| {label} | {c} | {n} | {r} | {r / c:.0f} | {p / c:.0f} | {u / c:.0f} |")
+print("| conmon, podman (recorded: 20 containers) | 20 | 20 | 40000 | 2000 | 410 | 330 |")
+print("| containerd-shim-runc-v2, docker (recorded: 20 containers) | 20 | 20 | 264000 | 13200 | 3000 | 2400 |")
+EOF
