@@ -264,6 +264,36 @@ for round in $(seq 1 "$RUNS"); do
 done
 echo "loadavg after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 
+# ---------------------------------------------------------------- where berth's time goes
+# berth's own progress events (--progress json), stamped as they arrive by a small driver
+# that starts the command: no tracing, so nothing is slowed down. Plus the CLI's start
+# (`berth version`) and start + project load (`config -q`), timed alone.
+cat >"$WORK/stamp.py" <<'EOF'
+import json, subprocess, sys, time
+out, cmd = sys.argv[1], sys.argv[2:]
+t0 = time.monotonic()
+p = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+events = []
+for line in p.stderr:
+    t = (time.monotonic() - t0) * 1000
+    if line.startswith("{"):
+        e = json.loads(line)
+        events.append([t, e["id"], e["status"]])
+code = p.wait()
+end = (time.monotonic() - t0) * 1000
+if code != 0: sys.exit(f"{' '.join(cmd)}: exit {code}")
+with open(out, "a") as f: f.write(json.dumps({"end": end, "events": events}) + "\n")
+EOF
+stamp() { python3 "$WORK/stamp.py" "$WORK/profile-$1.jsonl" "$BERTH" --progress json -p $PB -f "$F" "${@:2}"; }
+for _ in $(seq 1 "$RUNS"); do
+    for _ in 1 2 3; do
+        t0=${EPOCHREALTIME/./}; "$BERTH" version >/dev/null; record berth "CLI start (berth version)" "$(ms_since "$t0")"
+        t0=${EPOCHREALTIME/./}; b config -q 2>/dev/null; record berth "CLI start + project load (config -q)" "$(ms_since "$t0")"
+    done
+    stamp up up -d && stamp down down && b up -d >/dev/null 2>&1 &&
+        stamp scale up -d --scale worker=20 --no-recreate && stamp down24 down
+done
+
 # ---------------------------------------------------------------- the tables
 python3 - "$WORK" "$RUNS" "$image_note" "$port" <<'EOF'
 import statistics, sys
@@ -323,4 +353,47 @@ for label, containers, n, r, p, u in rows:
     print(f"| {label} | {c} | {n} | {r} | {r / c:.0f} | {p / c:.0f} | {u / c:.0f} |")
 print("| conmon, podman (recorded: 20 containers) | 20 | 20 | 40000 | 2000 | 410 | 330 |")
 print("| containerd-shim-runc-v2, docker (recorded: 20 containers) | 20 | 20 | 264000 | 13200 | 3000 | 2400 |")
+
+# Where berth's time goes: phases from the stamped progress events of each command.
+import json
+def med(xs): return f"{statistics.median(xs):.1f}" if xs else "—"
+PAIRS = {"Created": "Creating", "Started": "Starting", "Stopped": "Stopping", "Removed": "Removing"}
+VERB = {"Creating": "create", "Starting": "start", "Stopping": "stop", "Removing": "remove"}
+def phases(op):
+    out = {}
+    def add(k, v): out.setdefault(k, []).append(v)
+    for line in open(f"{work}/profile-{op}.jsonl"):
+        run = json.loads(line)
+        ev, end = run["events"], run["end"]
+        if not ev: continue
+        at = {}
+        for t, ident, status in ev: at.setdefault((ident, status), t)
+        add("until the first event (CLI start, project load, image resolve, plan)", ev[0][0])
+        for (ident, status), t in at.items():
+            kind = ident.split(" ")[0]
+            if status in PAIRS and (ident, PAIRS[status]) in at:
+                add(f"{kind.lower()}: {VERB[PAIRS[status]]}" + (", each" if kind == "Container" else ""), t - at[(ident, PAIRS[status])])
+        starts = sorted((t, ident) for (ident, status), t in at.items() if status == "Starting")
+        if starts and (starts[0][1], "Started") in at:
+            add("first container start (incl. starting the supervisor)", at[(starts[0][1], "Started")] - starts[0][0])
+        box = [t for (ident, status), t in at.items() if ident.startswith("Container")]
+        if box: add("all containers: first to last event", max(box) - min(box))
+        add("after the last event until the command exits", end - ev[-1][0])
+        add("total", end)
+    return out
+print("\n## where berth's time goes (ms, medians; from its own progress events, stamped as they arrive)\n")
+cli = times.get(("berth", "CLI start (berth version)"), [])
+load = times.get(("berth", "CLI start + project load (config -q)"), [])
+print(f"CLI start alone (`berth version`): {med(cli)} ms; CLI start + project load (`berth config -q`): {med(load)} ms.\n")
+cols = [("up", "up (5)"), ("down", "down (5)"), ("scale", "scale (+19)"), ("down24", "down (24)")]
+data = {op: phases(op) for op, _ in cols}
+keys = []
+for op, _ in cols:
+    for k in data[op]:
+        if k not in keys: keys.append(k)
+order = lambda k: (k == "total", k.startswith("after"), k.startswith("all"), not k.startswith("until"))
+print("| phase | " + " | ".join(label for _, label in cols) + " |")
+print("|---|" + "---:|" * len(cols))
+for k in sorted(keys, key=order):
+    print(f"| {k} | " + " | ".join(med(data[op].get(k, [])) for op, _ in cols) + " |")
 EOF
