@@ -10,7 +10,7 @@
 # "until N run" = the command, then the tool's own `ps` polled until N containers of the
 # project run (the peers' waitn.sh; for berth `berth ps -q --status running`): berth's `up -d`
 # returns once every container runs, so its first poll confirms it; the table shows the
-# command alone next to it.
+# command alone next to it. Each timed command starts on a settled machine (see settle).
 # Then memory, with the 5-service stack up and with 24 containers: RSS, PSS and USS
 # (/proc/PID/smaps_rollup) of berth's supervisor and of its per-container monitors
 # (berth-runtime), total and per container, next to docker's containerd-shims and podman's
@@ -29,7 +29,7 @@
 # registry, dockerd) and the peers' cleanup.sh at the end.
 #
 # Usage: bench/compose.sh        (env: RUNS=5 TOOLS="berth docker podman" SETUP_PEERS=0
-#                                  QUIET_LOAD=1.5 QUIET_MAX=60 BERTH=path)
+#                                  QUIET_LOAD=1.5 QUIET_MAX=60 IDLE=85 BERTH=path)
 # Needs root. Leaves nothing behind (trap): each project taken down with -v, the peers'
 # project networks, the private berth roots and nft table; daemons only if it started them.
 set -euo pipefail
@@ -40,6 +40,7 @@ TOOLS=${TOOLS:-berth docker podman}
 SETUP_PEERS=${SETUP_PEERS:-0}
 QUIET_LOAD=${QUIET_LOAD:-1.5}
 QUIET_MAX=${QUIET_MAX:-60}
+IDLE=${IDLE:-85}
 PEERS=${PEERS:-$(cd .. && pwd)/shared/bench/peers}
 IMG=localhost:5000/busybox:latest
 DOCKER=/usr/bin/docker      # Debian's CLI, matching the peers' dockerd (see their README)
@@ -112,7 +113,7 @@ cleanup() {
         podman network rm -f ${PP}_default >/dev/null 2>&1
         rm -rf /var/lib/cni/networks/${PP}_default
     fi
-    [ $STARTED_PEERS = 1 ] && "$PEERS/cleanup.sh" >/dev/null 2>&1
+    if [ $STARTED_PEERS = 1 ]; then "$PEERS/cleanup.sh" >/dev/null 2>&1; peers_leftovers; fi
     nft delete table inet "$BERTH_NFT_TABLE" 2>/dev/null
     nft delete table ip "${BERTH_NFT_TABLE}_nat" 2>/dev/null
     umount -l "$WORK/run/runtime" 2>/dev/null
@@ -121,6 +122,23 @@ cleanup() {
 trap cleanup EXIT
 
 # ---------------------------------------------------------------- the peers
+# What the peers leave after their own cleanup.sh: iptables-nft's base tables (no rules left)
+# and dockerd's / podman's parent cgroups (empty). Removed when they were not there before
+# this script started the peers.
+peers_snapshot() {
+    nft list tables | sort >"$WORK/tables.before"
+    ls -d /sys/fs/cgroup/*/docker /sys/fs/cgroup/*/libpod_parent 2>/dev/null | sort >"$WORK/cgroups.before" || true
+}
+peers_leftovers() {
+    local table d
+    nft list tables | sort | comm -13 "$WORK/tables.before" - | sed 's/^table //' | while read -r table; do
+        [ "$(nft -j list table $table | python3 -c 'import json,sys; print(sum("rule" in o for o in json.load(sys.stdin)["nftables"]))')" = 0 ] &&
+            nft delete table $table
+    done
+    for d in $(ls -d /sys/fs/cgroup/*/docker /sys/fs/cgroup/*/libpod_parent 2>/dev/null | sort | comm -13 "$WORK/cgroups.before" -); do
+        find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
+    done
+}
 peers_ready() {
     have_docker=0 have_podman=0
     if [ -x "$DOCKER" ] && command -v docker-compose >/dev/null && [ -S /var/run/docker.sock ] &&
@@ -133,6 +151,7 @@ want_peer() { case " $TOOLS " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 if [ "$SETUP_PEERS" = 1 ] && { { want_peer docker && [ $have_docker = 0 ]; } || { want_peer podman && [ $have_podman = 0 ]; }; }; then
     echo "setting up the peers with $PEERS/setup.sh (log: $WORK/peers-setup.log)" >&2
     STARTED_PEERS=1
+    peers_snapshot
     "$PEERS/setup.sh" >"$WORK/peers-setup.log" 2>&1 || { tail -20 "$WORK/peers-setup.log" >&2; exit 1; }
     peers_ready
 fi
@@ -181,7 +200,7 @@ rss_pss_uss() {  # PID -> "rss pss uss" in kB (smaps_rollup)
 berth_supervisor() {  # the pid of this project's `berth supervise`
     local p
     for p in /proc/[0-9]*; do
-        tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q -- "--root $WORK/root .*supervise --project $PB" && { echo "${p#/proc/}"; return; }
+        tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -q -- "--root $WORK/root .*supervise --project $PB" && { echo "${p#/proc/}"; return; }
     done
 }
 berth_monitors() {  # the berth-runtime monitor pid of every container (state.json)
@@ -233,11 +252,25 @@ record() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$(cut -d' ' -f1 /proc/loada
 # timed TOOL OP N COMMAND...: times the command, then until N containers run (N=0: all gone).
 timed() {
     local tool=$1 op=$2 want=$3 t0; shift 3
+    settle
     t0=${EPOCHREALTIME/./}
     "$@" >"$WORK/last.log" 2>&1 || { echo "bench: $tool $op failed:" >&2; tail -20 "$WORK/last.log" >&2; return 1; }
     record "$tool" "$op (command alone)" "$(ms_since "$t0")"
     if [ "$want" = 0 ]; then all_gone "$tool"; else wait_running "$tool" "$want"; fi
     record "$tool" "$op" "$(ms_since "$t0")"
+}
+# settle: before each timed command, wait (up to 5 s) for a 100 ms stretch in which the CPUs
+# were at least IDLE % idle, so that no command pays for the previous one's leftover work
+# (a peer daemon's clean-up, the kernel tearing down namespaces) or for a burst of the
+# machine's other users.
+settle() {
+    local end=$((SECONDS + 5)) a b
+    while [ $SECONDS -lt $end ]; do
+        a=$(head -1 /proc/stat); sleep 0.1; b=$(head -1 /proc/stat)
+        awk -v a="$a" -v b="$b" -v min="$IDLE" 'BEGIN { split(a, x); split(b, y); t = 0
+            for (i = 2; i <= 9; i++) t += y[i] - x[i]
+            exit !(t > 0 && (y[5] - x[5]) * 100 / t >= min) }' && return 0
+    done
 }
 wait_quiet() {  # up to QUIET_MAX s for the 1-min load average to fall below QUIET_LOAD
     local end=$((SECONDS + QUIET_MAX))
@@ -284,7 +317,7 @@ end = (time.monotonic() - t0) * 1000
 if code != 0: sys.exit(f"{' '.join(cmd)}: exit {code}")
 with open(out, "a") as f: f.write(json.dumps({"end": end, "events": events}) + "\n")
 EOF
-stamp() { python3 "$WORK/stamp.py" "$WORK/profile-$1.jsonl" "$BERTH" --progress json -p $PB -f "$F" "${@:2}"; }
+stamp() { settle; python3 "$WORK/stamp.py" "$WORK/profile-$1.jsonl" "$BERTH" --progress json -p $PB -f "$F" "${@:2}"; }
 for _ in $(seq 1 "$RUNS"); do
     for _ in 1 2 3; do
         t0=${EPOCHREALTIME/./}; "$BERTH" version >/dev/null; record berth "CLI start (berth version)" "$(ms_since "$t0")"
@@ -295,9 +328,9 @@ for _ in $(seq 1 "$RUNS"); do
 done
 
 # ---------------------------------------------------------------- the tables
-python3 - "$WORK" "$RUNS" "$image_note" "$port" <<'EOF'
+python3 - "$WORK" "$RUNS" "$image_note" "$port" "$IDLE" <<'EOF'
 import statistics, sys
-work, runs, image_note, port = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+work, runs, image_note, port, idle = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
 times, loads = {}, []
 for line in open(work + "/times.tsv"):
     tool, op, ms, load = line.rstrip("\n").split("\t")
@@ -325,7 +358,8 @@ def cell(tool, op):
 
 print(f"## compose stack: berth vs docker-compose 1.29 vs podman-compose 1.0.3\n")
 print(f"5 services (../shared/bench/peers/compose/docker-compose.yml, port 127.0.0.1:{port}); "
-      f"{runs} interleaved rounds, order rotating; median (min–max) in ms, wall clock; "
+      f"{runs} interleaved rounds, order rotating, each command started once the CPUs had been ≥ {idle} % idle "
+      "for 100 ms (5 s at most); median (min–max) in ms, wall clock; "
       f"load average during the runs {min(loads):.2f}–{max(loads):.2f}. {image_note}. "
       "\"recorded\" = not measured in this run, taken from the peers' README.\n")
 print("| operation | berth | docker-compose | podman-compose | docker-compose / berth | goal (≥ 10×) |")
