@@ -32,7 +32,7 @@
 #                                  QUIET_LOAD=1.5 QUIET_MAX=60 IDLE=85 BERTH=path)
 # Needs root. Leaves nothing behind (trap): each project taken down with -v, the peers'
 # project networks, the private berth roots and nft table; daemons only if it started them.
-set -euo pipefail
+set -Eeuo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
 RUNS=${RUNS:-5}
@@ -105,6 +105,7 @@ scale() { case $1 in berth) b up -d --scale worker=20 --no-recreate ;; docker) d
 # ---------------------------------------------------------------- cleanup
 cleanup() {
     set +e
+    trap - ERR
     "$BERTH" -p $PB -f "$F" down -v -t 0 >/dev/null 2>&1
     if [ $have_docker = 1 ]; then dc down -v -t 0 >/dev/null 2>&1; fi
     if [ $have_podman = 1 ]; then
@@ -120,6 +121,7 @@ cleanup() {
     rm -rf "$WORK"
 }
 trap cleanup EXIT
+trap 'echo "bench/compose.sh: line $LINENO failed: $BASH_COMMAND" >&2' ERR
 
 # ---------------------------------------------------------------- the peers
 # What the peers leave after their own cleanup.sh: iptables-nft's base tables (no rules left)
@@ -271,6 +273,7 @@ settle() {
             for (i = 2; i <= 9; i++) t += y[i] - x[i]
             exit !(t > 0 && (y[5] - x[5]) * 100 / t >= min) }' && return 0
     done
+    echo unsettled >>"$WORK/unsettled"   # counted in the output; the command runs anyway
 }
 wait_quiet() {  # up to QUIET_MAX s for the 1-min load average to fall below QUIET_LOAD
     local end=$((SECONDS + QUIET_MAX))
@@ -328,9 +331,10 @@ for _ in $(seq 1 "$RUNS"); do
 done
 
 # ---------------------------------------------------------------- the tables
-python3 - "$WORK" "$RUNS" "$image_note" "$port" "$IDLE" <<'EOF'
+unsettled=$(cat "$WORK/unsettled" 2>/dev/null | wc -l)
+python3 - "$WORK" "$RUNS" "$image_note" "$port" "$IDLE" "$unsettled" <<'EOF'
 import statistics, sys
-work, runs, image_note, port, idle = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+work, runs, image_note, port, idle, unsettled = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5], int(sys.argv[6])
 times, loads = {}, []
 for line in open(work + "/times.tsv"):
     tool, op, ms, load = line.rstrip("\n").split("\t")
@@ -359,7 +363,7 @@ def cell(tool, op):
 print(f"## compose stack: berth vs docker-compose 1.29 vs podman-compose 1.0.3\n")
 print(f"5 services (../shared/bench/peers/compose/docker-compose.yml, port 127.0.0.1:{port}); "
       f"{runs} interleaved rounds, order rotating, each command started once the CPUs had been ≥ {idle} % idle "
-      "for 100 ms (5 s at most); median (min–max) in ms, wall clock; "
+      f"for 100 ms (5 s at most; {unsettled} commands started without that); median (min–max) in ms, wall clock; "
       f"load average during the runs {min(loads):.2f}–{max(loads):.2f}. {image_note}. "
       "\"recorded\" = not measured in this run, taken from the peers' README.\n")
 print("| operation | berth | docker-compose | podman-compose | docker-compose / berth | goal (≥ 10×) |")
