@@ -331,7 +331,7 @@ for _ in $(seq 1 "$RUNS"); do
 done
 
 # ---------------------------------------------------------------- the tables
-unsettled=$(cat "$WORK/unsettled" 2>/dev/null | wc -l)
+unsettled=$(grep -c . "$WORK/unsettled" 2>/dev/null || true); unsettled=${unsettled:-0}
 python3 - "$WORK" "$RUNS" "$image_note" "$port" "$IDLE" "$unsettled" <<'EOF'
 import statistics, sys
 work, runs, image_note, port, idle, unsettled = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5], int(sys.argv[6])
