@@ -412,14 +412,15 @@ def phases(op):
             if status in PAIRS and (ident, PAIRS[status]) in at:
                 add(f"{kind.lower()}: {VERB[PAIRS[status]]}" + (", each" if kind == "Container" else ""), t - at[(ident, PAIRS[status])])
         starts = sorted((t, ident) for (ident, status), t in at.items() if status == "Starting")
-        if starts and (starts[0][1], "Started") in at:
+        if op == "up" and starts and (starts[0][1], "Started") in at:   # up from empty: no supervisor yet
             add("first container start (incl. starting the supervisor)", at[(starts[0][1], "Started")] - starts[0][0])
         box = [t for (ident, status), t in at.items() if ident.startswith("Container")]
         if box: add("all containers: first to last event", max(box) - min(box))
         add("after the last event until the command exits", end - ev[-1][0])
         add("total", end)
     return out
-print("\n## where berth's time goes (ms, medians; from its own progress events, stamped as they arrive)\n")
+print("\n## where berth's time goes (ms, medians over the runs — per container: median (max) over containers and runs; "
+      "from berth's own progress events, stamped as they arrive)\n")
 cli = times.get(("berth", "CLI start (berth version)"), [])
 load = times.get(("berth", "CLI start + project load (config -q)"), [])
 print(f"CLI start alone (`berth version`): {med(cli)} ms; CLI start + project load (`berth config -q`): {med(load)} ms.\n")
@@ -433,5 +434,6 @@ order = lambda k: (k == "total", k.startswith("after"), k.startswith("all"), not
 print("| phase | " + " | ".join(label for _, label in cols) + " |")
 print("|---|" + "---:|" * len(cols))
 for k in sorted(keys, key=order):
-    print(f"| {k} | " + " | ".join(med(data[op].get(k, [])) for op, _ in cols) + " |")
+    each = lambda xs: f"{med(xs)} (max {max(xs):.1f})" if xs and k.endswith(", each") else med(xs)
+    print(f"| {k} | " + " | ".join(each(data[op].get(k, [])) for op, _ in cols) + " |")
 EOF
