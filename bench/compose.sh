@@ -10,11 +10,14 @@
 # "until N run" = the command, then the tool's own `ps` polled until N containers of the
 # project run (the peers' waitn.sh; for berth `berth ps -q --status running`): berth's `up -d`
 # returns once every container runs, so its first poll confirms it; the table shows the
-# command alone next to it.
+# command alone next to it. Each timed command starts on a settled machine (see settle).
 # Then memory, with the 5-service stack up and with 24 containers: RSS, PSS and USS
 # (/proc/PID/smaps_rollup) of berth's supervisor and of its per-container monitors
 # (berth-runtime), total and per container, next to docker's containerd-shims and podman's
 # conmons (measured when they run here, and as recorded in the peers' README).
+# Last, where berth's time goes: the four commands again (RUNS times, berth alone), with
+# berth's own progress events (--progress json) stamped as they arrive: CLI start and project
+# load, network create/remove, each container's create/start/stop/remove, the supervisor's start.
 #
 # The stack is ../shared/bench/peers/compose/docker-compose.yml, used as is by all three tools
 # (its host port 18080 is moved to a free one if something else holds it). Every tool runs the
@@ -29,10 +32,10 @@
 # registry, dockerd) and the peers' cleanup.sh at the end.
 #
 # Usage: bench/compose.sh        (env: RUNS=5 TOOLS="berth docker podman" SETUP_PEERS=0
-#                                  QUIET_LOAD=1.5 QUIET_MAX=60 BERTH=path)
+#                                  QUIET_LOAD=1.5 QUIET_MAX=60 IDLE=85 BERTH=path)
 # Needs root. Leaves nothing behind (trap): each project taken down with -v, the peers'
 # project networks, the private berth roots and nft table; daemons only if it started them.
-set -euo pipefail
+set -Eeuo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
 RUNS=${RUNS:-5}
@@ -40,6 +43,7 @@ TOOLS=${TOOLS:-berth docker podman}
 SETUP_PEERS=${SETUP_PEERS:-0}
 QUIET_LOAD=${QUIET_LOAD:-1.5}
 QUIET_MAX=${QUIET_MAX:-60}
+IDLE=${IDLE:-85}
 PEERS=${PEERS:-$(cd .. && pwd)/shared/bench/peers}
 IMG=localhost:5000/busybox:latest
 DOCKER=/usr/bin/docker      # Debian's CLI, matching the peers' dockerd (see their README)
@@ -104,6 +108,7 @@ scale() { case $1 in berth) b up -d --scale worker=20 --no-recreate ;; docker) d
 # ---------------------------------------------------------------- cleanup
 cleanup() {
     set +e
+    trap - ERR
     "$BERTH" -p $PB -f "$F" down -v -t 0 >/dev/null 2>&1
     if [ $have_docker = 1 ]; then dc down -v -t 0 >/dev/null 2>&1; fi
     if [ $have_podman = 1 ]; then
@@ -113,14 +118,47 @@ cleanup() {
         rm -rf /var/lib/cni/networks/${PP}_default
     fi
     [ $STARTED_PEERS = 1 ] && "$PEERS/cleanup.sh" >/dev/null 2>&1
+    host_restore
     nft delete table inet "$BERTH_NFT_TABLE" 2>/dev/null
     nft delete table ip "${BERTH_NFT_TABLE}_nat" 2>/dev/null
     umount -l "$WORK/run/runtime" 2>/dev/null
     rm -rf "$WORK"
 }
 trap cleanup EXIT
+trap 'echo "bench/compose.sh: line $LINENO failed: $BASH_COMMAND" >&2' ERR
 
 # ---------------------------------------------------------------- the peers
+# What the peers leave on the host even after their `down -v`, `podman network rm` and (when
+# this script started them) their own cleanup.sh: CNI's and docker's iptables chains and
+# rules, iptables-nft's base tables, dockerd's / podman's parent cgroups. host_snapshot records
+# what was there before; host_restore removes only what is new — and of the base tables, only
+# those without rules.
+PEER_RULES='CNI-|cni-podman|DOCKER|docker0'
+host_snapshot() {
+    local t
+    for t in filter nat; do iptables -t $t -S 2>/dev/null >"$WORK/iptables-$t.before" || true; done
+    nft list tables | sort >"$WORK/tables.before"
+    ls -d /sys/fs/cgroup/*/docker /sys/fs/cgroup/*/libpod_parent 2>/dev/null | sort >"$WORK/cgroups.before" || true
+}
+host_restore() {
+    local t rule chain table d
+    for t in filter nat; do
+        [ -f "$WORK/iptables-$t.before" ] || continue
+        iptables -t $t -S 2>/dev/null | grep -vxF -f "$WORK/iptables-$t.before" | grep -E "^-A .*($PEER_RULES)" | tac |
+            sed 's/^-A/-D/' | while read -r rule; do eval iptables -t $t "$rule"; done
+        for chain in $(iptables -t $t -S 2>/dev/null | grep -vxF -f "$WORK/iptables-$t.before" | awk -v re="^($PEER_RULES)" '$1 == "-N" && $2 ~ re {print $2}'); do
+            iptables -t $t -F "$chain" && iptables -t $t -X "$chain"
+        done
+    done
+    nft list tables | sort | comm -13 "$WORK/tables.before" - | sed 's/^table //' | grep -E '^ip6? (filter|nat)$' | while read -r table; do
+        [ "$(nft -j list table $table | python3 -c 'import json,sys; print(sum("rule" in o for o in json.load(sys.stdin)["nftables"]))')" = 0 ] &&
+            nft delete table $table
+    done
+    for d in $(ls -d /sys/fs/cgroup/*/docker /sys/fs/cgroup/*/libpod_parent 2>/dev/null | sort | comm -13 "$WORK/cgroups.before" -); do
+        find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
+    done
+}
+host_snapshot
 peers_ready() {
     have_docker=0 have_podman=0
     if [ -x "$DOCKER" ] && command -v docker-compose >/dev/null && [ -S /var/run/docker.sock ] &&
@@ -161,17 +199,25 @@ else
         --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' "$rootfs" $IMG >/dev/null
     image_note="berth imported a busybox-static rootfs as $IMG (no registry on 127.0.0.1:5000; same files as the peers' image)"
 fi
-tools=(berth)
-[ $have_docker = 1 ] && tools+=(docker)
-[ $have_podman = 1 ] && tools+=(podman)
+candidates=(berth)
+[ $have_docker = 1 ] && candidates+=(docker)
+[ $have_podman = 1 ] && candidates+=(podman)
 
 # Every tool must bring the stack up, scale it and take it down once before anything is timed
-# (also the warm-up: page cache, the named volume, podman's network).
-for t in "${tools[@]}"; do
-    down "$t" >/dev/null 2>&1 || true
-    up "$t" >"$WORK/check-$t.log" 2>&1 && wait_running "$t" 5 && scale "$t" >>"$WORK/check-$t.log" 2>&1 &&
-        wait_running "$t" 24 && down "$t" 24 >>"$WORK/check-$t.log" 2>&1 && all_gone "$t" ||
-        { echo "bench: $t cannot run the stack:" >&2; tail -20 "$WORK/check-$t.log" >&2; exit 1; }
+# (also the warm-up: page cache, the named volume, podman's network). A peer that cannot is
+# left out (its recorded numbers are shown); berth must.
+tools=()
+for t in "${candidates[@]}"; do
+    down "$t" 24 >/dev/null 2>&1 || true
+    if up "$t" >"$WORK/check-$t.log" 2>&1 && wait_running "$t" 5 && scale "$t" >>"$WORK/check-$t.log" 2>&1 &&
+        wait_running "$t" 24 && down "$t" 24 >>"$WORK/check-$t.log" 2>&1 && all_gone "$t"; then
+        tools+=("$t")
+    else
+        echo "bench: $t cannot run the stack here:" >&2; tail -20 "$WORK/check-$t.log" >&2
+        [ "$t" != berth ] || exit 1
+        down "$t" 24 >/dev/null 2>&1 || true
+        case $t in docker) have_docker=0 ;; podman) have_podman=0 ;; esac
+    fi
 done
 
 # ---------------------------------------------------------------- memory
@@ -181,7 +227,7 @@ rss_pss_uss() {  # PID -> "rss pss uss" in kB (smaps_rollup)
 berth_supervisor() {  # the pid of this project's `berth supervise`
     local p
     for p in /proc/[0-9]*; do
-        tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q -- "--root $WORK/root .*supervise --project $PB" && { echo "${p#/proc/}"; return; }
+        tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -q -- "--root $WORK/root .*supervise --project $PB" && { echo "${p#/proc/}"; return; }
     done
 }
 berth_monitors() {  # the berth-runtime monitor pid of every container (state.json)
@@ -233,11 +279,26 @@ record() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$(cut -d' ' -f1 /proc/loada
 # timed TOOL OP N COMMAND...: times the command, then until N containers run (N=0: all gone).
 timed() {
     local tool=$1 op=$2 want=$3 t0; shift 3
+    settle
     t0=${EPOCHREALTIME/./}
     "$@" >"$WORK/last.log" 2>&1 || { echo "bench: $tool $op failed:" >&2; tail -20 "$WORK/last.log" >&2; return 1; }
     record "$tool" "$op (command alone)" "$(ms_since "$t0")"
     if [ "$want" = 0 ]; then all_gone "$tool"; else wait_running "$tool" "$want"; fi
     record "$tool" "$op" "$(ms_since "$t0")"
+}
+# settle: before each timed command, wait (up to 5 s) for a 100 ms stretch in which the CPUs
+# were at least IDLE % idle, so that no command pays for the previous one's leftover work
+# (a peer daemon's clean-up, the kernel tearing down namespaces) or for a burst of the
+# machine's other users.
+settle() {
+    local end=$((SECONDS + 5)) a b
+    while [ $SECONDS -lt $end ]; do
+        a=$(head -1 /proc/stat); sleep 0.1; b=$(head -1 /proc/stat)
+        awk -v a="$a" -v b="$b" -v min="$IDLE" 'BEGIN { split(a, x); split(b, y); t = 0
+            for (i = 2; i <= 9; i++) t += y[i] - x[i]
+            exit !(t > 0 && (y[5] - x[5]) * 100 / t >= min) }' && return 0
+    done
+    echo unsettled >>"$WORK/unsettled"   # counted in the output; the command runs anyway
 }
 wait_quiet() {  # up to QUIET_MAX s for the 1-min load average to fall below QUIET_LOAD
     local end=$((SECONDS + QUIET_MAX))
@@ -264,10 +325,41 @@ for round in $(seq 1 "$RUNS"); do
 done
 echo "loadavg after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 
+# ---------------------------------------------------------------- where berth's time goes
+# berth's own progress events (--progress json), stamped as they arrive by a small driver
+# that starts the command: no tracing, so nothing is slowed down. Plus the CLI's start
+# (`berth version`) and start + project load (`config -q`), timed alone.
+cat >"$WORK/stamp.py" <<'EOF'
+import json, subprocess, sys, time
+out, cmd = sys.argv[1], sys.argv[2:]
+t0 = time.monotonic()
+p = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+events = []
+for line in p.stderr:
+    t = (time.monotonic() - t0) * 1000
+    if line.startswith("{"):
+        e = json.loads(line)
+        events.append([t, e["id"], e["status"]])
+code = p.wait()
+end = (time.monotonic() - t0) * 1000
+if code != 0: sys.exit(f"{' '.join(cmd)}: exit {code}")
+with open(out, "a") as f: f.write(json.dumps({"end": end, "events": events}) + "\n")
+EOF
+stamp() { settle; python3 "$WORK/stamp.py" "$WORK/profile-$1.jsonl" "$BERTH" --progress json -p $PB -f "$F" "${@:2}"; }
+for _ in $(seq 1 "$RUNS"); do
+    for _ in 1 2 3; do
+        t0=${EPOCHREALTIME/./}; "$BERTH" version >/dev/null; record berth "CLI start (berth version)" "$(ms_since "$t0")"
+        t0=${EPOCHREALTIME/./}; b config -q 2>/dev/null; record berth "CLI start + project load (config -q)" "$(ms_since "$t0")"
+    done
+    stamp up up -d && stamp down down && b up -d >/dev/null 2>&1 &&
+        stamp scale up -d --scale worker=20 --no-recreate && stamp down24 down
+done
+
 # ---------------------------------------------------------------- the tables
-python3 - "$WORK" "$RUNS" "$image_note" "$port" <<'EOF'
+unsettled=$(grep -c . "$WORK/unsettled" 2>/dev/null || true); unsettled=${unsettled:-0}
+python3 - "$WORK" "$RUNS" "$image_note" "$port" "$IDLE" "$unsettled" <<'EOF'
 import statistics, sys
-work, runs, image_note, port = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+work, runs, image_note, port, idle, unsettled = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5], int(sys.argv[6])
 times, loads = {}, []
 for line in open(work + "/times.tsv"):
     tool, op, ms, load = line.rstrip("\n").split("\t")
@@ -295,7 +387,8 @@ def cell(tool, op):
 
 print(f"## compose stack: berth vs docker-compose 1.29 vs podman-compose 1.0.3\n")
 print(f"5 services (../shared/bench/peers/compose/docker-compose.yml, port 127.0.0.1:{port}); "
-      f"{runs} interleaved rounds, order rotating; median (min–max) in ms, wall clock; "
+      f"{runs} interleaved rounds, order rotating, each command started once the CPUs had been ≥ {idle} % idle "
+      f"for 100 ms (5 s at most; {unsettled} commands started without that); median (min–max) in ms, wall clock; "
       f"load average during the runs {min(loads):.2f}–{max(loads):.2f}. {image_note}. "
       "\"recorded\" = not measured in this run, taken from the peers' README.\n")
 print("| operation | berth | docker-compose | podman-compose | docker-compose / berth | goal (≥ 10×) |")
@@ -323,4 +416,49 @@ for label, containers, n, r, p, u in rows:
     print(f"| {label} | {c} | {n} | {r} | {r / c:.0f} | {p / c:.0f} | {u / c:.0f} |")
 print("| conmon, podman (recorded: 20 containers) | 20 | 20 | 40000 | 2000 | 410 | 330 |")
 print("| containerd-shim-runc-v2, docker (recorded: 20 containers) | 20 | 20 | 264000 | 13200 | 3000 | 2400 |")
+
+# Where berth's time goes: phases from the stamped progress events of each command.
+import json
+def med(xs): return f"{statistics.median(xs):.1f}" if xs else "—"
+PAIRS = {"Created": "Creating", "Started": "Starting", "Stopped": "Stopping", "Removed": "Removing"}
+VERB = {"Creating": "create", "Starting": "start", "Stopping": "stop", "Removing": "remove"}
+def phases(op):
+    out = {}
+    def add(k, v): out.setdefault(k, []).append(v)
+    for line in open(f"{work}/profile-{op}.jsonl"):
+        run = json.loads(line)
+        ev, end = run["events"], run["end"]
+        if not ev: continue
+        at = {}
+        for t, ident, status in ev: at.setdefault((ident, status), t)
+        add("until the first event (CLI start, project load, image resolve, plan)", ev[0][0])
+        for (ident, status), t in at.items():
+            kind = ident.split(" ")[0]
+            if status in PAIRS and (ident, PAIRS[status]) in at:
+                add(f"{kind.lower()}: {VERB[PAIRS[status]]}" + (", each" if kind == "Container" else ""), t - at[(ident, PAIRS[status])])
+        starts = sorted((t, ident) for (ident, status), t in at.items() if status == "Starting")
+        if op == "up" and starts and (starts[0][1], "Started") in at:   # up from empty: no supervisor yet
+            add("first container start (incl. starting the supervisor)", at[(starts[0][1], "Started")] - starts[0][0])
+        box = [t for (ident, status), t in at.items() if ident.startswith("Container")]
+        if box: add("all containers: first to last event", max(box) - min(box))
+        add("after the last event until the command exits", end - ev[-1][0])
+        add("total", end)
+    return out
+print("\n## where berth's time goes (ms, medians over the runs — per container: median (max) over containers and runs; "
+      "from berth's own progress events, stamped as they arrive)\n")
+cli = times.get(("berth", "CLI start (berth version)"), [])
+load = times.get(("berth", "CLI start + project load (config -q)"), [])
+print(f"CLI start alone (`berth version`): {med(cli)} ms; CLI start + project load (`berth config -q`): {med(load)} ms.\n")
+cols = [("up", "up (5)"), ("down", "down (5)"), ("scale", "scale (+19)"), ("down24", "down (24)")]
+data = {op: phases(op) for op, _ in cols}
+keys = []
+for op, _ in cols:
+    for k in data[op]:
+        if k not in keys: keys.append(k)
+order = lambda k: (k == "total", k.startswith("after"), k.startswith("all"), not k.startswith("until"))
+print("| phase | " + " | ".join(label for _, label in cols) + " |")
+print("|---|" + "---:|" * len(cols))
+for k in sorted(keys, key=order):
+    each = lambda xs: f"{med(xs)} (max {max(xs):.1f})" if xs and k.endswith(", each") else med(xs)
+    print(f"| {k} | " + " | ".join(each(data[op].get(k, [])) for op, _ in cols) + " |")
 EOF
