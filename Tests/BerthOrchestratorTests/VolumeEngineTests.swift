@@ -108,8 +108,14 @@ struct VolumeEngineTests {
         }
         #expect(try run("echo kept > /data/file; sync; echo written") == (0, "written\n"))
         // A container that crashes (SIGKILL) after writing loses nothing either.
-        let crasher = try f.createWithStorage(compose("echo more >> /data/file; sync; exec sleep 1000"))
+        // It tells through a FIFO in the volume that it wrote, so the kill never comes first.
+        let data = f.base + "/root/volumes/\(f.project)_data/_data"
+        #expect(mkfifo(data + "/written", 0o600) == 0)
+        let written = open(data + "/written", O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        defer { close(written); unlink(data + "/written") }
+        let crasher = try f.createWithStorage(compose("echo more >> /data/file; sync; echo > /data/written; exec sleep 1000"))
         let started = try f.engine.start(crasher.id)
+        #expect(ContainerEngine.waitReadable(written, milliseconds: 30_000))
         kill(started.pid ?? 0, SIGKILL)
         #expect(f.waitForExit(crasher.id).exitCode == 137)
         try f.removeAll()
