@@ -111,16 +111,19 @@ public struct NetworkManager: Sendable {
         }
     }
 
-    /// Creates the bridge of a stored network if the host lost it (after a reboot), so a
-    /// restarted supervisor can call this for every network it uses.
+    /// Creates the bridge of a stored network if the host lost it (after a reboot).
     public func restore(name: String) throws {
-        try store.locked {
-            let record = try load(name)
-            let netlink = try RouteNetlink()
-            if try netlink.link(name: record.bridge) == nil {
-                try createBridge(record, netlink: netlink)
-                try syncFirewall(records: try store.all())
-            }
+        try store.locked { try restoreBridgeIfLost(try load(name)) }
+    }
+
+    /// Under the store lock: the bridge and firewall rules of `record` again if the host lost
+    /// them (a reboot takes both; the record on disk survives), so the first attach after a
+    /// reboot finds its network whole.
+    private func restoreBridgeIfLost(_ record: NetworkRecord) throws {
+        let netlink = try RouteNetlink()
+        if try netlink.link(name: record.bridge) == nil {
+            try createBridge(record, netlink: netlink)
+            try syncFirewall(records: try store.all())
         }
     }
 
@@ -213,6 +216,7 @@ public struct NetworkManager: Sendable {
             if record.endpoints[request.container] != nil {
                 throw NetworkError(.exists, "container \(request.container) is already attached to network \(name)")
             }
+            try restoreBridgeIfLost(record)
             var allocator = record.allocator
             let address = try allocator.allocate(request.ipv4Address, network: name)
             let endpoint = Endpoint(
@@ -250,7 +254,7 @@ public struct NetworkManager: Sendable {
     private func plumb(_ endpoint: Endpoint, record: NetworkRecord, namespace: NetworkNamespace, interface: String?) throws -> String {
         let host = try RouteNetlink()
         guard let bridge = try host.linkIndex(name: record.bridge) else {
-            throw NetworkError(.notFound, "bridge \(record.bridge) of network \(record.name) is missing: run the network's restore (berth up) or recreate it")
+            throw NetworkError(.notFound, "bridge \(record.bridge) of network \(record.name) vanished while \(endpoint.container) was being attached (deleted by hand?): run the command again")
         }
         let inside = RouteNetlink(transport: try NetlinkSocket(namespace: namespace))
         let existing = try inside.links()
