@@ -18,12 +18,15 @@ public struct EngineError: Error, Sendable, Equatable, CustomStringConvertible {
 /// monitor by pid + start time, or the exit report if it has ended meanwhile.
 public struct ContainerEngine: Sendable {
     public let store: ContainerStore
+    /// The persistent root (`/var/lib/berth`); containers are under `store`.
+    public let root: String
     public let runRoot: String
     /// The `berth-runtime` binary (next to `berth` when installed).
     public let runtimeBinary: String
 
     public init(root: String, runRoot: String, runtimeBinary: String) {
         store = ContainerStore(root: root)
+        self.root = root
         self.runRoot = runRoot
         self.runtimeBinary = runtimeBinary
     }
@@ -162,9 +165,12 @@ public struct ContainerEngine: Sendable {
     /// Removes a container that is not running.
     public func remove(_ id: String) throws {
         let state = try observe(id)
+        let record = try store.record(id)
         if state.status == .running {
-            throw EngineError("container \(try store.record(id).name) is running: stop it first")
+            throw EngineError("container \(record.name) is running: stop it first")
         }
+        // A monitor that was SIGKILLed left its runtime state and cgroup behind.
+        try ContainerLeftovers.reclaim(runRoot: runRoot, project: record.project, name: record.name)
         try store.remove(id)
     }
 

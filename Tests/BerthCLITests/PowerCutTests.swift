@@ -62,6 +62,49 @@ struct PowerCutTests {
         #expect(left == [])
     }
 
+    /// A volume with its own file system (driver_opts) is held by its users' monitors; when a
+    /// monitor is SIGKILLed with its container, the supervisor sees the monitor end and
+    /// unmounts what nobody holds any more.
+    @Test func theSupervisorReleasesAVolumeWhoseUsersWereKilled() throws {
+        let stack = try StackFixture("""
+            services:
+              app:
+                image: busybox
+                command: [sleep, "1000"]
+                volumes: [scratch:/scratch]
+            volumes:
+              scratch:
+                driver_opts: {type: tmpfs, device: tmpfs, o: size=1m}
+
+            """)
+        let p = stack.project
+        let data = stack.root + "/volumes/\(p)_scratch/_data"
+        let mounts = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC)
+        defer { close(mounts) }
+        func mounted() -> Bool {
+            ((try? FS.readString("/proc/self/mountinfo")) ?? "").split(separator: "\n").contains { $0.split(separator: " ").dropFirst(4).first == Substring(data) }
+        }
+        #expect(try stack.run(["up", "-d"]).code == 0)
+        #expect(mounted())
+        let monitor = try #require(try stack.container("app").state.monitorPid)
+        let identities = ([monitor] + Self.processes(inCgroupsOf: p)).compactMap { ProcessIdentity.of($0) }
+        for identity in identities { kill(identity.pid, SIGKILL) }
+        // The mount table changing wakes poll (POLLPRI); up to 30 s for the supervisor's sweep.
+        var rounds = 0
+        while mounted() && rounds < 300 {
+            var entry = pollfd(fd: mounts, events: Int16(POLLPRI), revents: 0)
+            _ = poll(&entry, 1, 100)
+            _ = lseek(mounts, 0, SEEK_SET)
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while read(mounts, &buffer, buffer.count) > 0 {}
+            rounds += 1
+        }
+        #expect(!mounted(), "the supervisor unmounts the tmpfs once its only user is gone")
+        let (down, left) = try stack.close()
+        #expect(down.code == 0, "\(down.stderr)")
+        #expect(left == [])
+    }
+
     /// The processes whose cgroup is under `berth/<project>/` (the containers').
     static func processes(inCgroupsOf project: String) -> [Int32] {
         let pids = (try? FS.listDirectory("/proc"))?.compactMap { Int32($0) } ?? []

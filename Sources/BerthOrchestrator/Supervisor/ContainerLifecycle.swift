@@ -226,6 +226,9 @@ public final class ContainerLifecycle: @unchecked Sendable {
         }
         prober.untrack(id)
         if let record = try? engine.store.record(id) { releaseNetwork(record.name, id: id) }
+        // A monitor killed before its container ended could not give back its share of a
+        // volume's own file system (driver_opts); the sweep unmounts what nobody holds.
+        VolumeStore(root: engine.root).releaseUnusedMounts()
         changes.notify()
     }
 
@@ -263,6 +266,7 @@ public final class ContainerLifecycle: @unchecked Sendable {
             }
             watch(record.id, state)
         }
+        VolumeStore(root: engine.root).releaseUnusedMounts()
         return log
     }
 
