@@ -54,16 +54,21 @@ public struct LaunchConfig: Codable, Sendable, Equatable {
     /// The health check the supervisor runs (the service's `healthcheck:` over the image's
     /// `HEALTHCHECK`); nil: none.
     public var healthcheck: HealthConfig?
+    /// `links:` and `external_links:` aliases, alias → the service or container name they
+    /// stand for; answered by the embedded DNS server to this container only, as Docker's.
+    public var links: [String: String]? = nil
 
     public var portRequests: [PortRequest] {
-        get throws {
-            try ports.map { port in
-                let published: String? = port.hostPortLow.map { low in
-                    let high = port.hostPortHigh ?? low
-                    return high == low ? "\(low)" : "\(low)-\(high)"
-                }
-                return try PortRequest(hostIP: port.hostIP, published: published, target: port.containerPort, protocol: port.proto)
+        get throws { try Self.portRequests(ports) }
+    }
+
+    static func portRequests(_ ports: [Port]) throws -> [PortRequest] {
+        try ports.map { port in
+            let published: String? = port.hostPortLow.map { low in
+                let high = port.hostPortHigh ?? low
+                return high == low ? "\(low)" : "\(low)-\(high)"
             }
+            return try PortRequest(hostIP: port.hostIP, published: published, target: port.containerPort, protocol: port.proto)
         }
     }
 
@@ -101,8 +106,6 @@ extension LaunchConfig {
                 if let address = config?.ipv4_address, IPv4Address(address) == nil {
                     throw fail("networks.\(entry.key).ipv4_address", "\"\(address)\" is not an IPv4 address")
                 }
-                // `links: [db:database]` aliases are scoped to the linking container in Docker;
-                // berth's DNS has no per-client names yet, so only the service names resolve.
                 let aliases = [name] + (config?.aliases ?? [])
                 let attachment = Attachment(
                     network: network.name ?? "\(project.name)_\(entry.key)", aliases: aliases,
@@ -134,10 +137,7 @@ extension LaunchConfig {
             ports.append(Port(hostIP: port.host_ip, hostPortLow: low, hostPortHigh: high, containerPort: port.target, proto: proto))
         }
         do {
-            _ = try LaunchConfig(
-                service: name, networkMode: mode, networks: [], ports: ports, extraHosts: [], dns: [], dnsSearch: [], dnsOptions: [],
-                hostname: hostname
-            ).portRequests
+            _ = try portRequests(ports)
         } catch {
             throw fail("ports", "\(error)")
         }
@@ -150,7 +150,19 @@ extension LaunchConfig {
             service: name, networkMode: mode, networks: attachments.map(\.attachment), ports: ports, extraHosts: extraHosts,
             dns: service.dns ?? [], dnsSearch: service.dns_search ?? [], dnsOptions: service.dns_opt ?? [],
             hostname: hostname, domainname: service.domainname,
-            healthcheck: try HealthConfig.resolve(service: name, service.healthcheck, image: image?.healthcheck, imageShell: image?.shell))
+            healthcheck: try HealthConfig.resolve(service: name, service.healthcheck, image: image?.healthcheck, imageShell: image?.shell),
+            links: linkAliases(service))
+    }
+
+    /// `links: [db:database]` / `external_links: [c:alias]` → alias → target (a bare
+    /// `db` adds nothing: the service's own name resolves already).
+    static func linkAliases(_ service: Service) -> [String: String]? {
+        var aliases: [String: String] = [:]
+        for link in (service.links ?? []) + (service.external_links ?? []) {
+            let parts = link.split(separator: ":", maxSplits: 1).map(String.init)
+            if parts.count == 2, !parts[1].isEmpty, parts[1] != parts[0] { aliases[parts[1]] = parts[0] }
+        }
+        return aliases.isEmpty ? nil : aliases
     }
 
     static let fileName = "launch.json"

@@ -161,13 +161,17 @@ public final class ContainerLifecycle: @unchecked Sendable {
                 container: name, namespace: namespace, ipv4Address: address, macAddress: mac, aliases: attachment.aliases,
                 ports: index == 0 ? reservation.bindings : [], interface: attachment.interface))
             let network = try networks.inspect(name: attachment.network)
-            if !launch.dns.isEmpty {
-                dnsRecords.setUpstreams(client: endpoint.address, launch.dns.compactMap { IPv4Address($0).map { DNSUpstream(address: $0) } })
-            }
+            setDNSClient(endpoint.address, launch)
             try listenForDNS(on: network)
             out.append((network, endpoint))
         }
         return out
+    }
+
+    /// The container's own `dns:` servers and `links:` aliases, for queries from `address`.
+    private func setDNSClient(_ address: IPv4Address, _ launch: LaunchConfig) {
+        let upstreams = launch.dns.isEmpty ? nil : launch.dns.compactMap { IPv4Address($0).map { DNSUpstream(address: $0) } }
+        dnsRecords.setClient(address, upstreams: upstreams, links: launch.links ?? [:])
     }
 
     /// The embedded DNS server answers on each network's gateway address, port 53.
@@ -193,7 +197,8 @@ public final class ContainerLifecycle: @unchecked Sendable {
     func releaseNetwork(_ name: String, id: String) {
         dnsRecords.remove(container: name)
         if let reservation = lock.withLock({ reservations.removeValue(forKey: id) }) { reservation.release() }
-        for (network, _) in (try? networks.endpoints(container: name)) ?? [] {
+        for (network, endpoint) in (try? networks.endpoints(container: name)) ?? [] {
+            dnsRecords.removeClient(endpoint.address)
             try? networks.detach(network: network.name, container: name, deleteLink: false)
         }
         try? networks.removeNamespace(container: name)
@@ -256,12 +261,14 @@ public final class ContainerLifecycle: @unchecked Sendable {
                 }
             }
             var ready = true
-            if let config = (try? LaunchConfig.load(directory: engine.store.path(record.id)))?.healthcheck, let startedAt = state.startedAt {
+            let launch = try? LaunchConfig.load(directory: engine.store.path(record.id))
+            if let config = launch?.healthcheck, let startedAt = state.startedAt {
                 let status = prober.track(.init(id: record.id, name: record.name, config: config, startedAt: startedAt), restore: true)
                 ready = status == .healthy
             }
             for (network, endpoint) in endpoints {
                 dnsRecords.set(network: network.name, container: record.name, address: endpoint.address, names: endpoint.aliases, ready: ready)
+                if let launch { setDNSClient(endpoint.address, launch) }
                 do { try listenForDNS(on: network) } catch { log.append("\(error)") }
             }
             watch(record.id, state)
