@@ -103,6 +103,9 @@ extension LaunchConfig {
                     throw fail("networks.\(entry.key)", "the project declares no network \"\(entry.key)\"; add it under the top-level networks:")
                 }
                 let config = entry.value
+                if config?.ipv6_address != nil {
+                    throw fail("networks.\(entry.key).ipv6_address", "IPv6 is not supported: berth's networks are IPv4 only; remove it")
+                }
                 if let address = config?.ipv4_address, IPv4Address(address) == nil {
                     throw fail("networks.\(entry.key).ipv4_address", "\"\(address)\" is not an IPv4 address")
                 }
