@@ -90,14 +90,13 @@ struct PowerCutTests {
         let identities = ([monitor] + Self.processes(inCgroupsOf: p)).compactMap { ProcessIdentity.of($0) }
         for identity in identities { kill(identity.pid, SIGKILL) }
         // The mount table changing wakes poll (POLLPRI); up to 30 s for the supervisor's sweep.
-        var rounds = 0
-        while mounted() && rounds < 300 {
+        let deadline = Clock.monotonicNanoseconds() + 30_000_000_000
+        while mounted() && Clock.monotonicNanoseconds() < deadline {
             var entry = pollfd(fd: mounts, events: Int16(POLLPRI), revents: 0)
-            _ = poll(&entry, 1, 100)
+            _ = poll(&entry, 1, Int32(max(1, (deadline - Clock.monotonicNanoseconds()) / 1_000_000)))
             _ = lseek(mounts, 0, SEEK_SET)
             var buffer = [UInt8](repeating: 0, count: 4096)
             while read(mounts, &buffer, buffer.count) > 0 {}
-            rounds += 1
         }
         #expect(!mounted(), "the supervisor unmounts the tmpfs once its only user is gone")
         let (down, left) = try stack.close()

@@ -121,14 +121,25 @@ public struct NetworkManager: Sendable {
     /// reboot finds its network whole.
     private func restoreBridgeIfLost(_ record: NetworkRecord) throws {
         let netlink = try RouteNetlink()
-        if try netlink.link(name: record.bridge) == nil {
+        guard let index = try netlink.linkIndex(name: record.bridge) else {
             try createBridge(record, netlink: netlink)
             try syncFirewall(records: try store.all())
+            return
+        }
+        // Bridges made before berth gave them an address of their own get one now.
+        if (try? FS.readString("/sys/class/net/\(record.bridge)/addr_assign_type"))?.hasPrefix("3") == false {
+            try netlink.setLink(index: index, mac: Self.bridgeMAC(record))
         }
     }
 
+    /// The bridge's own MAC: derived from its gateway address as containers' are from theirs
+    /// (so unique on the network). Without one, a bridge takes its lowest port's MAC and
+    /// changes it when that container goes: its neighbours keep the old one in their ARP
+    /// cache and cannot reach the gateway (DNS, egress) until it expires.
+    static func bridgeMAC(_ record: NetworkRecord) -> MACAddress { MACAddress(derivedFrom: record.gateway) }
+
     private func createBridge(_ record: NetworkRecord, netlink: RouteNetlink) throws {
-        try netlink.createBridge(name: record.bridge, mtu: record.mtu)
+        try netlink.createBridge(name: record.bridge, mtu: record.mtu, mac: Self.bridgeMAC(record))
         guard let index = try netlink.linkIndex(name: record.bridge) else {
             throw NetworkError(.system, "bridge \(record.bridge) vanished right after it was created")
         }
