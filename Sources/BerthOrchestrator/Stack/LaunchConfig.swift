@@ -54,6 +54,11 @@ public struct LaunchConfig: Codable, Sendable, Equatable {
     /// The health check the supervisor runs (the service's `healthcheck:` over the image's
     /// `HEALTHCHECK`); nil: none.
     public var healthcheck: HealthConfig?
+    /// When the supervisor starts it again after it ended by itself; nil: never.
+    public var restart: RestartPolicy?
+    /// What the supervisor does when the health check turns it unhealthy (`x-berth`);
+    /// nil: nothing.
+    public var onUnhealthy: BerthExtension.UnhealthyAction?
 
     public var portRequests: [PortRequest] {
         get throws {
@@ -150,7 +155,8 @@ extension LaunchConfig {
             service: name, networkMode: mode, networks: attachments.map(\.attachment), ports: ports, extraHosts: extraHosts,
             dns: service.dns ?? [], dnsSearch: service.dns_search ?? [], dnsOptions: service.dns_opt ?? [],
             hostname: hostname, domainname: service.domainname,
-            healthcheck: try HealthConfig.resolve(service: name, service.healthcheck, image: image?.healthcheck, imageShell: image?.shell))
+            healthcheck: try HealthConfig.resolve(service: name, service.healthcheck, image: image?.healthcheck, imageShell: image?.shell),
+            restart: try RestartPolicy.of(service: name, service), onUnhealthy: try BerthExtension.of(service: name, service).action)
     }
 
     static let fileName = "launch.json"
