@@ -267,11 +267,17 @@ public final class ContainerLifecycle: @unchecked Sendable {
         onWatchChange()
     }
 
-    /// A watched monitor ended: record the exit and release the network.
+    /// A watched monitor ended: record the exit, release the network, and let the restart
+    /// policy decide.
     public func monitorEnded(_ id: String) {
         let containerLock = containerLock(id)
         containerLock.lock()
         defer { containerLock.unlock() }
+        monitorEndedLocked(id)
+    }
+
+    /// `monitorEnded` under the container's lock.
+    func monitorEndedLocked(_ id: String) {
         guard let state = try? engine.observe(id), state.status != .running else { return }
         if let fd = lock.withLock({ watched.removeValue(forKey: id) }) { close(fd) }
         if let pid = state.monitorPid {
@@ -348,9 +354,10 @@ public final class ContainerLifecycle: @unchecked Sendable {
             containerLock.unlock()
             throw error
         }
-        containerLock.unlock()
-        monitorEnded(id)
+        // Still under the lock: a restart the end schedules waits until `stop` is logged.
+        monitorEndedLocked(id)
         if wasRunning, let record { events.record("stop", record) }
+        containerLock.unlock()
         return state
     }
 
