@@ -125,7 +125,31 @@ public struct ContainerStore: Sendable {
     }
 
     public func save(_ state: ContainerState, for id: String) throws {
-        try FS.writeAtomically(path(id) + "/state.json", Self.encode(state), mode: 0o600)
+        try withStateLock(id) { try FS.writeAtomically(path(id) + "/state.json", Self.encode(state), mode: 0o600) }
+    }
+
+    /// Reads, changes and writes the state under the container's state lock: the supervisor
+    /// and CLIs (which record an exit they observe) never undo each other's writes. `change`
+    /// returns false to leave the file alone. Returns the state as it is afterwards.
+    @discardableResult
+    public func modifyState(_ id: String, _ change: (inout ContainerState) throws -> Bool) throws -> ContainerState {
+        try withStateLock(id) {
+            var state = self.state(id)
+            if try change(&state) {
+                try FS.writeAtomically(path(id) + "/state.json", Self.encode(state), mode: 0o600)
+            }
+            return state
+        }
+    }
+
+    /// An exclusive flock on the container's directory for the duration of `body`.
+    private func withStateLock<T>(_ id: String, _ body: () throws -> T) throws -> T {
+        let directory = path(id)
+        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw SystemError("open", path: directory, errno: errno) }
+        defer { close(fd) }
+        while flock(fd, LOCK_EX) != 0 && errno == EINTR {}
+        return try body()
     }
 
     func exitReport(_ id: String) -> ExitReport? {

@@ -47,6 +47,7 @@ enum LogsCommand {
 
         let scope = try ProjectScope(invocation, services: services)
         try scope.checkServices(services)
+        scope.wakeSupervisor(invocation)
         if let project = scope.project, services.isEmpty {
             services = project.services.entries.filter { $0.value.attach ?? true }.map(\.key)
         }

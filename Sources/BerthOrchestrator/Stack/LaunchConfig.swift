@@ -54,6 +54,11 @@ public struct LaunchConfig: Codable, Sendable, Equatable {
     /// The health check the supervisor runs (the service's `healthcheck:` over the image's
     /// `HEALTHCHECK`); nil: none.
     public var healthcheck: HealthConfig?
+    /// When the supervisor starts it again after it ended by itself; nil: never.
+    public var restart: RestartPolicy?
+    /// What the supervisor does when the health check turns it unhealthy (`x-berth`);
+    /// nil: nothing.
+    public var onUnhealthy: BerthExtension.UnhealthyAction?
     /// `links:` and `external_links:` aliases, alias → the service or container name they
     /// stand for; answered by the embedded DNS server to this container only, as Docker's.
     public var links: [String: String]? = nil
@@ -154,6 +159,7 @@ extension LaunchConfig {
             dns: service.dns ?? [], dnsSearch: service.dns_search ?? [], dnsOptions: service.dns_opt ?? [],
             hostname: hostname, domainname: service.domainname,
             healthcheck: try HealthConfig.resolve(service: name, service.healthcheck, image: image?.healthcheck, imageShell: image?.shell),
+            restart: try RestartPolicy.of(service: name, service), onUnhealthy: try BerthExtension.of(service: name, service).action,
             links: linkAliases(service))
     }
 
