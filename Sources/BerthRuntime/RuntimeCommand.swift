@@ -108,6 +108,9 @@ public enum RuntimeCommand {
         if verb == "exec" {
             return runExec(Array(arguments.dropFirst()))
         }
+        if verb == "probe" {
+            return NativeProbe.run(Array(arguments.dropFirst()))
+        }
         guard verb == "run" else {
             writeStderr("Error: unknown runtime command \"\(verb)\"; use run or exec (see berth runtime --help)\n")
             return 64
