@@ -11,7 +11,7 @@ enum KubeCommand {
         name: "kube",
         abstract: "Run Kubernetes manifests, or write Kubernetes manifests for the project.",
         discussion: "kube play runs Pods, Deployments, ReplicaSets, Services, ConfigMaps, Secrets and PersistentVolumeClaims as a berth project on this machine; kube down removes it; kube generate writes the Compose project as Kubernetes YAML. Whatever a translation cannot carry over is listed on stderr, one line each.",
-        subcommands: [KubePlayCommand.spec, KubeDownCommand.spec])
+        subcommands: [KubeGenerateCommand.spec, KubePlayCommand.spec, KubeDownCommand.spec])
 
     /// The manifest files of the command line (`-` reads standard input).
     static func files(_ invocation: Invocation) throws -> [KubePlay.File] {
@@ -41,6 +41,30 @@ enum KubeCommand {
             for warning in result.warnings { invocation.console.err("WARN[0000] \(warning)\n") }
         }
         return result
+    }
+}
+
+enum KubeGenerateCommand {
+    static let spec = CommandSpec(
+        name: "generate", arguments: "[SERVICE...]",
+        abstract: "Write Kubernetes YAML for the Compose project.",
+        discussion: """
+            Writes the project (or the named services and what they depend on) as Kubernetes objects on stdout: a Deployment per service with its replicas, a Service named after it for the ports it publishes or exposes (and one per network alias), a PersistentVolumeClaim per named volume (1Gi: Compose gives no size), a ConfigMap per config and a Secret per secret, mounted where the service has them. The container keeps the image, entrypoint (command) and command (args), environment, working directory, numeric user (securityContext), capabilities, privileges, read-only root, resources (limits and reservations), published ports (hostPort), labels (those that are not valid Kubernetes labels become annotations) and annotations. The health check becomes the readiness probe (and the liveness probe with x-berth: {on-unhealthy: restart}); a start period becomes a startup probe. Every pod is labelled app.kubernetes.io/name=SERVICE and app.kubernetes.io/part-of=PROJECT, which berth kube play reads back as the project name.
+
+            Keys are sorted as kubectl prints them and objects come in a fixed order, so the same project gives the same text. Whatever has no Kubernetes counterpart (depends_on, a restart policy other than always, bind mounts read from the node, ...) is listed on stderr, one line each.
+            """,
+        examples: [
+            ("berth kube generate > app.yaml", "Write the whole project as Kubernetes YAML."),
+            ("berth kube generate web", "Only web and the services it depends on."),
+        ]
+    ) { invocation in
+        let context = try StackContext(invocation, needsFile: true, selectedServices: invocation.arguments)
+        guard let project = context.project else { return 1 }
+        try context.checkServices(invocation.arguments)
+        let result = KubeGenerate.generate(project, services: invocation.arguments, environment: context.environment)
+        for warning in result.warnings { invocation.console.err("WARN[0000] \(warning)\n") }
+        invocation.console.out(result.yaml)
+        return 0
     }
 }
 
