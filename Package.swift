@@ -50,7 +50,7 @@ let package = Package(
         .testTarget(name: "BerthImagesTests", dependencies: ["BerthImages", "BerthSystem", "CBerthSys", "CArchive", "BerthCLI", "BerthRuntime"], swiftSettings: strict),
         .testTarget(name: "BerthKubeTests", dependencies: ["BerthKube", "ComposeSpec"], swiftSettings: strict),
         .testTarget(
-            name: "BerthCLITests", dependencies: ["BerthCLI", "ComposeSpec", "BerthImages", "BerthNetwork", "BerthOrchestrator", "BerthSystem", "BerthTestSupport"],
+            name: "BerthCLITests", dependencies: ["BerthCLI", "ComposeSpec", "BerthImages", "BerthNetwork", "BerthOrchestrator", "BerthSystem", "BerthTestSupport", "BerthKube"],
             swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
