@@ -22,21 +22,8 @@ public struct KubeWarning: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// A translation failure: what, where (file:line:column of the manifest when known) and
-/// what to do about it.
-public struct KubeError: Error, Sendable, Equatable, CustomStringConvertible {
-    public var message: String
-    public var mark: Mark
-
-    public init(_ message: String, at mark: Mark = .none) {
-        self.message = message
-        self.mark = mark
-    }
-
-    public var description: String {
-        let place = mark.description
-        return place.isEmpty ? message : "\(place): \(message)"
-    }
-}
+/// what to do about it — the loader's error type, so the CLI reports both alike.
+typealias KubeError = ComposeError
 
 /// Collects the warnings of one translation, in the order they arise.
 final class KubeReport {

@@ -146,10 +146,7 @@ enum KubeDownCommand {
             }
         }
         board.finish()
-        if context.stack.containers().isEmpty {
-            context.stack.waitForSupervisorExit()
-            try? FS.removeTree(SupervisorPaths(runRoot: invocation.runRoot, project: context.name).directory)
-        }
+        context.awaitSupervisorExit()
         return 0
     }
 }
