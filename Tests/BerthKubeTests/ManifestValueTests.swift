@@ -29,4 +29,16 @@ struct ManifestValueTests {
         }
         #expect(VariableExpansion.escape("echo $(date) $HOME") == "echo $$(date) $HOME")
     }
+
+    @Test func kubernetesNames() {
+        #expect(KubeNames.label("Front_End.v2") == "front-end-v2")
+        #expect(KubeNames.label("9lives") == "x-9lives")
+        #expect(KubeNames.label("--a--") == "a")
+        #expect(KubeNames.label(String(repeating: "a", count: 70)).count == 63)
+        #expect(KubeNames.subdomain("nginx_conf.d") == "nginx-conf.d")
+        #expect(KubeNames.subdomain("9.x") == "9.x")
+        #expect(KubeNames.dataKey("app config/1") == "app-config-1")
+        #expect(KubeNames.isLabelValue("frontend") && KubeNames.isLabelValue("") && !KubeNames.isLabelValue("two words"))
+        #expect(KubeNames.isLabelKey("app.kubernetes.io/name") && KubeNames.isLabelKey("tier") && !KubeNames.isLabelKey("a/b/c"))
+    }
 }

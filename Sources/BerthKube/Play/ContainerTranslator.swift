@@ -12,6 +12,7 @@ struct ContainerPort: Equatable {
 /// What a pod gives each of its containers: restart policy, grace period, security defaults,
 /// name resolution, labels.
 struct PodDefaults {
+    var replicas = 1
     var restart = "always"
     var gracePeriod: Int64 = 30
     var runAsUser: Int64?
@@ -82,8 +83,14 @@ struct ContainerTranslator {
                 port.warn("protocol", "\(proto) is not supported (TCP and UDP are): port \(number) left out")
                 continue
             }
-            let hostPort = try port.int("hostPort")
-            if let hostPort, !(1...65535).contains(hostPort) { throw port.error("hostPort", "\(hostPort) is not a port number") }
+            var hostPort = try port.int("hostPort")
+            if let published = hostPort {
+                guard (1...65535).contains(published) else { throw port.error("hostPort", "\(published) is not a port number") }
+                if defaults.replicas > 1 {
+                    port.warn("hostPort", "\(published) is not published: one host port reaches one container, and there are \(defaults.replicas) replicas")
+                    hostPort = nil
+                }
+            }
             out.append(ContainerPort(
                 name: try port.string("name"), port: number, proto: proto.lowercased(), hostPort: hostPort, hostIP: try port.string("hostIP")))
         }

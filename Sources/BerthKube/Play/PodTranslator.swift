@@ -146,6 +146,7 @@ struct PodTranslator {
     private func podDefaults() throws(KubeError) -> PodDefaults {
         let spec = workload.spec
         var defaults = PodDefaults()
+        defaults.replicas = workload.replicas
         defaults.labels = workload.labels
         defaults.annotations = workload.annotations
         switch try spec.string("restartPolicy") ?? "Always" {
