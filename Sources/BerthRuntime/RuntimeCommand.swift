@@ -78,6 +78,8 @@ public enum RuntimeCommand {
         var text = """
             Usage: berth runtime run [--rootfs DIR] [OPTIONS] [--] COMMAND [ARG...]
                    berth runtime exec [OPTIONS] NAME [--] COMMAND [ARG...]
+                   berth runtime probe [--project P] [--run-root DIR] NAME -- HTTP-GET URL [HEADER...]
+                   berth runtime probe [--project P] [--run-root DIR] NAME -- TCP-SOCKET HOST:PORT
 
             Run one container in the foreground with berth's embedded runtime and exit with its
             exit code (125: berth failed, 126: command not executable, 127: command not found,
