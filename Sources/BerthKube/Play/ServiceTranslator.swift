@@ -26,7 +26,11 @@ struct ServiceTranslator {
         if let clusterIP = try spec.string("clusterIP"), clusterIP != "None", !clusterIP.isEmpty {
             spec.warn("clusterIP", "\(clusterIP) is not used: the name \(object.name) resolves to the selected pods' addresses")
         }
-        spec.skip("clusterIPs", "ipFamilies", "ipFamilyPolicy", "internalTrafficPolicy", "sessionAffinity")
+        // Cluster plumbing with nothing to do on one machine.
+        spec.skip("clusterIPs", "ipFamilies", "ipFamilyPolicy", "internalTrafficPolicy")
+        if let affinity = try spec.string("sessionAffinity"), affinity != "None" {
+            spec.warn("sessionAffinity", "\(affinity) is not supported: each DNS answer lists the pods in a new order")
+        }
         let selector = try spec.stringMap("selector")
         guard !selector.isEmpty else {
             spec.warn("selector", "a Service without a selector selects no pod: \(object.name) is left out")
