@@ -367,6 +367,14 @@ struct KubePlayTests {
               containers: [{name: c, image: busybox, volumeMounts: [{name: nope, mountPath: /x}]}]
             """) == "app.yaml:5:64: Pod/p: spec.containers[0].volumeMounts[0].name: the pod declares no volume nope; add it under the pod's volumes")
         #expect(failure("kind: Pod\nmetadata: {name: p}\n") == "app.yaml:1:1: Pod object without apiVersion")
+        // Values too large for berth are errors, not crashes.
+        let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: c\n    image: busybox\n"
+        #expect(failure(pod + "    startupProbe: {tcpSocket: {port: 1}, periodSeconds: 99999999999}\n")
+            == "app.yaml:8:57: Pod/p: spec.containers[0].startupProbe.periodSeconds: 99999999999 is more than a year (31536000 seconds)")
+        #expect(failure(pod + "    resources: {limits: {memory: 1e30}}\n")
+            == "app.yaml:8:25: Pod/p: spec.containers[0].resources.limits: 1e30 is not a size such as 64Mi")
+        #expect(try play(pod + "    startupProbe: {tcpSocket: {port: 1}, periodSeconds: 31536000, failureThreshold: 1000000}\n")
+            .project.services["p"]?.healthcheck?.start_period == .seconds(31_536_000))
         #expect(failure("""
             apiVersion: v1
             kind: Pod

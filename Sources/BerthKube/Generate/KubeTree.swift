@@ -28,6 +28,7 @@ enum KubeTree {
 
     /// Seconds for a Kubernetes field: whole, rounded up, at least `minimum`.
     static func seconds(_ duration: ComposeSpec.Duration, minimum: Int64 = 1) -> Int64 {
-        max(minimum, (duration.nanoseconds + 999_999_999) / 1_000_000_000)
+        let whole = duration.nanoseconds / 1_000_000_000
+        return max(minimum, duration.nanoseconds % 1_000_000_000 > 0 ? whole + 1 : whole)
     }
 }

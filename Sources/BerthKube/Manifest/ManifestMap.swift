@@ -66,6 +66,24 @@ final class ManifestMap {
         return number
     }
 
+    /// A number of seconds (probe timings, grace periods), from 0 (or `minimum`) to a year.
+    func seconds(_ key: String, minimum: Int64 = 0) throws(KubeError) -> Int64? {
+        guard let value = try int(key) else { return nil }
+        guard value >= minimum else { throw error(key, "must be \(minimum) or more") }
+        guard value <= Self.maximumSeconds else { throw error(key, "\(value) is more than a year (\(Self.maximumSeconds) seconds)") }
+        return value
+    }
+
+    static let maximumSeconds: Int64 = 365 * 24 * 3600
+
+    /// A size quantity (`64Mi`) in bytes.
+    func bytes(_ key: String, _ text: String) throws(KubeError) -> Int64 {
+        guard let value = Quantity.parse(text), value >= 0, value < 9e18 else {
+            throw error(key, "\(text) is not a size such as 64Mi")
+        }
+        return Int64(value.rounded(.up))
+    }
+
     func bool(_ key: String) throws(KubeError) -> Bool? {
         guard let value = value(key) else { return nil }
         guard case .bool(let flag) = value.resolved else { throw error(key, "must be true or false, not \(value.kindName)") }

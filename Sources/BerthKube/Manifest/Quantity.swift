@@ -35,6 +35,7 @@ enum Quantity {
 
     /// CPUs as Kubernetes writes them: `2`, `500m`.
     static func cpuText(_ cpus: Double) -> String {
+        guard cpus.isFinite, abs(cpus) < 1e12 else { return "\(cpus)" }
         let millis = (cpus * 1000).rounded()
         if millis.truncatingRemainder(dividingBy: 1000) == 0 { return String(Int64(millis / 1000)) }
         return "\(Int64(millis))m"

@@ -104,13 +104,13 @@ struct ContainerTranslator {
             var resource = DeployConfig.Resource()
             var any = false
             for (name, text) in try resources.stringMap(key) {
-                guard let value = Quantity.parse(text), value >= 0 else { throw resources.error(key, "\(name): \(text) is not a quantity") }
                 switch name {
                 case "cpu":
+                    guard let value = Quantity.parse(text), value > 0, value < 1e6 else { throw resources.error(key, "cpu: \(text) is not a CPU quantity such as 500m") }
                     resource.cpus = value
                     any = true
                 case "memory":
-                    resource.memory = ByteSize(bytes: Int64(value.rounded(.up)))
+                    resource.memory = ByteSize(bytes: try resources.bytes(key, text))
                     any = true
                 default:
                     resources.warn("\(key).\(name)", "not supported, ignored")

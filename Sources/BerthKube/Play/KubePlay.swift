@@ -86,7 +86,7 @@ public enum KubePlay {
         }
         guard let spec = try root.map("spec") else { throw KubeError("\(object.subject): spec is required", at: object.mark) }
         let replicas = try spec.int("replicas") ?? 1
-        guard replicas >= 0 else { throw spec.error("replicas", "cannot be negative") }
+        guard (0...Int64(Int32.max)).contains(replicas) else { throw spec.error("replicas", "must be from 0 to \(Int32.max)") }
         guard let template = try spec.map("template") else { throw spec.error("template", "is required") }
         let metadata = try template.map("metadata")
         let labels = try metadata?.stringMap("labels") ?? []

@@ -155,10 +155,7 @@ struct PodTranslator {
         case "Never": defaults.restart = "no"
         case let other: throw spec.error("restartPolicy", "\(other) is not Always, OnFailure or Never")
         }
-        if let grace = try spec.int("terminationGracePeriodSeconds") {
-            guard grace >= 0 else { throw spec.error("terminationGracePeriodSeconds", "cannot be negative") }
-            defaults.gracePeriod = grace
-        }
+        if let grace = try spec.seconds("terminationGracePeriodSeconds") { defaults.gracePeriod = grace }
         defaults.hostNetwork = try spec.bool("hostNetwork") ?? false
         defaults.hostPID = try spec.bool("hostPID") ?? false
         defaults.hostIPC = try spec.bool("hostIPC") ?? false

@@ -61,7 +61,7 @@ struct ProbeTranslator {
             if startup.test != main.test {
                 container.warn("startupProbe", "its check is not run: berth uses its timing only, as the start period of the container's health check")
             }
-            check.start_period = .seconds(startup.initialDelay + startup.failureThreshold * startup.period)
+            check.start_period = .seconds(min(startup.initialDelay + startup.failureThreshold * startup.period, ManifestMap.maximumSeconds))
             check.start_interval = .seconds(startup.period)
         } else {
             // Probe every second until the first success (or one period past the initial
@@ -76,10 +76,11 @@ struct ProbeTranslator {
     private func probe(_ key: String) throws(KubeError) -> Probe? {
         guard let map = try container.map(key) else { return nil }
         var probe = Probe(test: try handler(map))
-        probe.period = try positive(map, "periodSeconds") ?? 10
-        probe.timeout = try positive(map, "timeoutSeconds") ?? 1
-        probe.failureThreshold = try positive(map, "failureThreshold") ?? 3
-        probe.initialDelay = try map.int("initialDelaySeconds") ?? 0
+        probe.period = try map.seconds("periodSeconds", minimum: 1) ?? 10
+        probe.timeout = try map.seconds("timeoutSeconds", minimum: 1) ?? 1
+        probe.failureThreshold = try map.int("failureThreshold") ?? 3
+        guard (1...1_000_000).contains(probe.failureThreshold) else { throw map.error("failureThreshold", "must be from 1 to 1000000") }
+        probe.initialDelay = try map.seconds("initialDelaySeconds") ?? 0
         if let success = try map.int("successThreshold"), success > 1 {
             map.warn("successThreshold", "\(success) is not supported: one success makes the container healthy")
         }
@@ -87,12 +88,6 @@ struct ProbeTranslator {
             map.warn("terminationGracePeriodSeconds", "\(grace) is not supported: the container's stop grace period applies")
         }
         return probe
-    }
-
-    private func positive(_ map: ManifestMap, _ key: String) throws(KubeError) -> Int64? {
-        guard let value = try map.int(key) else { return nil }
-        guard value >= 1 else { throw map.error(key, "must be 1 or more") }
-        return value
     }
 
     private func handler(_ map: ManifestMap) throws(KubeError) -> [String] {

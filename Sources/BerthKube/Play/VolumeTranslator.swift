@@ -56,8 +56,7 @@ struct VolumeTranslator {
             guard medium.isEmpty || medium == "Memory" else { throw empty.error("medium", "\(medium) is not supported; use Memory or leave it out") }
             var limit: Int64?
             if let text = try empty.intOrString("sizeLimit")?.description {
-                guard let bytes = Quantity.parse(text) else { throw empty.error("sizeLimit", "\(text) is not a quantity such as 64Mi") }
-                limit = Int64(bytes.rounded(.up))
+                limit = try empty.bytes("sizeLimit", text)
                 if medium.isEmpty { empty.warn("sizeLimit", "\(text) is not enforced on a disk-backed emptyDir") }
             }
             return .emptyDir(memory: medium == "Memory", sizeLimit: limit)
