@@ -79,6 +79,8 @@ public enum RuntimeCommand {
         var text = """
             Usage: berth runtime run [--rootfs DIR] [OPTIONS] [--] COMMAND [ARG...]
                    berth runtime exec [OPTIONS] NAME [--] COMMAND [ARG...]
+                   berth runtime probe [--project P] [--run-root DIR] NAME -- HTTP-GET URL [HEADER...]
+                   berth runtime probe [--project P] [--run-root DIR] NAME -- TCP-SOCKET HOST:PORT
 
             Run one container in the foreground with berth's embedded runtime and exit with its
             exit code (125: berth failed, 126: command not executable, 127: command not found,
@@ -108,6 +110,9 @@ public enum RuntimeCommand {
         }
         if verb == "exec" {
             return runExec(Array(arguments.dropFirst()))
+        }
+        if verb == "probe" {
+            return NativeProbe.run(Array(arguments.dropFirst()))
         }
         guard verb == "run" else {
             writeStderr("Error: unknown runtime command \"\(verb)\"; use run or exec (see berth runtime --help)\n")

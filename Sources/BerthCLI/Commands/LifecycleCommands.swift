@@ -42,10 +42,7 @@ enum DownCommand {
             }
         }
         board.finish()
-        if context.stack.containers().isEmpty {
-            context.stack.waitForSupervisorExit()
-            try? FS.removeTree(SupervisorPaths(runRoot: invocation.runRoot, project: context.name).directory)
-        }
+        context.awaitSupervisorExit()
         return 0
     }
 }
