@@ -69,7 +69,8 @@ public struct Stack: Sendable {
 
         for level in plan.levels {
             try concurrently(level) { step in
-                for dependency in step.waitFor {
+                // Conditions are about running containers: creating alone waits for none.
+                for dependency in step.waitFor where !options.noStart {
                     try waitFor(dependency, of: step.service, progress: progress, warn: warn)
                 }
                 guard let service = project.services[step.service] else { return }
@@ -118,7 +119,10 @@ public struct Stack: Sendable {
             if options.noStart { return }
             try start(record.id, name: name, progress: progress)
         case .keep(let name):
-            progress(.init(.container, name, "Running", .done))
+            // Without starting (create, a foreground up's create phase), a kept container may
+            // be stopped: Compose shows it as Created then.
+            let stopped = options.noStart && existing[name].map { (try? engine.observe($0.id))?.status != .running } ?? false
+            progress(.init(.container, name, stopped ? "Created" : "Running", .done))
         case .restart(let name):
             guard let record = existing[name] else { return }
             progress(.init(.container, name, "Restarting", .working))
