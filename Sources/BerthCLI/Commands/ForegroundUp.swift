@@ -146,7 +146,7 @@ final class ForegroundUp: @unchecked Sendable {
         defer {
             streamer.stop()
             streaming.wait()
-            stopBoard.finish()
+            if state.withLock({ $0.muted }) { stopBoard.finish() }
         }
 
         // A Ctrl-C during the create phase: nothing is started.
