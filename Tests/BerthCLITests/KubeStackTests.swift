@@ -160,9 +160,8 @@ struct KubeStackTests {
         #expect(play.stderr.contains(" Container \(p)-web-1  Healthy\n"), "\(play.stderr)")
 
         let logs = try LiveProcess(
-            ["/usr/bin/env", "-C", stack.directory, berthBinary, "logs", "-f", "--no-log-prefix", "worker"], environment: stack.environment,
-            watchStdout: true)
-        try logs.waitForStderr(containing: "web answered\n")
+            ["/usr/bin/env", "-C", stack.directory, berthBinary, "logs", "-f", "--no-log-prefix", "worker"], environment: stack.environment)
+        try logs.waitForStdout(containing: "web answered\n")
         let page = try #require(StackFixture.httpGet(port: port, path: "/index.html"))
         #expect(page.hasPrefix("<p>written at ") && page.hasSuffix(", served by web</p>\n"), "\(page)")
         let ps = try stack.run(["ps", "--format", "{{.Name}} {{.State}} {{.Health}} {{.Ports}}"])

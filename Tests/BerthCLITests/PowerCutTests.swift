@@ -26,10 +26,9 @@ struct PowerCutTests {
         let up = try stack.run(["up", "-d"])
         #expect(up.code == 0, "\(up.stderr)")
         let logs = try LiveProcess(
-            ["/usr/bin/env", "-C", stack.directory, berthBinary, "logs", "-f", "--no-log-prefix"], environment: stack.environment,
-            watchStdout: true)
-        try logs.waitForStderr(containing: "a wrote twenty\n")
-        try logs.waitForStderr(containing: "b wrote twenty\n")
+            ["/usr/bin/env", "-C", stack.directory, berthBinary, "logs", "-f", "--no-log-prefix"], environment: stack.environment)
+        try logs.waitForStdout(containing: "a wrote twenty\n")
+        try logs.waitForStdout(containing: "b wrote twenty\n")
 
         // The cut: every process of the project at once — supervisor, monitors, containers.
         var victims = try ["a", "b"].compactMap { try stack.container($0).state.monitorPid }

@@ -108,7 +108,7 @@ struct RestartStackTests {
         #expect(up.code == 0, "\(up.stderr)")
         let since = LogTime.now().description
         let events = try LiveProcess(
-            ["/usr/bin/env", "-C", stack.directory, berthBinary, "events", "--json", "--since", since], environment: stack.environment, watchStdout: true)
+            ["/usr/bin/env", "-C", stack.directory, berthBinary, "events", "--json", "--since", since], environment: stack.environment)
         defer {
             events.kill(SIGKILL)
             _ = events.wait()
@@ -116,18 +116,18 @@ struct RestartStackTests {
         let before = try stack.container("web")
         #expect(try stack.run(["exec", "-T", "web", "rm", "/tmp/ok"]).code == 0)
         // Unhealthy, stopped, started again, healthy again (the command makes /tmp/ok anew).
-        try events.waitForStderr(containing: #""action":"health_status: healthy""#)
+        try events.waitForStdout(containing: #""action":"health_status: healthy""#)
         let after = try stack.container("web")
         #expect(after.state.startedAt != before.state.startedAt)
         #expect(stack.engine.store.restartRecord(after.record.id).tracker.count == 1)
-        let actions = events.stderr.split(separator: "\n").compactMap { line -> String? in
+        let actions = events.stdout.split(separator: "\n").compactMap { line -> String? in
             guard let data = String(line).data(using: .utf8), let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return nil }
             #expect(object["type"] as? String == "container")
             #expect(object["service"] as? String == "web")
             return object["action"] as? String
         }
         #expect(actions == ["health_status: unhealthy", "kill", "die", "stop", "start", "health_status: healthy"])
-        #expect(events.stderr.contains(#""exitCode":"137""#))
+        #expect(events.stdout.contains(#""exitCode":"137""#))
 
         let (down, left) = try stack.close()
         #expect(down.code == 0, "\(down.stderr)")

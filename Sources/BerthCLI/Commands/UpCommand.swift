@@ -1,4 +1,5 @@
 import BerthOrchestrator
+import BerthSystem
 import ComposeSpec
 import Foundation
 
@@ -25,25 +26,28 @@ enum UpCommand {
 
             A dependency with condition: service_healthy is waited for until its containers' healthchecks pass; if one turns unhealthy or exits, up fails ("dependency failed to start: container X is unhealthy"), unless the dependency has required: false (then a warning, and the dependent starts anyway).
 
-            With --wait, up returns once every container is running, or healthy where it has a healthcheck (and services others depend on with service_completed_successfully have exited 0); a container that exits or turns unhealthy makes it fail, as does --wait-timeout.
+            Without -d, up attaches: it prints "Attaching to web-1, worker-1", then every line the attached containers write, behind the container's name (web-1  | hello; colours when standard output is a terminal), what they write to stderr on stderr, and "web-1 exited with code 0" when one ends. It returns once every watched container has exited for good (those of the services named on the command line, else the attached ones), with status 0. By default the services brought up are attached (not their dependencies, unless --attach-dependencies; not a service with attach: false); --attach and --no-attach choose.
 
-            berth runs the stack detached: give -d or --wait (then follow it with berth logs -f). Attaching to the containers' output is not there yet.
+            Ctrl-C (SIGINT) or SIGTERM prints "Gracefully stopping... (press Ctrl+C again to force)" and stops the services as berth stop does: the containers are kept (berth start runs them again), and up exits 130 after "canceled". A second Ctrl-C kills them.
+
+            --abort-on-container-exit stops the stack as soon as one watched container exits ("Aborting on container exit..."), and up exits with that container's code; --abort-on-container-failure does so on the first non-zero exit. --exit-code-from SERVICE (which implies --abort-on-container-exit) returns the code of SERVICE's container instead, 137 or 143 when the abort stopped it.
+
+            With --wait, up returns once every container is running, or healthy where it has a healthcheck (and services others depend on with service_completed_successfully have exited 0); a container that exits or turns unhealthy makes it fail, as does --wait-timeout.
             """,
         options: [
-            OptionSpec("detach", short: "d", help: "Run the containers in the background (required for now, unless --wait)."),
+            OptionSpec("detach", short: "d", help: "Run the containers in the background."),
             OptionSpec("wait", help: "Wait until the services are running, or healthy where they have a healthcheck. Implies --detach."),
             OptionSpec("wait-timeout", value: "SECONDS", help: "With --wait: give up after this many seconds (default: no limit)."),
             StackContext.timeoutOption,
-        ] + planOptions,
+        ] + planOptions + AttachOptions.options,
         examples: [
+            ("berth up", "Start the whole stack and show its output until it ends; Ctrl-C stops it."),
             ("berth up -d", "Start the whole stack in the background."), ("berth up -d --no-deps web", "Start or update web alone."),
             ("berth up --wait --wait-timeout 60", "Start the stack and return once it is healthy, or fail after a minute."),
+            ("berth up --exit-code-from tests", "Run the stack until tests ends, then stop it and exit with the tests' code."),
         ]
     ) { invocation in
-        guard invocation.options.flag("detach") || invocation.options.flag("wait") else {
-            throw UsageError(message: "berth up runs stacks detached for now: add -d (or --wait), then follow the output with berth logs -f", command: "up")
-        }
-        return try converge(invocation, noStart: false)
+        try converge(invocation, noStart: false)
     }
 
     static let createSpec = CommandSpec(
@@ -57,9 +61,16 @@ enum UpCommand {
     }
 
     static func converge(_ invocation: Invocation, noStart: Bool) throws -> Int32 {
+        let waitFlag = invocation.options.flag("wait")
+        let foreground = !noStart && !invocation.options.flag("detach") && !waitFlag
+        let attach = noStart ? AttachOptions() : try AttachOptions.parse(
+            invocation.options, detach: invocation.options.flag("detach"), wait: waitFlag, command: invocation.command.name)
         let context = try StackContext(invocation, needsFile: true, selectedServices: invocation.arguments)
         guard let project = context.project else { return 1 }
         try context.checkServices(invocation.arguments)
+        if let service = attach.exitCodeFrom, project.services[service] == nil {
+            throw CLIError("no such service: \(service)")
+        }
         var options = UpOptions()
         options.services = invocation.arguments
         options.noDeps = invocation.options.flag("no-deps")
@@ -69,7 +80,8 @@ enum UpCommand {
             throw UsageError(message: "--force-recreate and --no-recreate are incompatible", command: invocation.command.name)
         }
         options.removeOrphans = invocation.options.flag("remove-orphans")
-        options.noStart = noStart
+        // A foreground up creates first, then starts while attached.
+        options.noStart = noStart || foreground
         options.timeout = try context.timeout()
         options.renewAnonymousVolumes = invocation.options.flag("renew-anon-volumes")
         var waitTimeout: Int?
@@ -92,18 +104,32 @@ enum UpCommand {
             : DependencyGraph(project: project).withDependencies(options.services)
         let wanted = selected.filter { (options.scale[$0] ?? project.services[$0]?.replicas ?? 1) > 0 }
 
+        let plan = foreground ? try AttachPlan.make(project: project, named: options.services, included: selected, options: attach) : nil
+        // Installed before anything changes: a Ctrl-C while containers are created is
+        // handled once they are (the stack is then stopped, nothing started).
+        let signals = foreground ? try SignalPipe([SIGINT, SIGTERM]) : nil
+        defer { signals?.close() }
+
         let lock = try context.lock()
         defer { lock.release() }
         let images = try StackImages.resolve(
             project, services: wanted, invocation: invocation, pullOverride: invocation.options.value("pull"),
             quiet: invocation.options.flag("quiet-pull"))
         let board = try context.board(title: noStart ? "Creating" : "Running")
-        defer { board.finish() }
-        try context.stack.up(
-            project, options: options, images: images, environment: context.environment, progress: board.progress, warn: context.warner)
-        if !noStart && invocation.options.flag("wait") {
-            try context.stack.waitUntilReady(project, services: wanted, timeoutSeconds: waitTimeout, progress: board.progress)
+        do {
+            defer { board.finish() }
+            try context.stack.up(
+                project, options: options, images: images, environment: context.environment, progress: board.progress, warn: context.warner)
+            if !noStart && waitFlag {
+                try context.stack.waitUntilReady(project, services: wanted, timeoutSeconds: waitTimeout, progress: board.progress)
+            }
         }
-        return 0
+        guard let plan, let signals else { return 0 }
+        let settings = ForegroundUp.Settings(
+            project: project, plan: plan, options: attach, startServices: wanted, stopServices: options.services,
+            timeout: options.timeout, progressMode: try ProgressBoard.mode(invocation))
+        let session = try ForegroundUp(
+            settings: settings, stack: context.stack, console: invocation.console, environment: invocation.environment, warn: context.warner)
+        return try session.run(signals: signals, lock: lock)
     }
 }

@@ -3,6 +3,7 @@ import BerthRuntime
 import BerthSystem
 import ComposeSpec
 import Foundation
+import Synchronization
 
 /// The CLI's side of a project's lifecycle: plans against what is on disk, creates networks
 /// and containers, and has the supervisor start, stop and remove containers — in
@@ -73,7 +74,8 @@ public struct Stack: Sendable {
 
         for level in plan.levels {
             try concurrently(level) { step in
-                for dependency in step.waitFor {
+                // Conditions are about running containers: creating alone waits for none.
+                for dependency in step.waitFor where !options.noStart {
                     try waitFor(dependency, of: step.service, progress: progress, warn: warn)
                 }
                 guard let service = project.services[step.service] else { return }
@@ -123,7 +125,10 @@ public struct Stack: Sendable {
             if options.noStart { return }
             try start(record.id, name: name, progress: progress)
         case .keep(let name):
-            progress(.init(.container, name, "Running", .done))
+            // Without starting (create, a foreground up's create phase), a kept container may
+            // be stopped: Compose shows it as Created then.
+            let stopped = options.noStart && existing[name].map { (try? engine.observe($0.id))?.status != .running } ?? false
+            progress(.init(.container, name, stopped ? "Created" : "Running", .done))
         case .restart(let name):
             guard let record = existing[name] else { return }
             progress(.init(.container, name, "Restarting", .working))
@@ -400,22 +405,30 @@ public struct Stack: Sendable {
 
 /// Serialises commands that change a project (`up`, `down`, `start`, `stop`, …): an
 /// exclusive flock on `<root>/projects/<project>/lock`, held until `release` or exit.
-public final class ProjectLock: @unchecked Sendable {
-    private var fd: Int32
+/// `release` may be called from any thread, more than once (a foreground `up` releases it
+/// from its start phase).
+public final class ProjectLock: Sendable {
+    private let fd: Atomic<Int32>
 
     public init(root: String, project: String) throws {
         let directory = "\(root)/projects/\(project)"
         try FS.makeDirectories(directory, mode: 0o700)
         let path = directory + "/lock"
-        fd = try Sys.check("open", path: path) { open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600) }
-        _ = try Sys.check("flock", path: path) { flock(fd, LOCK_EX) }
+        let opened = try Sys.check("open", path: path) { open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600) }
+        do {
+            _ = try Sys.check("flock", path: path) { flock(opened, LOCK_EX) }
+        } catch {
+            close(opened)
+            throw error
+        }
+        fd = Atomic(opened)
     }
 
     deinit { release() }
 
     public func release() {
-        if fd >= 0 { close(fd) }
-        fd = -1
+        let old = fd.exchange(-1, ordering: .acquiringAndReleasing)
+        if old >= 0 { close(old) }
     }
 }
 

@@ -88,6 +88,12 @@ int berth_reset_signals(void);
  * by the init to receive signals through a blocked mask + sigwaitinfo instead. */
 int berth_block_all_signals(void);
 int berth_sigtimedwait_all(int timeout_ms, int *out_pid);
+/* A self-pipe for `signals` (one process-wide): their handler writes each signal's number
+ * as one byte to a pipe whose non-blocking, close-on-exec read end is returned. Works
+ * whichever thread the kernel delivers a signal to. EBUSY if one is installed already. */
+int berth_signal_pipe_install(const int *signals, int count);
+/* Restores the default disposition of `signals` and closes the pipe. */
+void berth_signal_pipe_remove(int read_fd, const int *signals, int count);
 
 /* ---- cgroup v2 device control ---- */
 /* One device rule: type 'a', 'b' or 'c'; major/minor -1 for '*'; access bits 1 = mknod,
