@@ -1,0 +1,249 @@
+import BerthOrchestrator
+import BerthRuntime
+import BerthSystem
+
+/// `HostConfig`, `GraphDriver` and `Mounts` of `ContainerInspection`.
+extension ContainerInspection {
+    /// How Compose hands a mount to the engine, which decides where inspect shows it: simple
+    /// binds and named volumes as `Binds` strings, secrets, configs and anonymous volumes
+    /// through the Mount API (`HostConfig.Mounts`), `tmpfs:` as `HostConfig.Tmpfs`.
+    enum MountForm {
+        case bindString(String)
+        case mountAPI(TemplateData)
+        case tmpfs(options: String)
+    }
+
+    func form(of mount: ContainerSpec.Mount) -> MountForm {
+        let mode = mount.readOnly ? "ro" : "rw"
+        switch mount.kind {
+        case .tmpfs(let options):
+            return .tmpfs(options: options)
+        case .bind(let source):
+            let isPrivateFile = ["/secrets/", "/configs/"].contains { source.hasPrefix(directory + $0) }
+            if isPrivateFile || mount.recursion != .enabled {
+                var fields: [(String, TemplateData)] = [("Type", .string("bind")), ("Source", .string(source)), ("Target", .string(mount.destination))]
+                if mount.readOnly { fields.append(("ReadOnly", .bool(true))) }
+                return .mountAPI(.object(fields))
+            }
+            let options = [mode] + (mount.propagation.map { [$0.rawValue] } ?? [])
+            return .bindString("\(source):\(mount.destination):\(options.joined(separator: ","))")
+        case .volume(let volume):
+            if Self.isAnonymous(volume.name) || volume.subpath != nil {
+                var fields: [(String, TemplateData)] = [("Type", .string("volume")), ("Source", .string(volume.name)), ("Target", .string(mount.destination))]
+                if mount.readOnly { fields.append(("ReadOnly", .bool(true))) }
+                var options: [(String, TemplateData)] = []
+                if !volume.copyUp { options.append(("NoCopy", .bool(true))) }
+                if let subpath = volume.subpath { options.append(("Subpath", .string(subpath))) }
+                fields.append(("VolumeOptions", .object(options)))
+                return .mountAPI(.object(fields))
+            }
+            return .bindString("\(volume.name):\(mount.destination):\(mode)\(volume.copyUp ? "" : ",nocopy")")
+        }
+    }
+
+    /// A 64-hex name: an anonymous volume (`VolumeStore.randomName`).
+    static func isAnonymous(_ name: String) -> Bool {
+        name.utf8.count == 64 && name.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
+    }
+
+    /// Docker's `MountPoint`s, in the spec's order; `tmpfs:` mounts are not mount points.
+    var mountPoints: [TemplateData] {
+        (spec?.mounts ?? []).compactMap { mount -> TemplateData? in
+            let viaBinds: Bool
+            switch form(of: mount) {
+            case .tmpfs: return nil
+            case .bindString: viaBinds = true
+            case .mountAPI: viaBinds = false
+            }
+            let mode: TemplateData = .string(viaBinds ? (mount.readOnly ? "ro" : "rw") : "")
+            switch mount.kind {
+            case .bind(let source):
+                return .object([
+                    ("Type", .string("bind")), ("Source", .string(source)), ("Destination", .string(mount.destination)), ("Mode", mode),
+                    ("RW", .bool(!mount.readOnly)), ("Propagation", .string(mount.propagation?.rawValue ?? "rprivate")),
+                ])
+            case .volume(let volume):
+                return .object([
+                    ("Type", .string("volume")), ("Name", .string(volume.name)),
+                    ("Source", .string(volume.data + (volume.subpath.map { "/" + $0 } ?? ""))), ("Destination", .string(mount.destination)),
+                    ("Driver", .string("local")), ("Mode", mode), ("RW", .bool(!mount.readOnly)), ("Propagation", .string("")),
+                ])
+            case .tmpfs:
+                return nil
+            }
+        }
+    }
+
+    var graphDriver: TemplateData {
+        guard case .overlay(let lower, let writable, _)? = spec?.root else {
+            return .object([("Data", .map(nil)), ("Name", .string(""))])
+        }
+        var data: [(String, TemplateData)] = [("LowerDir", .string(lower.joined(separator: ":"))), ("MergedDir", .string(runtimeFile("rootfs")))]
+        if let writable {
+            data += [("UpperDir", .string(writable + "/upper")), ("WorkDir", .string(writable + "/work"))]
+        }
+        return .object([("Data", .map(data)), ("Name", .string("overlay"))])
+    }
+
+    // MARK: HostConfig
+
+    var hostConfig: TemplateData {
+        let forms = (spec?.mounts ?? []).map(form(of:))
+        let binds = forms.compactMap { form -> String? in
+            if case .bindString(let text) = form { return text }
+            return nil
+        }
+        let apiMounts = forms.compactMap { form -> TemplateData? in
+            if case .mountAPI(let mount) = form { return mount }
+            return nil
+        }
+        let tmpfs = zip(spec?.mounts ?? [], forms).compactMap { mount, form -> (String, String)? in
+            if case .tmpfs(let options) = form { return (mount.destination, options) }
+            return nil
+        }
+        let create = record.createConfig
+        let security = spec?.security
+        let resources = spec?.resources
+        var securityOptions: [String] = []
+        if security?.noNewPrivileges == true { securityOptions.append("no-new-privileges") }
+        if security?.seccomp == .unconfined { securityOptions.append("seccomp=unconfined") }
+        var logOptions = create?.logOptions ?? [:]
+        if create == nil, let log = spec?.log {
+            if let size = log.maxSize { logOptions["max-size"] = String(size) }
+            if log.maxFiles > 1 { logOptions["max-file"] = String(log.maxFiles) }
+        }
+        var fields: [(String, TemplateData)] = [
+            ("Binds", .strings(binds.isEmpty ? nil : binds)),
+            ("ContainerIDFile", .string("")),
+            ("LogConfig", .object([
+                ("Type", .string(create?.logDriver ?? (spec?.log == nil ? "none" : "json-file"))),
+                ("Config", .stringMap(logOptions.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })),
+            ])),
+            ("NetworkMode", .string(networkMode)),
+            ("PortBindings", portBindings),
+            ("RestartPolicy", .object([
+                ("Name", .string(launch?.restart?.condition.rawValue ?? "no")),
+                ("MaximumRetryCount", .int(Int64(launch?.restart?.maxAttempts ?? 0))),
+            ])),
+            ("AutoRemove", .bool(false)),
+            ("VolumeDriver", .string("")),
+            ("VolumesFrom", .list(nil)),
+            ("ConsoleSize", .list([.int(0), .int(0)])),
+            ("CapAdd", Self.nonEmpty(security?.capAdd)),
+            ("CapDrop", Self.nonEmpty(security?.capDrop)),
+            ("CgroupnsMode", .string(spec?.namespaces.cgroup == .host ? "host" : "private")),
+            ("Dns", Self.nonEmpty(launch?.dns)),
+            ("DnsOptions", Self.nonEmpty(launch?.dnsOptions)),
+            ("DnsSearch", Self.nonEmpty(launch?.dnsSearch)),
+            ("ExtraHosts", Self.nonEmpty(launch?.extraHosts.map { $0.joined(separator: ":") })),
+            ("GroupAdd", Self.nonEmpty(spec?.process.additionalGroups)),
+            ("IpcMode", .string(Self.mode(spec?.namespaces.ipc, private: "private"))),
+            ("Cgroup", .string("")),
+            ("Links", Self.nonEmpty(launch?.links.map { links in links.sorted { $0.key < $1.key }.map { "/\($0.value):/\(record.name)/\($0.key)" } })),
+            ("OomScoreAdj", .int(0)),
+            ("PidMode", .string(Self.mode(spec?.namespaces.pid, private: ""))),
+            ("Privileged", .bool(security?.privileged ?? false)),
+            ("PublishAllPorts", .bool(false)),
+            ("ReadonlyRootfs", .bool(spec?.root.readOnly ?? false)),
+            ("SecurityOpt", Self.nonEmpty(securityOptions)),
+        ]
+        if !tmpfs.isEmpty { fields.append(("Tmpfs", .stringMap(tmpfs))) }
+        fields += [
+            ("UTSMode", .string(Self.mode(spec?.namespaces.uts, private: ""))),
+            ("UsernsMode", .string("")),
+            ("ShmSize", .int(spec?.shmSize ?? 0)),
+        ]
+        if let sysctls = spec?.sysctls, !sysctls.isEmpty { fields.append(("Sysctls", .stringMap(sysctls.map { ($0.key, $0.value) }))) }
+        fields += [
+            ("Runtime", .string("berth-runtime")),
+            ("Isolation", .string("")),
+            ("CpuShares", .int(resources?.cpuShares ?? 0)),
+            ("Memory", .int(resources?.memoryLimit ?? 0)),
+            ("NanoCpus", .int(resources?.cpus.map { Int64(($0 * 1e9).rounded()) } ?? 0)),
+            ("CgroupParent", .string("")),
+            ("BlkioWeight", .int(resources?.blkioWeight ?? 0)),
+            ("BlkioWeightDevice", .list(nil)),
+            ("BlkioDeviceReadBps", .list(nil)),
+            ("BlkioDeviceWriteBps", .list(nil)),
+            ("BlkioDeviceReadIOps", .list(nil)),
+            ("BlkioDeviceWriteIOps", .list(nil)),
+            ("CpuPeriod", .int(0)),
+            ("CpuQuota", .int(0)),
+            ("CpuRealtimePeriod", .int(0)),
+            ("CpuRealtimeRuntime", .int(0)),
+            ("CpusetCpus", .string(resources?.cpusetCpus ?? "")),
+            ("CpusetMems", .string(resources?.cpusetMems ?? "")),
+            ("Devices", .list(nil)),
+            ("DeviceCgroupRules", .list(nil)),
+            ("DeviceRequests", .list(nil)),
+            ("MemoryReservation", .int(resources?.memoryReservation ?? 0)),
+            ("MemorySwap", .int(resources?.memorySwapLimit ?? 0)),
+            ("MemorySwappiness", .null),
+            ("OomKillDisable", .null),
+            ("PidsLimit", resources?.pidsLimit.map(TemplateData.int) ?? .null),
+            ("Ulimits", .list((spec?.rlimits).flatMap { limits in
+                limits.isEmpty ? nil : limits.map { .object([("Name", .string($0.name)), ("Hard", .int(Int64(clamping: $0.hard))), ("Soft", .int(Int64(clamping: $0.soft)))]) }
+            })),
+            ("CpuCount", .int(0)),
+            ("CpuPercent", .int(0)),
+            ("IOMaximumIOps", .int(0)),
+            ("IOMaximumBandwidth", .int(0)),
+        ]
+        if !apiMounts.isEmpty { fields.append(("Mounts", .list(apiMounts))) }
+        fields += [
+            ("MaskedPaths", .strings(security.map { $0.privileged ? [] : $0.maskedPaths })),
+            ("ReadonlyPaths", .strings(security.map { $0.privileged ? [] : $0.readonlyPaths })),
+        ]
+        if spec?.useInit == true { fields.append(("Init", .bool(true))) }
+        return .object(fields)
+    }
+
+    /// A list shown as `null` when empty (what Compose leaves unset).
+    static func nonEmpty(_ values: [String]?) -> TemplateData {
+        .strings((values?.isEmpty ?? true) ? nil : values)
+    }
+
+    /// `host`, `container:NAME`, or `private` (Docker's word for the default, or "").
+    static func mode(_ namespace: ContainerSpec.NamespaceMode?, private: String) -> String {
+        switch namespace {
+        case .host?: return "host"
+        case .container(let name)?: return "container:\(name)"
+        case .path(let path)?: return "ns:\(path)"
+        case .private?, nil: return `private`
+        }
+    }
+
+    /// Compose's: the first network's name in bridge mode, else `none`, `host` or
+    /// `container:NAME`.
+    var networkMode: String {
+        switch launch?.networkMode {
+        case .bridge?: return launch?.networks.first?.network ?? "bridge"
+        case .none?: return "none"
+        case .host?: return "host"
+        case .shared?:
+            if case .container(let name)? = spec?.namespaces.network { return "container:\(name)" }
+            return "default"
+        case nil: return "default"
+        }
+    }
+
+    /// What the service asked to publish: `80/tcp` → `[{HostIp, HostPort}]` (an empty host
+    /// port: any free one).
+    var portBindings: TemplateData {
+        var bindings: [(String, [TemplateData])] = []
+        for port in launch?.ports ?? [] {
+            let key = "\(port.containerPort)/\(port.proto)"
+            let hostPort = port.hostPortLow.map { low in
+                let high = port.hostPortHigh ?? low
+                return high == low ? "\(low)" : "\(low)-\(high)"
+            } ?? ""
+            let binding = TemplateData.object([("HostIp", .string(port.hostIP ?? "")), ("HostPort", .string(hostPort))])
+            if let index = bindings.firstIndex(where: { $0.0 == key }) {
+                bindings[index].1.append(binding)
+            } else {
+                bindings.append((key, [binding]))
+            }
+        }
+        return .map(bindings.map { ($0.0, .list($0.1)) })
+    }
+}
