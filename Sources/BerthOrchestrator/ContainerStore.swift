@@ -71,6 +71,8 @@ public struct ContainerState: Codable, Sendable, Equatable {
     public var oomKilled = false
     /// Stopped by a command (`stop`, `down`), not by itself: restart policies leave it.
     public var stoppedByUser = false
+    /// Why the last start failed (Docker's `State.Error`); cleared by a start.
+    public var error: String?
     // The healthcheck's verdict is not here but in health.json (`ContainerStore.health`),
     // which only the supervisor writes.
 

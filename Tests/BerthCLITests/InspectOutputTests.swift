@@ -101,6 +101,14 @@ struct InspectOutputTests {
         #expect(stopped.hasPrefix(#"{"Status":"exited","Running":false,"Paused":false,"Restarting":false,"OOMKilled":false,"Dead":false,"Pid":0,"ExitCode":137,"#))
         let created = try template.execute(GoTemplate.Context(data: Self.inspection(state: ContainerState(), restartCount: 0).document))
         #expect(created == #"{"Status":"created","Running":false,"Paused":false,"Restarting":false,"OOMKilled":false,"Dead":false,"Pid":0,"ExitCode":0,"Error":"","StartedAt":"0001-01-01T00:00:00Z","FinishedAt":"0001-01-01T00:00:00Z"} 0 map[] []"#)
+        // A start that failed: still created (it never ran), with the runtime's reason.
+        var failed = ContainerState()
+        failed.status = .exited
+        failed.exitCode = 127
+        failed.finishedAt = "2024-01-01T00:00:03Z"
+        failed.error = "exec nosuch: no such file or directory"
+        let failure = try GoTemplate(parsing: "{{.State.Status}} {{.State.ExitCode}} {{.State.Error}}").execute(GoTemplate.Context(data: Self.inspection(state: failed).document))
+        #expect(failure == "created 127 exec nosuch: no such file or directory")
     }
 
     @Test func sizesFollowGraphDriverOnlyWhenAsked() throws {

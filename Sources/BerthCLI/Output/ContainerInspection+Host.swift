@@ -233,11 +233,7 @@ extension ContainerInspection {
         var bindings: [(String, [TemplateData])] = []
         for port in launch?.ports ?? [] {
             let key = "\(port.containerPort)/\(port.proto)"
-            let hostPort = port.hostPortLow.map { low in
-                let high = port.hostPortHigh ?? low
-                return high == low ? "\(low)" : "\(low)-\(high)"
-            } ?? ""
-            let binding = TemplateData.object([("HostIp", .string(port.hostIP ?? "")), ("HostPort", .string(hostPort))])
+            let binding = TemplateData.object([("HostIp", .string(port.hostIP ?? "")), ("HostPort", .string(port.published ?? ""))])
             if let index = bindings.firstIndex(where: { $0.0 == key }) {
                 bindings[index].1.append(binding)
             } else {

@@ -95,7 +95,7 @@ struct ContainerInspection {
             ("Dead", .bool(false)),
             ("Pid", .int(isRunning ? Int64(state.pid ?? 0) : 0)),
             ("ExitCode", .int(isRunning ? 0 : Int64(state.exitCode ?? 0))),
-            ("Error", .string("")),
+            ("Error", .string(state.error ?? "")),
             ("StartedAt", .string(state.startedAt ?? Self.zeroTime)),
             ("FinishedAt", .string(isRunning ? Self.zeroTime : state.finishedAt ?? Self.zeroTime)),
         ]
