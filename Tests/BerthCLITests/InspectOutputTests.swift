@@ -116,8 +116,28 @@ struct InspectOutputTests {
         inspection.size = (rw: 12, rootFs: 4108)
         let text = try GoTemplate(parsing: "{{.SizeRw}} {{.SizeRootFs}}").execute(GoTemplate.Context(data: inspection.document))
         #expect(text == "12 4108")
-        guard case .object(let fields?) = inspection.document else { Issue.record("not an object"); return }
+        guard case .object(let fields) = inspection.document.json else { Issue.record("not an object"); return }
         #expect(fields.map(\.0).suffix(6) == ["GraphDriver", "SizeRw", "SizeRootFs", "Mounts", "Config", "NetworkSettings"])
+        guard case .object(let unsized) = Self.inspection(state: Self.running).document.json else { Issue.record("not an object"); return }
+        #expect(unsized.map(\.0).suffix(4) == ["GraphDriver", "Mounts", "Config", "NetworkSettings"])
+    }
+
+    /// Fields Docker's JSON leaves out (`omitempty`) are still there for templates, as on
+    /// Go's structs: a missing health or size is `<nil>`, not an error.
+    @Test func omittedFieldsAreThereForTemplates() throws {
+        var inspection = Self.inspection(state: Self.running)
+        inspection.launch?.healthcheck = nil
+        inspection.launch?.ports = []
+        inspection.record.exposedPorts = nil
+        inspection.record.createConfig?.stopSignal = nil
+        let source = "{{if .State.Health}}checked{{else}}unchecked{{end}} {{.State.Health}} {{.SizeRw}} {{.HostConfig.Init}} {{.Config.ExposedPorts}} [{{.Config.StopSignal}}] {{.Config.StopTimeout}} {{.HostConfig.Tmpfs}}"
+        let text = try GoTemplate(parsing: source).execute(GoTemplate.Context(data: inspection.document))
+        #expect(text == "unchecked <nil> <nil> <nil> map[] [] 3 map[/run:size=1m]")
+        let json = inspection.document.json.compact()
+        for absent in ["\"Health\"", "\"SizeRw\"", "\"Init\"", "\"ExposedPorts\"", "\"StopSignal\"", "\"Healthcheck\"", "\"Shell\"", "\"KernelMemory\""] {
+            #expect(!json.contains(absent), "\(absent) is omitted from the JSON")
+        }
+        #expect(json.contains("\"StopTimeout\":3") && json.contains("\"Tmpfs\":{\"/run\":\"size=1m\"}"))
     }
 
     @Test func resolverTakesIDNamePrefixThenService() {

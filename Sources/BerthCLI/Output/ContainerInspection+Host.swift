@@ -21,24 +21,30 @@ extension ContainerInspection {
         case .bind(let source):
             let isPrivateFile = ["/secrets/", "/configs/"].contains { source.hasPrefix(directory + $0) }
             if isPrivateFile || mount.recursion != .enabled {
-                var fields: [(String, TemplateData)] = [("Type", .string("bind")), ("Source", .string(source)), ("Target", .string(mount.destination))]
-                if mount.readOnly { fields.append(("ReadOnly", .bool(true))) }
-                return .mountAPI(.object(fields))
+                return .mountAPI(Self.apiMount("bind", source: source, mount, options: nil))
             }
             let options = [mode] + (mount.propagation.map { [$0.rawValue] } ?? [])
             return .bindString("\(source):\(mount.destination):\(options.joined(separator: ","))")
         case .volume(let volume):
             if Self.isAnonymous(volume.name) || volume.subpath != nil {
-                var fields: [(String, TemplateData)] = [("Type", .string("volume")), ("Source", .string(volume.name)), ("Target", .string(mount.destination))]
-                if mount.readOnly { fields.append(("ReadOnly", .bool(true))) }
-                var options: [(String, TemplateData)] = []
-                if !volume.copyUp { options.append(("NoCopy", .bool(true))) }
-                if let subpath = volume.subpath { options.append(("Subpath", .string(subpath))) }
-                fields.append(("VolumeOptions", .object(options)))
-                return .mountAPI(.object(fields))
+                let options = TemplateData.object([
+                    ("NoCopy", .omitEmpty(.bool(!volume.copyUp))), ("Labels", .omitEmpty(.map(nil))), ("Subpath", .omitEmpty(.string(volume.subpath ?? ""))),
+                    ("DriverConfig", .omitNil(nil)),
+                ])
+                return .mountAPI(Self.apiMount("volume", source: volume.name, mount, options: options))
             }
             return .bindString("\(volume.name):\(mount.destination):\(mode)\(volume.copyUp ? "" : ",nocopy")")
         }
+    }
+
+    /// Docker's `mount.Mount` (what the Mount API takes): the type, source and target,
+    /// read-only, and a volume's options.
+    static func apiMount(_ type: String, source: String, _ mount: ContainerSpec.Mount, options: TemplateData?) -> TemplateData {
+        .object([
+            ("Type", .omitEmpty(.string(type))), ("Source", .omitEmpty(.string(source))), ("Target", .string(mount.destination)),
+            ("ReadOnly", .omitEmpty(.bool(mount.readOnly))), ("Consistency", .omitEmpty(.string(""))), ("BindOptions", .omitNil(nil)),
+            ("VolumeOptions", .omitNil(options)), ("TmpfsOptions", .omitNil(nil)),
+        ])
     }
 
     /// A 64-hex name: an anonymous volume (`VolumeStore.randomName`).
@@ -59,14 +65,15 @@ extension ContainerInspection {
             switch mount.kind {
             case .bind(let source):
                 return .object([
-                    ("Type", .string("bind")), ("Source", .string(source)), ("Destination", .string(mount.destination)), ("Mode", mode),
+                    ("Type", .omitEmpty(.string("bind"))), ("Name", .omitEmpty(.string(""))), ("Source", .string(source)),
+                    ("Destination", .string(mount.destination)), ("Driver", .omitEmpty(.string(""))), ("Mode", mode),
                     ("RW", .bool(!mount.readOnly)), ("Propagation", .string(mount.propagation?.rawValue ?? "rprivate")),
                 ])
             case .volume(let volume):
                 return .object([
-                    ("Type", .string("volume")), ("Name", .string(volume.name)),
+                    ("Type", .omitEmpty(.string("volume"))), ("Name", .omitEmpty(.string(volume.name))),
                     ("Source", .string(volume.data + (volume.subpath.map { "/" + $0 } ?? ""))), ("Destination", .string(mount.destination)),
-                    ("Driver", .string("local")), ("Mode", mode), ("RW", .bool(!mount.readOnly)), ("Propagation", .string("")),
+                    ("Driver", .omitEmpty(.string("local"))), ("Mode", mode), ("RW", .bool(!mount.readOnly)), ("Propagation", .string("")),
                 ])
             case .tmpfs:
                 return nil
@@ -112,7 +119,12 @@ extension ContainerInspection {
             if let size = log.maxSize { logOptions["max-size"] = String(size) }
             if log.maxFiles > 1 { logOptions["max-file"] = String(log.maxFiles) }
         }
-        var fields: [(String, TemplateData)] = [
+        let links = launch?.links.map { links in links.sorted { $0.key < $1.key }.map { "/\($0.value):/\(record.name)/\($0.key)" } }
+        let sysctls = (spec?.sysctls ?? []).map { ($0.key, $0.value) }
+        let ulimits: [TemplateData]? = (spec?.rlimits).flatMap { limits in
+            limits.isEmpty ? nil : limits.map { .object([("Name", .string($0.name)), ("Hard", .int(Int64(clamping: $0.hard))), ("Soft", .int(Int64(clamping: $0.soft)))]) }
+        }
+        let fields: [(String, TemplateData)] = [
             ("Binds", .strings(binds.isEmpty ? nil : binds)),
             ("ContainerIDFile", .string("")),
             ("LogConfig", .object([
@@ -129,6 +141,7 @@ extension ContainerInspection {
             ("VolumeDriver", .string("")),
             ("VolumesFrom", .list(nil)),
             ("ConsoleSize", .list([.int(0), .int(0)])),
+            ("Annotations", .omitEmpty(.map(nil))),
             ("CapAdd", Self.nonEmpty(security?.capAdd)),
             ("CapDrop", Self.nonEmpty(security?.capDrop)),
             ("CgroupnsMode", .string(spec?.namespaces.cgroup == .host ? "host" : "private")),
@@ -139,23 +152,20 @@ extension ContainerInspection {
             ("GroupAdd", Self.nonEmpty(spec?.process.additionalGroups)),
             ("IpcMode", .string(Self.mode(spec?.namespaces.ipc, private: "private"))),
             ("Cgroup", .string("")),
-            ("Links", Self.nonEmpty(launch?.links.map { links in links.sorted { $0.key < $1.key }.map { "/\($0.value):/\(record.name)/\($0.key)" } })),
+            ("Links", Self.nonEmpty(links)),
             ("OomScoreAdj", .int(0)),
             ("PidMode", .string(Self.mode(spec?.namespaces.pid, private: ""))),
             ("Privileged", .bool(security?.privileged ?? false)),
             ("PublishAllPorts", .bool(false)),
             ("ReadonlyRootfs", .bool(spec?.root.readOnly ?? false)),
             ("SecurityOpt", Self.nonEmpty(securityOptions)),
-        ]
-        if !tmpfs.isEmpty { fields.append(("Tmpfs", .stringMap(tmpfs))) }
-        fields += [
+            ("StorageOpt", .omitEmpty(.map(nil))),
+            ("Tmpfs", .omitEmpty(.stringMap(tmpfs))),
             ("UTSMode", .string(Self.mode(spec?.namespaces.uts, private: ""))),
             ("UsernsMode", .string("")),
             ("ShmSize", .int(spec?.shmSize ?? 0)),
-        ]
-        if let sysctls = spec?.sysctls, !sysctls.isEmpty { fields.append(("Sysctls", .stringMap(sysctls.map { ($0.key, $0.value) }))) }
-        fields += [
-            ("Runtime", .string("berth-runtime")),
+            ("Sysctls", .omitEmpty(.stringMap(sysctls))),
+            ("Runtime", .omitEmpty(.string("berth-runtime"))),
             ("Isolation", .string("")),
             ("CpuShares", .int(resources?.cpuShares ?? 0)),
             ("Memory", .int(resources?.memoryLimit ?? 0)),
@@ -176,25 +186,23 @@ extension ContainerInspection {
             ("Devices", .list(nil)),
             ("DeviceCgroupRules", .list(nil)),
             ("DeviceRequests", .list(nil)),
+            ("KernelMemory", .omitEmpty(.int(0))),
+            ("KernelMemoryTCP", .omitEmpty(.int(0))),
             ("MemoryReservation", .int(resources?.memoryReservation ?? 0)),
             ("MemorySwap", .int(resources?.memorySwapLimit ?? 0)),
             ("MemorySwappiness", .null),
             ("OomKillDisable", .null),
             ("PidsLimit", resources?.pidsLimit.map(TemplateData.int) ?? .null),
-            ("Ulimits", .list((spec?.rlimits).flatMap { limits in
-                limits.isEmpty ? nil : limits.map { .object([("Name", .string($0.name)), ("Hard", .int(Int64(clamping: $0.hard))), ("Soft", .int(Int64(clamping: $0.soft)))]) }
-            })),
+            ("Ulimits", .list(ulimits)),
             ("CpuCount", .int(0)),
             ("CpuPercent", .int(0)),
             ("IOMaximumIOps", .int(0)),
             ("IOMaximumBandwidth", .int(0)),
-        ]
-        if !apiMounts.isEmpty { fields.append(("Mounts", .list(apiMounts))) }
-        fields += [
+            ("Mounts", .omitEmpty(.list(apiMounts))),
             ("MaskedPaths", .strings(security.map { $0.privileged ? [] : $0.maskedPaths })),
             ("ReadonlyPaths", .strings(security.map { $0.privileged ? [] : $0.readonlyPaths })),
+            ("Init", .omitNil(spec?.useInit == true ? .bool(true) : nil)),
         ]
-        if spec?.useInit == true { fields.append(("Init", .bool(true))) }
         return .object(fields)
     }
 

@@ -37,7 +37,7 @@ struct ContainerInspection {
     var isRestarting: Bool { state.status == .exited && state.startedAt != nil && restart.pending?.run == state.startedAt }
 
     var document: TemplateData {
-        var fields: [(String, TemplateData)] = [
+        let fields: [(String, TemplateData)] = [
             ("Id", .string(record.id)),
             ("Created", .string(record.created)),
             ("Path", .string(record.command.first ?? "")),
@@ -58,15 +58,12 @@ struct ContainerInspection {
             ("ExecIDs", .list(nil)),
             ("HostConfig", hostConfig),
             ("GraphDriver", graphDriver),
-        ]
-        if let size {
-            fields.append(("SizeRw", .int(size.rw)))
-            fields.append(("SizeRootFs", .int(size.rootFs)))
-        }
-        fields += [
+            ("SizeRw", .omitNil(size.map { .int($0.rw) })),
+            ("SizeRootFs", .omitNil(size.map { .int($0.rootFs) })),
             ("Mounts", .list(mountPoints)),
             ("Config", config),
             ("NetworkSettings", networkSettings),
+            ("ImageManifestDescriptor", .omitNil(nil)),
         ]
         return .object(fields)
     }
@@ -86,7 +83,10 @@ struct ContainerInspection {
         case .exited: status = state.startedAt == nil ? "created" : (isRestarting ? "restarting" : "exited")
         }
         // Docker counts a container waiting for its restart as running (moby `SetRestarting`).
-        var fields: [(String, TemplateData)] = [
+        // A run not probed yet is `starting`, as Docker's health monitor begins.
+        var health: ContainerHealth?
+        if launch?.healthcheck != nil, state.startedAt != nil { health = self.health ?? (isRunning ? ContainerHealth() : nil) }
+        return .object([
             ("Status", .string(status)),
             ("Running", .bool(isRunning || isRestarting)),
             ("Paused", .bool(false)),
@@ -98,13 +98,8 @@ struct ContainerInspection {
             ("Error", .string(state.error ?? "")),
             ("StartedAt", .string(state.startedAt ?? Self.zeroTime)),
             ("FinishedAt", .string(isRunning ? Self.zeroTime : state.finishedAt ?? Self.zeroTime)),
-        ]
-        if launch?.healthcheck != nil, state.startedAt != nil {
-            // A run not probed yet is `starting`, as Docker's health monitor begins.
-            let current = health ?? (isRunning ? ContainerHealth() : nil)
-            if let current { fields.append(("Health", Self.healthDocument(current))) }
-        }
-        return .object(fields)
+            ("Health", .omitNil(health.map(Self.healthDocument))),
+        ])
     }
 
     static func healthDocument(_ health: ContainerHealth) -> TemplateData {
@@ -127,45 +122,44 @@ struct ContainerInspection {
         let exposed = exposedPorts
         var labels: [String: String] = create?.imageLabels ?? [:]
         for pair in record.labels where pair.count == 2 { labels[pair[0]] = pair[1] }
-        var fields: [(String, TemplateData)] = [
+        let volumes: TemplateData = (create?.volumes).flatMap { $0.isEmpty ? nil : TemplateData.map($0.map { ($0, .object([])) }) } ?? .map(nil)
+        let stopTimeout: TemplateData? = create?.stopTimeout.map { .int(Int64($0)) }
+        let fields: [(String, TemplateData)] = [
             ("Hostname", .string(launch?.hostname ?? spec?.hostname ?? String(record.id.prefix(12)))),
             ("Domainname", .string(spec?.domainname ?? "")),
             ("User", .string(create?.user ?? spec?.process.user ?? "")),
             ("AttachStdin", .bool(false)),
             ("AttachStdout", .bool(true)),
             ("AttachStderr", .bool(true)),
-        ]
-        if !exposed.isEmpty { fields.append(("ExposedPorts", .map(exposed.map { ($0, .object([])) }))) }
-        fields += [
+            ("ExposedPorts", .omitEmpty(.map(exposed.map { ($0, .object([])) }))),
             ("Tty", .bool(spec?.process.terminal ?? false)),
             ("OpenStdin", .bool(spec?.process.openStdin ?? false)),
             ("StdinOnce", .bool(false)),
             ("Env", .strings(create?.env ?? spec?.process.env)),
             ("Cmd", .strings(create.map { $0.cmd } ?? record.command)),
-        ]
-        if let check = launch?.healthcheck { fields.append(("Healthcheck", Self.healthcheckDocument(check))) }
-        fields += [
+            ("Healthcheck", .omitNil(launch?.healthcheck.map(Self.healthcheckDocument))),
+            ("ArgsEscaped", .omitEmpty(.bool(false))),
             ("Image", .string(record.image)),
-            ("Volumes", (create?.volumes).flatMap { $0.isEmpty ? nil : TemplateData.map($0.map { ($0, .object([])) }) } ?? .map(nil)),
+            ("Volumes", volumes),
             ("WorkingDir", .string(create?.workingDir ?? spec?.process.cwd ?? "")),
             ("Entrypoint", .strings(create?.entrypoint)),
+            ("NetworkDisabled", .omitEmpty(.bool(false))),
             ("OnBuild", .list(nil)),
             ("Labels", .stringMap(labels.map { ($0.key, $0.value) })),
+            ("StopSignal", .omitEmpty(.string(create?.stopSignal ?? ""))),
+            ("StopTimeout", .omitNil(stopTimeout)),
+            ("Shell", .omitEmpty(.list(nil))),
         ]
-        if let signal = create?.stopSignal { fields.append(("StopSignal", .string(signal))) }
-        if let timeout = create?.stopTimeout { fields.append(("StopTimeout", .int(Int64(timeout)))) }
         return .object(fields)
     }
 
-    /// Docker's `HealthConfig`: unset durations and retries are left out.
+    /// Docker's `HealthConfig`: unset durations and retries are left out of its JSON.
     static func healthcheckDocument(_ check: HealthConfig) -> TemplateData {
-        var fields: [(String, TemplateData)] = [("Test", .strings(check.test))]
-        for (name, value) in [("Interval", check.interval), ("Timeout", check.timeout), ("StartPeriod", check.startPeriod), ("StartInterval", check.startInterval)]
-        where value != 0 {
-            fields.append((name, .int(value)))
-        }
-        if check.retries != 0 { fields.append(("Retries", .int(Int64(check.retries)))) }
-        return .object(fields)
+        .object([
+            ("Test", .omitEmpty(.strings(check.test))), ("Interval", .omitEmpty(.int(check.interval))), ("Timeout", .omitEmpty(.int(check.timeout))),
+            ("StartPeriod", .omitEmpty(.int(check.startPeriod))), ("StartInterval", .omitEmpty(.int(check.startInterval))),
+            ("Retries", .omitEmpty(.int(Int64(check.retries)))),
+        ])
     }
 
     /// `80/tcp` for each exposed or published port, sorted by number.

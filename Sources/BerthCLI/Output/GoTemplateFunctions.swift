@@ -141,10 +141,10 @@ extension GoTemplate {
             guard let position = integer(key), position >= 0, position < items.count else {
                 throw TemplateError(description: "index out of range: \(key.text)")
             }
-            return .data(items[Int(position)])
+            return .data(items[Int(position)].unwrapped)
         case .data(.map(let pairs)):
             // A missing key gives the zero value: nothing to print.
-            return pairs?.first { $0.0 == key.text }.map { .data($0.1) } ?? .data(.null)
+            return pairs?.first { $0.0 == key.text }.map { .data($0.1.unwrapped) } ?? .data(.null)
         default:
             throw TemplateError(description: "can't index item of type \(collection.text)")
         }
