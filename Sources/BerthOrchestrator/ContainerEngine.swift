@@ -81,6 +81,7 @@ public struct ContainerEngine: Sendable {
             state.status = .exited
             state.exitCode = Self.exitCode(line) ?? 125
             state.finishedAt = Clock.rfc3339Nano()
+            state.error = reason
             let failed = state
             _ = try? store.modifyState(id) { current in
                 current = failed

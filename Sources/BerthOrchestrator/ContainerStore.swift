@@ -23,10 +23,14 @@ public struct ContainerRecord: Codable, Sendable, Equatable {
     /// image's `EXPOSE`, as `80/tcp`): `ps` shows them for a running container. Published
     /// ports come from the network store's endpoints.
     public var exposedPorts: [String]? = nil
+    /// What the container was asked to be, before the runtime spec merged it (for
+    /// `inspect`); nil for containers created before berth kept it.
+    public var createConfig: CreateConfig? = nil
 
     public init(
         id: String, name: String, project: String, service: String, number: Int, oneOff: Bool, labels: [[String]], image: String,
-        imageDigest: String?, configHash: String, command: [String], created: String, exposedPorts: [String]? = nil
+        imageDigest: String?, configHash: String, command: [String], created: String, exposedPorts: [String]? = nil,
+        createConfig: CreateConfig? = nil
     ) {
         self.id = id
         self.name = name
@@ -41,6 +45,7 @@ public struct ContainerRecord: Codable, Sendable, Equatable {
         self.command = command
         self.created = created
         self.exposedPorts = exposedPorts
+        self.createConfig = createConfig
     }
 
     public func label(_ key: String) -> String? { labels.last { $0.first == key }?.last }
@@ -66,6 +71,8 @@ public struct ContainerState: Codable, Sendable, Equatable {
     public var oomKilled = false
     /// Stopped by a command (`stop`, `down`), not by itself: restart policies leave it.
     public var stoppedByUser = false
+    /// Why the last start failed (Docker's `State.Error`); cleared by a start.
+    public var error: String?
     // The healthcheck's verdict is not here but in health.json (`ContainerStore.health`),
     // which only the supervisor writes.
 

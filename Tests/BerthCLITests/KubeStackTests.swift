@@ -122,7 +122,8 @@ struct KubeStackTests {
         #expect(try berthOutside(stack, ["-p", p, "exec", "-T", "--index", "2", "web", "cat", "/data/file"]).stdout == "shared\n")
         #expect(StackFixture.httpGet(port: nodePort, path: "/index.html") == "hello from berth\n")
         let ps = try berthOutside(stack, ["-p", p, "ps", "--format", "{{.Name}} {{.Health}} {{.Ports}}"])
-        #expect(ps.stdout == "\(p)-client-1 healthy 0.0.0.0:\(nodePort)->9000/tcp\n\(p)-web-1 healthy \n\(p)-web-2 healthy \n")
+        // web's containerPort is exposed (not published): ps shows it as Docker does.
+        #expect(ps.stdout == "\(p)-client-1 healthy 0.0.0.0:\(nodePort)->9000/tcp\n\(p)-web-1 healthy 8080/tcp\n\(p)-web-2 healthy 8080/tcp\n")
 
         // kube down: nothing left but the claim's volume, which --force removes.
         let down = try berthOutside(stack, ["-p", p, "kube", "down", "-t", "0", "app.yaml"])

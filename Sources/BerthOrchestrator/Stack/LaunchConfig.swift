@@ -36,6 +36,14 @@ public struct LaunchConfig: Codable, Sendable, Equatable {
         public var hostPortHigh: UInt16?
         public var containerPort: UInt16
         public var proto: String
+
+        /// The host port or range as Compose writes it (`8080`, `8000-8002`); nil: any.
+        public var published: String? {
+            hostPortLow.map { low in
+                let high = hostPortHigh ?? low
+                return high == low ? "\(low)" : "\(low)-\(high)"
+            }
+        }
     }
 
     public var service: String
@@ -69,11 +77,7 @@ public struct LaunchConfig: Codable, Sendable, Equatable {
 
     static func portRequests(_ ports: [Port]) throws -> [PortRequest] {
         try ports.map { port in
-            let published: String? = port.hostPortLow.map { low in
-                let high = port.hostPortHigh ?? low
-                return high == low ? "\(low)" : "\(low)-\(high)"
-            }
-            return try PortRequest(hostIP: port.hostIP, published: published, target: port.containerPort, protocol: port.proto)
+            try PortRequest(hostIP: port.hostIP, published: port.published, target: port.containerPort, protocol: port.proto)
         }
     }
 
