@@ -110,13 +110,24 @@ public enum PlanError: Error, Sendable, Equatable, CustomStringConvertible {
     case noSuchService(String)
     case cycle(DependencyCycle)
     case containerNameWithScale(service: String, name: String, scale: Int)
+    /// A published host port (or a range) with fewer ports than the service has replicas.
+    case hostPortWithScale(service: String, port: PortConfig, scale: Int)
 
     public var description: String {
         switch self {
         case .noSuchService(let name): return "no such service: \(name)"
         case .cycle(let cycle): return cycle.description
-        case .containerNameWithScale(let service, let name, let scale):
-            return "service \"\(service)\": container_name \"\(name)\" can only be used with a scale of 1, not \(scale); remove container_name to scale it"
+        case .containerNameWithScale(let service, let name, _):
+            // Compose's `doubledContainerNameWarning`.
+            return "The \"\(service)\" service is using the custom container name \"\(name)\". berth requires each container to have a unique name. Remove the custom name to scale the service"
+        case .hostPortWithScale(let service, let port, let scale):
+            // Compose v1's warning, made an error before anything starts.
+            let published = port.published ?? ""
+            let ip = port.host_ip.map { $0 + ":" } ?? ""
+            let proto = port.protocol.map { $0 == "tcp" ? "" : "/" + $0 } ?? ""
+            let low = published.split(separator: "-").first.flatMap { UInt16($0) } ?? 0
+            let range = "\(ip)\(low)-\(Int(low) + scale - 1):\(port.target)\(proto)"
+            return "The \"\(service)\" service specifies a port on the host (\(ip)\(published):\(port.target)\(proto)) and runs \(scale) containers: the port will clash. Publish a range with a host port per replica (\"\(range)\") or leave the host port out (\"\(port.target)\(proto)\")"
         }
     }
 }
@@ -146,9 +157,7 @@ public enum Planner {
         for name in selected {
             guard let service = project.services[name] else { continue }
             let scale = options.scale[name] ?? service.replicas
-            if let fixed = service.container_name, scale > 1 {
-                throw PlanError.containerNameWithScale(service: name, name: fixed, scale: scale)
-            }
+            try checkScale(name, service, scale)
             let mine = serviceContainers.filter { $0.service == name }
             actions[name] = reconcile(
                 project: project, service: name, config: service, containers: mine, scale: scale, options: options,
@@ -184,6 +193,22 @@ public enum Planner {
             warnings.append("Found orphan containers (\(orphans.joined(separator: ", "))) for this project. If you removed or renamed this service in your compose file, you can run this command with the --remove-orphans flag to clean it up.")
         }
         return Plan(levels: steps, orphans: orphans, removeOrphans: options.removeOrphans, warnings: warnings)
+    }
+
+    /// Compose refuses `container_name` with more than one replica; a host port (or a range
+    /// with fewer ports than replicas) would make all but one of them fail to start — both
+    /// are errors before anything starts.
+    static func checkScale(_ name: String, _ service: Service, _ scale: Int) throws(PlanError) {
+        guard scale > 1 else { return }
+        if let fixed = service.container_name {
+            throw PlanError.containerNameWithScale(service: name, name: fixed, scale: scale)
+        }
+        for port in service.ports ?? [] {
+            guard let published = port.published, !published.isEmpty else { continue }
+            let bounds = published.split(separator: "-").compactMap { Int($0) }
+            guard let low = bounds.first, let high = bounds.last else { continue }
+            if high - low + 1 < scale { throw PlanError.hostPortWithScale(service: name, port: port, scale: scale) }
+        }
     }
 
     /// One service: keep the up-to-date containers with the lowest numbers, recreate the

@@ -161,6 +161,34 @@ func hashes(_ p: Project) -> [String: String] {
         #expect(throws: PlanError.containerNameWithScale(service: "web", name: "front", scale: 2)) {
             try Planner.planUp(project: p, observed: [], options: options, configHashes: hashes(p))
         }
+        #expect(PlanError.containerNameWithScale(service: "web", name: "front", scale: 2).description
+            == "The \"web\" service is using the custom container name \"front\". berth requires each container to have a unique name. Remove the custom name to scale the service")
+    }
+
+    /// One host port per replica: a fixed port, or a range with fewer ports than replicas,
+    /// fails the plan (before anything starts); a range that fits or no host port plans.
+    @Test func hostPortsMustFitTheReplicas() throws {
+        func plan(_ ports: String, scale: Int) throws -> Plan {
+            let p = try loadProject("services:\n  web:\n    image: busybox\n    ports: \(ports)\n")
+            var options = UpOptions()
+            options.scale = ["web": scale]
+            return try Planner.planUp(project: p, observed: [], options: options, configHashes: hashes(p))
+        }
+        #expect(try plan(#"["8080:80"]"#, scale: 1).step("web")?.actions.count == 1)
+        #expect(try plan(#"["8000-8002:80", "9000-9009:81"]"#, scale: 3).step("web")?.actions.count == 3)
+        #expect(try plan(#"["80", "127.0.0.1::81"]"#, scale: 5).step("web")?.actions.count == 5)
+        do {
+            _ = try plan(#"["8080:80"]"#, scale: 3)
+            Issue.record("a fixed host port with 3 replicas planned")
+        } catch {
+            #expect("\(error)" == #"The "web" service specifies a port on the host (8080:80) and runs 3 containers: the port will clash. Publish a range with a host port per replica ("8080-8082:80") or leave the host port out ("80")"#)
+        }
+        do {
+            _ = try plan(#"["127.0.0.1:8000-8001:53/udp"]"#, scale: 3)
+            Issue.record("a range of 2 ports with 3 replicas planned")
+        } catch {
+            #expect("\(error)" == #"The "web" service specifies a port on the host (127.0.0.1:8000-8001:53/udp) and runs 3 containers: the port will clash. Publish a range with a host port per replica ("127.0.0.1:8000-8002:53/udp") or leave the host port out ("53/udp")"#)
+        }
     }
 }
 
