@@ -57,11 +57,25 @@ enum UpCommand {
     }
 
     static func converge(_ invocation: Invocation, noStart: Bool) throws -> Int32 {
-        let context = try StackContext(invocation, needsFile: true, selectedServices: invocation.arguments)
+        var scale: [String: Int] = [:]
+        for item in invocation.options.all("scale") {
+            let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, let count = Int(parts[1]), count >= 0 else {
+                throw UsageError(message: "invalid --scale \"\(item)\": use SERVICE=N", command: invocation.command.name)
+            }
+            scale[parts[0]] = count
+        }
+        return try converge(invocation, noStart: noStart, services: invocation.arguments, scale: scale)
+    }
+
+    /// `up`/`create` of `services` (all when empty) with `scale` overriding their replicas;
+    /// also `berth scale`.
+    static func converge(_ invocation: Invocation, noStart: Bool, services: [String], scale: [String: Int]) throws -> Int32 {
+        let context = try StackContext(invocation, needsFile: true, selectedServices: services)
         guard let project = context.project else { return 1 }
-        try context.checkServices(invocation.arguments)
+        try context.checkServices(services)
         var options = UpOptions()
-        options.services = invocation.arguments
+        options.services = services
         options.noDeps = invocation.options.flag("no-deps")
         options.forceRecreate = invocation.options.flag("force-recreate")
         options.noRecreate = invocation.options.flag("no-recreate")
@@ -79,13 +93,9 @@ enum UpCommand {
             }
             waitTimeout = seconds > 0 ? seconds : nil
         }
-        for item in invocation.options.all("scale") {
-            let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
-            guard parts.count == 2, let count = Int(parts[1]), count >= 0 else {
-                throw UsageError(message: "invalid --scale \"\(item)\": use SERVICE=N", command: invocation.command.name)
-            }
-            guard project.services[parts[0]] != nil else { throw CLIError("no such service: \(parts[0])") }
-            options.scale[parts[0]] = count
+        for (service, count) in scale {
+            guard project.services[service] != nil else { throw CLIError("no such service: \(service)") }
+            options.scale[service] = count
         }
         let selected = options.services.isEmpty || options.noDeps
             ? (options.services.isEmpty ? project.services.keys.sorted() : options.services)
