@@ -111,6 +111,11 @@ public struct ContainerStore: Sendable {
         return ids.compactMap { try? record($0) }.sorted { $0.name < $1.name }
     }
 
+    /// Rewrites a container's record (a rename), atomically.
+    public func update(_ record: ContainerRecord) throws {
+        try FS.writeAtomically(path(record.id) + "/config.json", Self.encode(record), mode: 0o600)
+    }
+
     public func record(_ id: String) throws -> ContainerRecord {
         try Self.decode(ContainerRecord.self, from: path(id) + "/config.json")
     }

@@ -100,6 +100,12 @@ struct DNSTests {
         // A removed replica disappears at once.
         records.remove(network: "p_default", container: "p-web-1")
         #expect(parseAnswer(reply(decide(dnsQuery("web"), records))!)?.addresses.sorted() == ["10.213.0.3", "10.213.0.4"])
+        // A container renamed while it runs (a rolling update's new replica taking its
+        // final name) answers to its new name only.
+        records.setNames(network: "p_default", container: "p-web-2", names: ["p-web-9", "web", "frontend"])
+        #expect(parseAnswer(reply(decide(dnsQuery("p-web-9"), records))!)?.addresses == ["10.213.0.3"])
+        #expect(decide(dnsQuery("p-web-2"), records) == .forward(try DNSQuery.parse(dnsQuery("p-web-2")).get()))
+        #expect(parseAnswer(reply(decide(dnsQuery("web"), records))!)?.addresses.sorted() == ["10.213.0.3", "10.213.0.4"])
         // AAAA of a known name: NOERROR without answers.
         #expect(parseAnswer(reply(decide(dnsQuery("web", type: DNSType.aaaa), records))!) == ParsedAnswer(rcode: 0, truncated: false, authoritative: true, addresses: [], names: []))
     }

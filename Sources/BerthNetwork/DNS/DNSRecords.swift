@@ -26,6 +26,13 @@ public final class DNSRecords: @unchecked Sendable {
         lock.withLock { networks[network, default: [:]][container] = Entry(address: address, names: lowered, ready: ready) }
     }
 
+    /// Replaces the names of a container's entry on `network` (a renamed container: `names`
+    /// should hold its new name, its service name and aliases).
+    public func setNames(network: String, container: String, names: [String]) {
+        let lowered = Array(Set(names.map { $0.lowercased() })).sorted()
+        lock.withLock { networks[network]?[container]?.names = lowered }
+    }
+
     public func setReady(network: String, container: String, ready: Bool) {
         lock.withLock { networks[network]?[container]?.ready = ready }
     }

@@ -19,10 +19,12 @@ public struct AttachRequest: Sendable {
     public var ports: [PortBinding]
     /// Interface name in the container; nil picks the first free `ethN`.
     public var interface: String?
+    /// false: not ready for published-port traffic yet (`Endpoint.ready`).
+    public var ready: Bool
 
     public init(
         container: String, namespace: NetworkNamespace, ipv4Address: IPv4Address? = nil, macAddress: MACAddress? = nil,
-        aliases: [String] = [], ports: [PortBinding] = [], interface: String? = nil
+        aliases: [String] = [], ports: [PortBinding] = [], interface: String? = nil, ready: Bool = true
     ) {
         self.container = container
         self.namespace = namespace
@@ -31,6 +33,7 @@ public struct AttachRequest: Sendable {
         self.aliases = aliases
         self.ports = ports
         self.interface = interface
+        self.ready = ready
     }
 }
 
@@ -218,7 +221,7 @@ public struct NetworkManager: Sendable {
             let endpoint = Endpoint(
                 container: request.container, address: address, mac: request.macAddress ?? MACAddress(derivedFrom: address),
                 hostInterface: "vb" + SHA256.hex(record.id + "/" + request.container).prefix(11), interface: request.interface ?? "",
-                namespace: request.namespace.path, aliases: request.aliases, ports: request.ports)
+                namespace: request.namespace.path, aliases: request.aliases, ports: request.ports, ready: request.ready ? nil : false)
             record.endpoints[request.container] = endpoint
             try store.save(record, sync: false)
             return endpoint
@@ -306,6 +309,38 @@ public struct NetworkManager: Sendable {
             throw NetworkError(.notFound, "container \(container) is not attached to network \(name)")
         }
         if deleteLink { _ = try RouteNetlink().deleteLink(name: endpoint.hostInterface) }
+    }
+
+    /// Marks a container's endpoints ready or not for published-port traffic (a healthcheck
+    /// passed or failed); the ruleset is rebuilt when that changes where a port goes.
+    public func setReady(container: String, ready: Bool) throws {
+        try updateEndpoints(of: container) { $0.ready = ready ? nil : false }
+    }
+
+    /// Stops sending published-port traffic to a container (it is about to stop while
+    /// another container keeps its ports): its endpoints no longer publish anything.
+    public func withdrawPorts(container: String) throws {
+        try updateEndpoints(of: container) { $0.ports = [] }
+    }
+
+    private func updateEndpoints(of container: String, _ change: (inout Endpoint) -> Void) throws {
+        try store.locked {
+            var records = try store.all()
+            let rulesBefore = FirewallRuleset.render(FirewallState(records: records), table: firewall.table)
+            for index in records.indices {
+                guard var endpoint = records[index].endpoints[container] else { continue }
+                let before = endpoint
+                change(&endpoint)
+                guard endpoint != before else { continue }
+                records[index].endpoints[container] = endpoint
+                try store.save(records[index], sync: false)
+            }
+            // Only when traffic goes elsewhere: a lone endpoint gets its port's traffic whether
+            // ready or not.
+            if FirewallRuleset.render(FirewallState(records: records), table: firewall.table) != rulesBefore {
+                try syncFirewall(records: records)
+            }
+        }
     }
 
     /// The networks a container is attached to, with its endpoints.

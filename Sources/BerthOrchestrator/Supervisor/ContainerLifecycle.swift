@@ -26,7 +26,8 @@ public final class ContainerLifecycle: @unchecked Sendable {
 
     private let lock = NSLock()
     private var containerLocks: [String: NSLock] = [:]
-    private var reservations: [String: PortReservation] = [:]
+    /// The host ports of the containers' published ports, held while they run.
+    let ports = PublishedPorts()
     private var dnsServer: DNSServer?
     private var listeningOn: Set<String> = []
     /// Containers whose exit this process waits for, with their monitor's pidfd.
@@ -42,8 +43,10 @@ public final class ContainerLifecycle: @unchecked Sendable {
         let records = dnsRecords
         let changes = changes
         prober.onChange = { _, name, status in
-            // Readiness, as Kubernetes': only a healthy container answers to its names.
+            // Readiness, as Kubernetes': only a healthy container answers to its names and
+            // gets the traffic of a host port it shares.
             records.setReady(container: name, ready: status == .healthy)
+            try? networks.setReady(container: name, ready: status == .healthy)
             changes.notify()
         }
     }
@@ -87,12 +90,14 @@ public final class ContainerLifecycle: @unchecked Sendable {
         let launch = try LaunchConfig.load(directory: directory)
         var spec = try ContainerSpec(decoding: try FS.readString(directory + "/spec"))
         // Leftovers of a start that did not finish (a supervisor killed half-way).
-        releaseNetwork(record.name, id: id)
+        releaseNetwork(spec.name, id: id)
+        // A run is known by the container's name when it starts (`runName`).
+        spec.name = record.name
         var endpoints: [(network: NetworkRecord, endpoint: Endpoint)] = []
         do {
             switch launch.networkMode {
             case .bridge:
-                endpoints = try attach(record.name, id: id, launch: launch)
+                endpoints = try attach(record, launch: launch)
                 spec.namespaces.network = .path(networks.namespacePath(container: record.name))
                 let first = endpoints.first
                 spec.etcHosts = try EtcFiles.hosts(
@@ -137,16 +142,19 @@ public final class ContainerLifecycle: @unchecked Sendable {
     }
 
     /// The namespace, ports and endpoints of a bridge-mode container.
-    private func attach(_ name: String, id: String, launch: LaunchConfig) throws -> [(network: NetworkRecord, endpoint: Endpoint)] {
-        let reservation = try PortReservation.reserve(try launch.portRequests, owner: "container \(name)")
+    private func attach(_ record: ContainerRecord, launch: LaunchConfig) throws -> [(network: NetworkRecord, endpoint: Endpoint)] {
+        let (name, id) = (record.name, record.id)
+        // Replica N prefers the N-th port of a range, and shares the ports of its replica
+        // slot (its predecessor's, during a rolling update).
+        let bindings = try ports.reserve(
+            try launch.portRequests, holder: id, slot: Self.slot(record), preferredOffset: record.number - 1, owner: "container \(name)")
         let namespace: NetworkNamespace
         do {
             namespace = try networks.createNamespace(container: name)
         } catch {
-            reservation.release()
+            ports.release(holder: id)
             throw error
         }
-        lock.withLock { reservations[id] = reservation }
         var out: [(network: NetworkRecord, endpoint: Endpoint)] = []
         for (index, attachment) in launch.networks.enumerated() {
             let address = try attachment.ipv4Address.map { text in
@@ -159,7 +167,7 @@ public final class ContainerLifecycle: @unchecked Sendable {
             }
             let endpoint = try networks.attach(network: attachment.network, AttachRequest(
                 container: name, namespace: namespace, ipv4Address: address, macAddress: mac, aliases: attachment.aliases,
-                ports: index == 0 ? reservation.bindings : [], interface: attachment.interface))
+                ports: index == 0 ? bindings : [], interface: attachment.interface, ready: launch.healthcheck == nil))
             let network = try networks.inspect(name: attachment.network)
             if !launch.dns.isEmpty {
                 dnsRecords.setUpstreams(client: endpoint.address, launch.dns.compactMap { IPv4Address($0).map { DNSUpstream(address: $0) } })
@@ -192,7 +200,7 @@ public final class ContainerLifecycle: @unchecked Sendable {
     /// fatal (a missing link or pin is what we want).
     func releaseNetwork(_ name: String, id: String) {
         dnsRecords.remove(container: name)
-        if let reservation = lock.withLock({ reservations.removeValue(forKey: id) }) { reservation.release() }
+        ports.release(holder: id)
         for (network, _) in (try? networks.endpoints(container: name)) ?? [] {
             try? networks.detach(network: network.name, container: name, deleteLink: false)
         }
@@ -225,7 +233,7 @@ public final class ContainerLifecycle: @unchecked Sendable {
             _ = berth_waitpid(pid, &status, 1)  // our child if we started it; no-op otherwise
         }
         prober.untrack(id)
-        if let record = try? engine.store.record(id) { releaseNetwork(record.name, id: id) }
+        if let name = runName(id) { releaseNetwork(name, id: id) }
         changes.notify()
     }
 
@@ -238,27 +246,28 @@ public final class ContainerLifecycle: @unchecked Sendable {
             containerLock.lock()
             defer { containerLock.unlock() }
             guard let state = try? engine.observe(record.id) else { continue }
+            let run = runName(record.id) ?? record.name
             guard state.status == .running else {
-                releaseNetwork(record.name, id: record.id)
+                releaseNetwork(run, id: record.id)
                 continue
             }
-            let endpoints = (try? networks.endpoints(container: record.name)) ?? []
+            let endpoints = (try? networks.endpoints(container: run)) ?? []
             let bindings = endpoints.flatMap(\.endpoint.ports)
             if !bindings.isEmpty {
                 do {
-                    let reservation = try PortReservation.reserve(bindings.map(PortRequest.init), owner: "container \(record.name)")
-                    lock.withLock { reservations[record.id] = reservation }
+                    _ = try ports.reserve(bindings.map(PortRequest.init), holder: record.id, slot: Self.slot(record), owner: "container \(record.name)")
                 } catch {
                     log.append("container \(record.name): cannot hold its published ports again: \(error)")
                 }
             }
             var ready = true
             if let config = (try? LaunchConfig.load(directory: engine.store.path(record.id)))?.healthcheck, let startedAt = state.startedAt {
-                let status = prober.track(.init(id: record.id, name: record.name, config: config, startedAt: startedAt), restore: true)
+                let status = prober.track(.init(id: record.id, name: run, config: config, startedAt: startedAt), restore: true)
                 ready = status == .healthy
+                try? networks.setReady(container: run, ready: ready)
             }
             for (network, endpoint) in endpoints {
-                dnsRecords.set(network: network.name, container: record.name, address: endpoint.address, names: endpoint.aliases, ready: ready)
+                dnsRecords.set(network: network.name, container: run, address: endpoint.address, names: [record.name] + endpoint.aliases, ready: ready)
                 do { try listenForDNS(on: network) } catch { log.append("\(error)") }
             }
             watch(record.id, state)
@@ -273,6 +282,9 @@ public final class ContainerLifecycle: @unchecked Sendable {
         let containerLock = containerLock(id)
         containerLock.lock()
         let spec = try? ContainerSpec(decoding: try FS.readString(engine.store.path(id) + "/spec"))
+        // Another container keeps serving these ports (a rolling update): it gets their new
+        // connections from now on, while this one finishes what it has.
+        if ports.isShared(holder: id), let spec { try? networks.withdrawPorts(container: spec.name) }
         let state: ContainerState
         do {
             state = try engine.stop(
@@ -303,10 +315,20 @@ public final class ContainerLifecycle: @unchecked Sendable {
         let containerLock = containerLock(id)
         containerLock.lock()
         defer { containerLock.unlock() }
-        if let record = try? engine.store.record(id) { releaseNetwork(record.name, id: id) }
+        if let name = runName(id) { releaseNetwork(name, id: id) }
         try engine.remove(id)
         lock.withLock { containerLocks[id] = nil }
     }
+
+    /// The name the container's current (or last) run started under: its name then. A
+    /// container renamed while it runs keeps its namespace, endpoints, DNS entry and runtime
+    /// state under that name until it stops.
+    func runName(_ id: String) -> String? {
+        (try? engine.store.spec(id).name) ?? (try? engine.store.record(id).name)
+    }
+
+    /// The replica slot whose host ports a container shares: its service and number.
+    static func slot(_ record: ContainerRecord) -> String { "\(record.service)#\(record.number)" }
 
     /// Blocks until the container is not running; returns its exit code.
     public func wait(_ id: String) throws -> Int32 {
