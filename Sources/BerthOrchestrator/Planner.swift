@@ -65,6 +65,10 @@ public enum ContainerAction: Sendable, Equatable {
     /// The config changed (or `--force-recreate`): the old container is replaced by a new
     /// one with the same name and number.
     case recreate(old: String, name: String, number: Int)
+    /// Like `recreate`, for a running container of a service with `deploy.update_config`:
+    /// replaced by the rolling update (`RollingUpdate`), its new container started next to it
+    /// or after it, per the update's order.
+    case update(old: String, name: String, number: Int)
     /// Exists, up to date, not running.
     case start(name: String)
     /// Running and up to date: nothing to do.
@@ -74,9 +78,17 @@ public enum ContainerAction: Sendable, Equatable {
     /// Beyond the wanted scale: stopped and removed.
     case remove(name: String)
 
+    /// A new container takes this one's place (`recreate`, `update`).
+    public var replaces: Bool {
+        switch self {
+        case .recreate, .update: return true
+        case .create, .start, .keep, .restart, .remove: return false
+        }
+    }
+
     public var containerName: String {
         switch self {
-        case .create(let name, _), .recreate(_, let name, _), .start(let name), .keep(let name),
+        case .create(let name, _), .recreate(_, let name, _), .update(_, let name, _), .start(let name), .keep(let name),
              .restart(let name), .remove(let name):
             return name
         }
@@ -92,6 +104,8 @@ public struct Plan: Sendable, Equatable {
         /// services of this plan that run: scale 0 and `--no-deps` ones are not waited on).
         public var waitFor: [Dependency]
         public var actions: [ContainerAction]
+        /// How the `update` actions roll (the service's `deploy.update_config`).
+        public var updatePolicy: UpdatePolicy? = nil
     }
 
     public var levels: [[ServiceStep]]
@@ -112,11 +126,13 @@ public enum PlanError: Error, Sendable, Equatable, CustomStringConvertible {
     case containerNameWithScale(service: String, name: String, scale: Int)
     /// A published host port (or a range) with fewer ports than the service has replicas.
     case hostPortWithScale(service: String, port: PortConfig, scale: Int)
+    case updateConfig(ServiceConfigError)
 
     public var description: String {
         switch self {
         case .noSuchService(let name): return "no such service: \(name)"
         case .cycle(let cycle): return cycle.description
+        case .updateConfig(let error): return error.description
         case .containerNameWithScale(let service, let name, _):
             // Compose's `doubledContainerNameWarning`.
             return "The \"\(service)\" service is using the custom container name \"\(name)\". berth requires each container to have a unique name. Remove the custom name to scale the service"
@@ -153,16 +169,20 @@ public enum Planner {
 
         let serviceContainers = observed.filter { !$0.oneOff }
         var actions: [String: [ContainerAction]] = [:]
+        var policies: [String: UpdatePolicy] = [:]
         var recreated = Set<String>()
         for name in selected {
             guard let service = project.services[name] else { continue }
             let scale = options.scale[name] ?? service.replicas
             try checkScale(name, service, scale)
             let mine = serviceContainers.filter { $0.service == name }
+            if let config = service.deploy?.update_config, !options.noStart {
+                do { policies[name] = try UpdatePolicy(service: name, config) } catch { throw PlanError.updateConfig(error) }
+            }
             actions[name] = reconcile(
                 project: project, service: name, config: service, containers: mine, scale: scale, options: options,
-                hash: configHashes[name] ?? "", imageDigest: imageDigests[name])
-            if actions[name]?.contains(where: { if case .recreate = $0 { return true } else { return false } }) == true {
+                hash: configHashes[name] ?? "", imageDigest: imageDigests[name], rolling: policies[name] != nil)
+            if actions[name]?.contains(where: \.replaces) == true {
                 recreated.insert(name)
             }
         }
@@ -182,7 +202,8 @@ public enum Planner {
                 Plan.ServiceStep(
                     service: name,
                     waitFor: (graph.dependencies[name] ?? []).filter { running.contains($0.service) },
-                    actions: actions[name] ?? [])
+                    actions: actions[name] ?? [],
+                    updatePolicy: (actions[name] ?? []).contains { if case .update = $0 { return true } else { return false } } ? policies[name] : nil)
             }
         }
 
@@ -212,10 +233,11 @@ public enum Planner {
     }
 
     /// One service: keep the up-to-date containers with the lowest numbers, recreate the
-    /// obsolete ones that stay, remove the rest, and number new ones after the highest.
+    /// obsolete ones that stay (`rolling`: update the running ones), remove the rest, and
+    /// number new ones after the highest.
     static func reconcile(
         project: Project, service name: String, config: Service, containers: [ObservedContainer], scale: Int,
-        options: UpOptions, hash: String, imageDigest: String?
+        options: UpOptions, hash: String, imageDigest: String?, rolling: Bool = false
     ) -> [ContainerAction] {
         func obsolete(_ c: ObservedContainer) -> Bool {
             if options.noRecreate { return false }
@@ -234,7 +256,9 @@ public enum Planner {
             if index >= scale {
                 out.append(.remove(name: container.name))
             } else if obsolete(container) {
-                out.append(.recreate(old: container.name, name: container.name, number: container.number))
+                out.append(rolling && container.state.isRunning
+                    ? .update(old: container.name, name: container.name, number: container.number)
+                    : .recreate(old: container.name, name: container.name, number: container.number))
             } else if container.state.isRunning || options.noStart {
                 out.append(.keep(name: container.name))
             } else {

@@ -104,6 +104,35 @@ func hashes(_ p: Project) -> [String: String] {
         #expect(zero.levels.flatMap { $0 }.allSatisfy { step in !step.waitFor.contains { $0.service == "web" } })
     }
 
+    /// With deploy.update_config, running obsolete containers are updated by the rolling
+    /// update; stopped ones are recreated as without it; an invalid update_config fails the plan.
+    @Test func updateConfigRollsRunningContainers() throws {
+        let p = try loadProject("""
+            services:
+              web:
+                image: busybox
+                deploy: {replicas: 3, update_config: {order: start-first, parallelism: 2}}
+            """)
+        let observed = [
+            ObservedContainer(name: "demo-web-1", service: "web", number: 1, configHash: "old", state: .running),
+            ObservedContainer(name: "demo-web-2", service: "web", number: 2, configHash: "old", state: .exited(0)),
+            ObservedContainer(name: "demo-web-3", service: "web", number: 3, configHash: hashes(p)["web"]!, state: .running),
+        ]
+        let plan = try Planner.planUp(project: p, observed: observed, options: UpOptions(), configHashes: hashes(p))
+        #expect(plan.step("web")?.actions == [
+            .keep(name: "demo-web-3"), .update(old: "demo-web-1", name: "demo-web-1", number: 1),
+            .recreate(old: "demo-web-2", name: "demo-web-2", number: 2),
+        ])
+        #expect(plan.step("web")?.updatePolicy == UpdatePolicy(parallelism: 2, order: .startFirst))
+        let same = try Planner.planUp(project: p, observed: [observed[2]], options: UpOptions(), configHashes: hashes(p))
+        #expect(same.step("web")?.updatePolicy == nil, "nothing to update")
+
+        let bad = try loadProject("services:\n  web:\n    image: busybox\n    deploy: {update_config: {order: sideways}}\n")
+        #expect(throws: PlanError.updateConfig(ServiceConfigError(service: "web", key: "deploy.update_config.order", message: "\"sideways\" is not an order; use stop-first or start-first"))) {
+            try Planner.planUp(project: bad, observed: [], options: UpOptions(), configHashes: hashes(bad))
+        }
+    }
+
     @Test func selectedServicesBringTheirDependenciesUnlessNoDeps() throws {
         let p = try loadProject(stack)
         var options = UpOptions()

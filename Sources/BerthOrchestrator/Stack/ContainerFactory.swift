@@ -13,9 +13,8 @@ public struct ContainerFactory: Sendable {
     /// `storage` describes the project's volumes and what a replaced container leaves.
     public func create(
         project: Project, service: String, config: Service, number: Int, name: String, image: ResolvedImage,
-        storage: StorageInputs, oneOff: Bool = false
+        storage: StorageInputs, oneOff: Bool = false, id: String = ContainerFactory.newID()
     ) throws -> (id: String, warnings: [String]) {
-        let id = Self.newID()
         let directory = store.path(id)
         let plan = try ServiceContainer.storage(
             project: project, service: service, service: config, image: image, directory: directory, inputs: storage)
@@ -47,7 +46,7 @@ public struct ContainerFactory: Sendable {
     }
 
     /// 64 hex digits, like a Docker container id.
-    static func newID() -> String {
+    public static func newID() -> String {
         (0..<4).map { _ in
             let hex = String(UInt64.random(in: 0...UInt64.max), radix: 16)
             return String(repeating: "0", count: 16 - hex.count) + hex

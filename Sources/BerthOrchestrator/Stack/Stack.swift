@@ -73,9 +73,27 @@ public struct Stack: Sendable {
                     try waitFor(dependency, of: step.service, progress: progress, warn: warn)
                 }
                 guard let service = project.services[step.service] else { return }
-                try concurrently(step.actions) { action in
+                let updates = step.actions.compactMap { action -> ContainerRecord? in
+                    if case .update(let old, _, _) = action { return byName[old] }
+                    return nil
+                }
+                try concurrently(step.actions.filter { if case .update = $0 { return false } else { return true } }) { action in
                     try perform(action, project: project, service: step.service, config: service, image: images[step.service],
                                 existing: byName, options: options, storage: storage, progress: progress, warn: warn)
+                }
+                if let policy = step.updatePolicy, !updates.isEmpty {
+                    let updater = RollingUpdater(
+                        stack: self, service: step.service, policy: policy, timeout: options.timeout,
+                        create: { number, name, id, oldSpec in
+                            guard let image = images[step.service] else { throw EngineError("service \"\(step.service)\": no image resolved for it") }
+                            let created = try ContainerFactory(store: engine.store).create(
+                                project: project, service: step.service, config: service, number: number, name: name, image: image,
+                                storage: storage.inputs(replacing: oldSpec), id: id)
+                            for warning in created.warnings { warn(warning) }
+                            return created.id
+                        },
+                        progress: progress)
+                    for warning in try updater.run(updates) { warn(warning) }
                 }
             }
         }
@@ -119,6 +137,8 @@ public struct Stack: Sendable {
             try start(record.id, name: name, progress: progress)
         case .keep(let name):
             progress(.init(.container, name, "Running", .done))
+        case .update:
+            break  // the rolling update's
         case .restart(let name):
             guard let record = existing[name] else { return }
             progress(.init(.container, name, "Restarting", .working))
@@ -359,8 +379,10 @@ public struct Stack: Sendable {
 
     /// One supervisor request; the first container error is thrown.
     @discardableResult
-    func request(_ op: SupervisorProtocol.Request.Operation, _ records: [ContainerRecord], timeout: Int? = nil, signal: Int32? = nil) throws -> SupervisorProtocol.Response {
-        let response = try client.send(.init(op: op, containers: records.map(\.id), timeout: timeout, signal: signal))
+    func request(
+        _ op: SupervisorProtocol.Request.Operation, _ records: [ContainerRecord], timeout: Int? = nil, signal: Int32? = nil, name: String? = nil
+    ) throws -> SupervisorProtocol.Response {
+        let response = try client.send(.init(op: op, containers: records.map(\.id), timeout: timeout, signal: signal, name: name))
         if let failure = response.results.first(where: { $0.error != nil }), let message = failure.error {
             throw EngineError(message)
         }
