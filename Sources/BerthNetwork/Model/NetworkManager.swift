@@ -211,30 +211,36 @@ public struct NetworkManager: Sendable {
     /// publishes its ports.
     @discardableResult
     public func attach(network name: String, _ request: AttachRequest) throws -> Endpoint {
-        var endpoint = try store.locked { () throws -> Endpoint in
+        try attachEndpoint(network: name, request).endpoint
+    }
+
+    /// `attach`, returning the network's record too. One locked read and write of the
+    /// network's state (the kernel work happens outside the lock), so containers starting
+    /// together do not queue on it longer than that.
+    public func attachEndpoint(network name: String, _ request: AttachRequest) throws -> (network: NetworkRecord, endpoint: Endpoint) {
+        // The interface in the container's own namespace, chosen before the lock: only this
+        // container attaches there.
+        let interface = try request.interface
+            ?? Self.nextInterfaceName(RouteNetlink(transport: try NetlinkSocket(namespace: request.namespace)).links().map(\.name))
+        let (record, endpoint) = try store.locked { () throws -> (NetworkRecord, Endpoint) in
             var record = try load(name)
             if record.endpoints[request.container] != nil {
                 throw NetworkError(.exists, "container \(request.container) is already attached to network \(name)")
             }
+            try Self.validate(interface: interface, network: name)
             var allocator = record.allocator
             let address = try allocator.allocate(request.ipv4Address, network: name)
             let endpoint = Endpoint(
                 container: request.container, address: address, mac: request.macAddress ?? MACAddress(derivedFrom: address),
-                hostInterface: "vb" + SHA256.hex(record.id + "/" + request.container).prefix(11), interface: request.interface ?? "",
+                hostInterface: "vb" + SHA256.hex(record.id + "/" + request.container).prefix(11), interface: interface,
                 namespace: request.namespace.path, aliases: request.aliases, ports: request.ports, ready: request.ready ? nil : false)
             record.endpoints[request.container] = endpoint
             try store.save(record, sync: false)
-            return endpoint
+            if !endpoint.ports.isEmpty { try syncFirewall(records: try store.all()) }
+            return (record, endpoint)
         }
-        let record = try inspect(name: name)
         do {
-            endpoint.interface = try plumb(endpoint, record: record, namespace: request.namespace, interface: request.interface)
-            try store.locked {
-                var current = try load(name)
-                current.endpoints[request.container] = endpoint
-                try store.save(current, sync: false)
-                if !endpoint.ports.isEmpty { try syncFirewall(records: try store.all()) }
-            }
+            try plumb(endpoint, record: record, namespace: request.namespace)
         } catch {
             if let netlink = try? RouteNetlink() { _ = try? netlink.deleteLink(name: endpoint.hostInterface) }
             try? store.locked {
@@ -246,19 +252,17 @@ public struct NetworkManager: Sendable {
             }
             throw NetworkError.system("attach \(request.container) to network \(name)", error)
         }
-        return endpoint
+        return (record, endpoint)
     }
 
-    /// The kernel side of an attach; returns the interface name used in the container.
-    private func plumb(_ endpoint: Endpoint, record: NetworkRecord, namespace: NetworkNamespace, interface: String?) throws -> String {
+    /// The kernel side of an attach: the veth pair into the namespace as `endpoint.interface`.
+    private func plumb(_ endpoint: Endpoint, record: NetworkRecord, namespace: NetworkNamespace) throws {
         let host = try RouteNetlink()
         guard let bridge = try host.linkIndex(name: record.bridge) else {
             throw NetworkError(.notFound, "bridge \(record.bridge) of network \(record.name) is missing: run the network's restore (berth up) or recreate it")
         }
         let inside = RouteNetlink(transport: try NetlinkSocket(namespace: namespace))
-        let existing = try inside.links()
-        let name = interface ?? Self.nextInterfaceName(existing.map(\.name))
-        try Self.validate(interface: name, network: record.name)
+        let name = endpoint.interface
         try namespace.withDescriptor { fd in
             func create() throws {
                 try host.createVeth(
@@ -285,7 +289,6 @@ public struct NetworkManager: Sendable {
             let hasDefault = try inside.routes().contains { $0.table == 254 && $0.destination.prefixLength == 0 }
             if !hasDefault { try inside.addRoute(gateway: record.gateway, index: index) }
         }
-        return name
     }
 
     static func nextInterfaceName(_ taken: [String]) -> String {

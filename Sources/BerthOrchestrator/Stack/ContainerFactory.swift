@@ -11,9 +11,11 @@ public struct ContainerFactory: Sendable {
 
     /// Returns the new container's id and the storage warnings (SELinux labels ignored).
     /// `storage` describes the project's volumes and what a replaced container leaves.
+    /// `existingNames`: the names of all containers, when the caller has them (an `up` of
+    /// many containers reads the store once, not once per container).
     public func create(
         project: Project, service: String, config: Service, number: Int, name: String, image: ResolvedImage,
-        storage: StorageInputs, oneOff: Bool = false, id: String = ContainerFactory.newID()
+        storage: StorageInputs, oneOff: Bool = false, id: String = ContainerFactory.newID(), existingNames: Set<String>? = nil
     ) throws -> (id: String, warnings: [String]) {
         let directory = store.path(id)
         let plan = try ServiceContainer.storage(
@@ -30,7 +32,7 @@ public struct ContainerFactory: Sendable {
             id: id, name: name, project: project.name, service: service, number: number, oneOff: oneOff,
             labels: labels.map { [$0.0, $0.1] }, image: image.reference, imageDigest: image.digest, configHash: hash,
             command: spec.process.args, created: Clock.rfc3339Nano())
-        if store.records().contains(where: { $0.name == name }) {
+        if existingNames?.contains(name) ?? store.records().contains(where: { $0.name == name }) {
             throw EngineError("Conflict. The container name \"/\(name)\" is already in use. Remove it (berth rm \(name)) or choose another container_name.")
         }
         try store.create(record, spec: spec.encoded, files: [LaunchConfig.fileName: try launch.encoded()])

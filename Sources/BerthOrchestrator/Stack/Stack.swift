@@ -62,6 +62,8 @@ public struct Stack: Sendable {
         for warning in projectVolumes.warnings { warn(warning) }
         let storage = StorageContext(stack: self, volumes: projectVolumes, environment: environment, renewAnonymous: options.renewAnonymousVolumes)
         let byName = Dictionary(observed.map { ($0.record.name, $0.record) }, uniquingKeysWith: { a, _ in a })
+        // Every container's name, read once: the new names are the plan's own (unique).
+        let names = Set(engine.store.records().map(\.name))
         if plan.removeOrphans {
             let orphans = plan.orphans.compactMap { byName[$0] }
             try concurrently(orphans) { record in try removeContainer(record, timeout: options.timeout, progress: progress) }
@@ -79,7 +81,7 @@ public struct Stack: Sendable {
                 }
                 try concurrently(step.actions.filter { if case .update = $0 { return false } else { return true } }) { action in
                     try perform(action, project: project, service: step.service, config: service, image: images[step.service],
-                                existing: byName, options: options, storage: storage, progress: progress, warn: warn)
+                                existing: byName, names: names, options: options, storage: storage, progress: progress, warn: warn)
                 }
                 if let policy = step.updatePolicy, !updates.isEmpty {
                     let updater = RollingUpdater(
@@ -88,7 +90,7 @@ public struct Stack: Sendable {
                             guard let image = images[step.service] else { throw EngineError("service \"\(step.service)\": no image resolved for it") }
                             let created = try ContainerFactory(store: engine.store).create(
                                 project: project, service: step.service, config: service, number: number, name: name, image: image,
-                                storage: storage.inputs(replacing: oldSpec), id: id)
+                                storage: storage.inputs(replacing: oldSpec), id: id, existingNames: names)
                             for warning in created.warnings { warn(warning) }
                             return created.id
                         },
@@ -101,14 +103,15 @@ public struct Stack: Sendable {
 
     private func perform(
         _ action: ContainerAction, project: Project, service: String, config: Service, image: ResolvedImage?,
-        existing: [String: ContainerRecord], options: UpOptions, storage: StorageContext, progress: StackProgress,
+        existing: [String: ContainerRecord], names: Set<String>, options: UpOptions, storage: StorageContext, progress: StackProgress,
         warn: (String) -> Void
     ) throws {
-        func newContainer(name: String, number: Int, replacing: ContainerSpec? = nil) throws -> String {
+        /// `old`: the name of the container this one replaces (removed by now).
+        func newContainer(name: String, number: Int, replacing: ContainerSpec? = nil, old: String? = nil) throws -> String {
             guard let image else { throw EngineError("service \"\(service)\": no image resolved for it") }
             let created = try ContainerFactory(store: engine.store).create(
                 project: project, service: service, config: config, number: number, name: name, image: image,
-                storage: storage.inputs(replacing: replacing))
+                storage: storage.inputs(replacing: replacing), existingNames: names.subtracting([old ?? ""]))
             for warning in created.warnings { warn(warning) }
             return created.id
         }
@@ -126,7 +129,7 @@ public struct Stack: Sendable {
                 try request(.stop, [record], timeout: options.timeout)
                 try request(.remove, [record])
             }
-            let id = try newContainer(name: name, number: number, replacing: oldSpec)
+            let id = try newContainer(name: name, number: number, replacing: oldSpec, old: old)
             // Anonymous volumes the new container did not take over (-V) go with the old one.
             if options.renewAnonymousVolumes, let oldSpec { _ = volumes.removeAnonymousVolumes(of: oldSpec) }
             progress(.init(.container, name, "Recreated", .done))

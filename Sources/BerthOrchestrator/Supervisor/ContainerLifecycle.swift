@@ -165,10 +165,9 @@ public final class ContainerLifecycle: @unchecked Sendable {
                 guard let mac = MACAddress(text) else { throw EngineError("container \(name): \"\(text)\" is not a MAC address") }
                 return mac
             }
-            let endpoint = try networks.attach(network: attachment.network, AttachRequest(
+            let (network, endpoint) = try networks.attachEndpoint(network: attachment.network, AttachRequest(
                 container: name, namespace: namespace, ipv4Address: address, macAddress: mac, aliases: attachment.aliases,
                 ports: index == 0 ? bindings : [], interface: attachment.interface, ready: launch.healthcheck == nil))
-            let network = try networks.inspect(name: attachment.network)
             if !launch.dns.isEmpty {
                 dnsRecords.setUpstreams(client: endpoint.address, launch.dns.compactMap { IPv4Address($0).map { DNSUpstream(address: $0) } })
             }
@@ -201,8 +200,13 @@ public final class ContainerLifecycle: @unchecked Sendable {
     func releaseNetwork(_ name: String, id: String) {
         dnsRecords.remove(container: name)
         ports.release(holder: id)
-        for (network, _) in (try? networks.endpoints(container: name)) ?? [] {
-            try? networks.detach(network: network.name, container: name, deleteLink: false)
+        // Endpoints exist only while the namespace pin does (a start pins before it attaches,
+        // this detaches before it unpins), so a container that never ran costs nothing here.
+        guard FS.exists(networks.namespacePath(container: name)) else { return }
+        let attached = (try? LaunchConfig.load(directory: engine.store.path(id)))?.networks.map(\.network)
+            ?? ((try? networks.endpoints(container: name)) ?? []).map(\.network.name)
+        for network in attached {
+            try? networks.detach(network: network, container: name, deleteLink: false)
         }
         try? networks.removeNamespace(container: name)
     }
