@@ -38,6 +38,7 @@
 set -Eeuo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
+. bench/peers.sh
 RUNS=${RUNS:-5}
 TOOLS=${TOOLS:-berth docker podman}
 SETUP_PEERS=${SETUP_PEERS:-0}
@@ -128,44 +129,7 @@ trap cleanup EXIT
 trap 'echo "bench/compose.sh: line $LINENO failed: $BASH_COMMAND" >&2' ERR
 
 # ---------------------------------------------------------------- the peers
-# What the peers leave on the host even after their `down -v`, `podman network rm` and (when
-# this script started them) their own cleanup.sh: CNI's and docker's iptables chains and
-# rules, iptables-nft's base tables, dockerd's / podman's parent cgroups. host_snapshot records
-# what was there before; host_restore removes only what is new — and of the base tables, only
-# those without rules.
-PEER_RULES='CNI-|cni-podman|DOCKER|docker0'
-host_snapshot() {
-    local t
-    for t in filter nat; do iptables -t $t -S 2>/dev/null >"$WORK/iptables-$t.before" || true; done
-    nft list tables | sort >"$WORK/tables.before"
-    ls -d /sys/fs/cgroup/*/docker /sys/fs/cgroup/*/libpod_parent 2>/dev/null | sort >"$WORK/cgroups.before" || true
-}
-host_restore() {
-    local t rule chain table d
-    for t in filter nat; do
-        [ -f "$WORK/iptables-$t.before" ] || continue
-        iptables -t $t -S 2>/dev/null | grep -vxF -f "$WORK/iptables-$t.before" | grep -E "^-A .*($PEER_RULES)" | tac |
-            sed 's/^-A/-D/' | while read -r rule; do eval iptables -t $t "$rule"; done
-        for chain in $(iptables -t $t -S 2>/dev/null | grep -vxF -f "$WORK/iptables-$t.before" | awk -v re="^($PEER_RULES)" '$1 == "-N" && $2 ~ re {print $2}'); do
-            iptables -t $t -F "$chain" && iptables -t $t -X "$chain"
-        done
-    done
-    nft list tables | sort | comm -13 "$WORK/tables.before" - | sed 's/^table //' | grep -E '^ip6? (filter|nat)$' | while read -r table; do
-        [ "$(nft -j list table $table | python3 -c 'import json,sys; print(sum("rule" in o for o in json.load(sys.stdin)["nftables"]))')" = 0 ] &&
-            nft delete table $table
-    done
-    for d in $(ls -d /sys/fs/cgroup/*/docker /sys/fs/cgroup/*/libpod_parent 2>/dev/null | sort | comm -13 "$WORK/cgroups.before" -); do
-        find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
-    done
-}
 host_snapshot
-peers_ready() {
-    have_docker=0 have_podman=0
-    if [ -x "$DOCKER" ] && command -v docker-compose >/dev/null && [ -S /var/run/docker.sock ] &&
-        $DOCKER image inspect $IMG >/dev/null 2>&1; then have_docker=1; fi
-    if command -v podman-compose >/dev/null && podman image exists $IMG 2>/dev/null; then have_podman=1; fi
-}
-registry_up() { curl -fsS -m 1 http://127.0.0.1:5000/v2/ >/dev/null 2>&1; }
 peers_ready
 want_peer() { case " $TOOLS " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 if [ "$SETUP_PEERS" = 1 ] && { { want_peer docker && [ $have_docker = 0 ]; } || { want_peer podman && [ $have_podman = 0 ]; }; }; then
@@ -186,19 +150,7 @@ if ss -Hltn "sport = :$port" | grep -q .; then
     sed -i "s/127.0.0.1:18080:8080/127.0.0.1:$port:8080/" "$F"
     echo "port 18080 is taken here: the stack publishes 127.0.0.1:$port instead (for every tool)" >&2
 fi
-if registry_up; then
-    "$BERTH" image pull -q $IMG >/dev/null
-    image_note="berth pulled $IMG from the peers' registry (the same image docker and podman run)"
-else
-    rootfs=$WORK/rootfs
-    busybox_rootfs "$rootfs"
-    mkdir -p "$rootfs/var/www" "$rootfs/data" "$rootfs/root"
-    chmod 1777 "$rootfs/tmp"
-    echo '<h1>peers busybox</h1>' >"$rootfs/var/www/index.html"
-    "$BERTH" image import --change 'CMD ["sh"]' \
-        --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' "$rootfs" $IMG >/dev/null
-    image_note="berth imported a busybox-static rootfs as $IMG (no registry on 127.0.0.1:5000; same files as the peers' image)"
-fi
+berth_image
 candidates=(berth)
 [ $have_docker = 1 ] && candidates+=(docker)
 [ $have_podman = 1 ] && candidates+=(podman)
@@ -221,23 +173,6 @@ for t in "${candidates[@]}"; do
 done
 
 # ---------------------------------------------------------------- memory
-rss_pss_uss() {  # PID -> "rss pss uss" in kB (smaps_rollup)
-    awk '/^Rss:/{r=$2} /^Pss:/{p=$2} /^Private_(Clean|Dirty):/{u+=$2} END{print r+0, p+0, u+0}' "/proc/$1/smaps_rollup" 2>/dev/null || echo "0 0 0"
-}
-berth_supervisor() {  # the pid of this project's `berth supervise`
-    local p
-    for p in /proc/[0-9]*; do
-        tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -q -- "--root $WORK/root .*supervise --project $PB" && { echo "${p#/proc/}"; return; }
-    done
-}
-berth_monitors() {  # the berth-runtime monitor pid of every container (state.json)
-    python3 - "$WORK/root/containers" <<'EOF'
-import glob, json, sys
-for f in glob.glob(sys.argv[1] + "/*/state.json"):
-    pid = json.load(open(f)).get("monitorPid")
-    if pid and open(f"/proc/{pid}/comm").read().strip() == "berth-runtime": print(pid)
-EOF
-}
 docker_shims() {
     local id
     for id in $($DOCKER ps -q --no-trunc --filter label=com.docker.compose.project=$PD); do
@@ -257,7 +192,7 @@ mem() {
 measure_memory() {  # TOOL CONTAINERS (with the stack up)
     case $1 in
         berth)
-            local sup; sup=$(berth_supervisor); [ -n "$sup" ] || { echo "bench: no berth supervisor found" >&2; return 1; }
+            local sup; sup=$(berth_supervisor $PB); [ -n "$sup" ] || { echo "bench: no berth supervisor found" >&2; return 1; }
             local mons; mons=$(berth_monitors)
             [ "$(echo "$mons" | grep -c .)" = "$2" ] || { echo "bench: found $(echo "$mons" | grep -c .) berth-runtime monitors for $2 containers" >&2; return 1; }
             mem "berth supervisor" "$2" "$sup"
@@ -274,7 +209,6 @@ measure_memory() {  # TOOL CONTAINERS (with the stack up)
 }
 
 # ---------------------------------------------------------------- timing
-ms_since() { local us=$(( ${EPOCHREALTIME/./} - $1 )); echo "$((us / 1000)).$((us / 100 % 10))"; }
 record() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$(cut -d' ' -f1 /proc/loadavg)" >>"$WORK/times.tsv"; }
 # timed TOOL OP N COMMAND...: times the command, then until N containers run (N=0: all gone).
 timed() {
@@ -285,24 +219,6 @@ timed() {
     record "$tool" "$op (command alone)" "$(ms_since "$t0")"
     if [ "$want" = 0 ]; then all_gone "$tool"; else wait_running "$tool" "$want"; fi
     record "$tool" "$op" "$(ms_since "$t0")"
-}
-# settle: before each timed command, wait (up to 5 s) for a 100 ms stretch in which the CPUs
-# were at least IDLE % idle, so that no command pays for the previous one's leftover work
-# (a peer daemon's clean-up, the kernel tearing down namespaces) or for a burst of the
-# machine's other users.
-settle() {
-    local end=$((SECONDS + 5)) a b
-    while [ $SECONDS -lt $end ]; do
-        a=$(head -1 /proc/stat); sleep 0.1; b=$(head -1 /proc/stat)
-        awk -v a="$a" -v b="$b" -v min="$IDLE" 'BEGIN { split(a, x); split(b, y); t = 0
-            for (i = 2; i <= 9; i++) t += y[i] - x[i]
-            exit !(t > 0 && (y[5] - x[5]) * 100 / t >= min) }' && return 0
-    done
-    echo unsettled >>"$WORK/unsettled"   # counted in the output; the command runs anyway
-}
-wait_quiet() {  # up to QUIET_MAX s for the 1-min load average to fall below QUIET_LOAD
-    local end=$((SECONDS + QUIET_MAX))
-    while awk -v l="$QUIET_LOAD" '{exit !($1 >= l)}' /proc/loadavg && [ $SECONDS -lt $end ]; do sleep 5; done
 }
 
 : >"$WORK/times.tsv"; : >"$WORK/mem.tsv"
