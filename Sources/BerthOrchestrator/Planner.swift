@@ -77,19 +77,22 @@ public enum ContainerAction: Sendable, Equatable {
     case restart(name: String)
     /// Beyond the wanted scale: stopped and removed.
     case remove(name: String)
+    /// Up to date but under another name (an update cut short left it under its temporary
+    /// name): renamed once the step's other containers are done.
+    case rename(old: String, name: String)
 
     /// A new container takes this one's place (`recreate`, `update`).
     public var replaces: Bool {
         switch self {
         case .recreate, .update: return true
-        case .create, .start, .keep, .restart, .remove: return false
+        case .create, .start, .keep, .restart, .remove, .rename: return false
         }
     }
 
     public var containerName: String {
         switch self {
         case .create(let name, _), .recreate(_, let name, _), .update(_, let name, _), .start(let name), .keep(let name),
-             .restart(let name), .remove(let name):
+             .restart(let name), .remove(let name), .rename(_, let name):
             return name
         }
     }
@@ -246,28 +249,44 @@ public enum Planner {
             if let imageDigest, let theirs = c.imageDigest, theirs != imageDigest { return true }
             return false
         }
-        let sorted = containers.sorted { a, b in
+        func canonical(_ number: Int) -> String {
+            Naming.containerName(project: project.name, service: name, number: number, serviceConfig: config)
+        }
+        // A number held by several containers (an update cut short): the best one stays —
+        // up to date, then running, then under its own name; the others go.
+        var unique: [Int: ObservedContainer] = [:]
+        var duplicates: [ObservedContainer] = []
+        let preferred = containers.sorted { a, b in
+            let ka = (obsolete(a) ? 1 : 0, a.state.isRunning ? 0 : 1, a.name == canonical(a.number) ? 0 : 1, a.name)
+            let kb = (obsolete(b) ? 1 : 0, b.state.isRunning ? 0 : 1, b.name == canonical(b.number) ? 0 : 1, b.name)
+            return ka < kb
+        }
+        for container in preferred {
+            if unique[container.number] == nil { unique[container.number] = container } else { duplicates.append(container) }
+        }
+        let sorted = unique.values.sorted { a, b in
             let (oa, ob) = (obsolete(a), obsolete(b))
             if oa != ob { return !oa }
             return a.number < b.number
         }
         var out: [ContainerAction] = []
         for (index, container) in sorted.enumerated() {
+            let own = canonical(container.number)
             if index >= scale {
                 out.append(.remove(name: container.name))
             } else if obsolete(container) {
                 out.append(rolling && container.state.isRunning
-                    ? .update(old: container.name, name: container.name, number: container.number)
-                    : .recreate(old: container.name, name: container.name, number: container.number))
-            } else if container.state.isRunning || options.noStart {
-                out.append(.keep(name: container.name))
+                    ? .update(old: container.name, name: own, number: container.number)
+                    : .recreate(old: container.name, name: own, number: container.number))
             } else {
-                out.append(.start(name: container.name))
+                out.append(container.state.isRunning || options.noStart ? .keep(name: container.name) : .start(name: container.name))
+                if container.name != own { out.append(.rename(old: container.name, name: own)) }
             }
         }
+        out += duplicates.map { .remove(name: $0.name) }
         var next = (containers.map(\.number).max() ?? 0) + 1
-        for _ in containers.count..<max(scale, containers.count) {
-            out.append(.create(name: Naming.containerName(project: project.name, service: name, number: next, serviceConfig: config), number: next))
+        for _ in sorted.count..<max(scale, sorted.count) {
+            out.append(.create(name: canonical(next), number: next))
             next += 1
         }
         return out

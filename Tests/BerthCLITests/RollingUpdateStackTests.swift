@@ -10,7 +10,7 @@ import Testing
 @Suite(.serialized, .enabled(if: canRunStacks, "needs root and /bin/busybox (busybox-static)"))
 struct RollingUpdateStackTests {
     /// Version 3 writes no page, so its healthcheck fails.
-    static func web(low: UInt16, version: Int, order: String = "start-first", failureAction: String = "rollback") -> String {
+    static func web(low: UInt16, version: Int, order: String = "start-first", failureAction: String = "rollback", monitor: String = "300ms") -> String {
         """
         services:
           web:
@@ -24,7 +24,7 @@ struct RollingUpdateStackTests {
               retries: 1
             deploy:
               replicas: 2
-              update_config: {order: \(order), monitor: 300ms, failure_action: \(failureAction)}
+              update_config: {order: \(order), monitor: \(monitor), failure_action: \(failureAction)}
 
         """
     }
@@ -98,6 +98,36 @@ struct RollingUpdateStackTests {
         #expect(try [stack.container("web", 1).record.id, stack.container("web", 2).record.id] == updatedIDs)
         #expect(try stack.run(["ps", "-a", "--format", "{{.Name}} {{.Health}}"]).stdout == "\(p)-web-1 healthy\n\(p)-web-2 healthy\n")
 
+        let (down, left) = try stack.close()
+        #expect(down.code == 0, "\(down.stderr)")
+        #expect(left == [])
+    }
+
+    /// The CLI is killed while replica 1's new container is monitored: the next up keeps
+    /// that container and gives it the replica's name, removes the old one, and updates replica 2
+    /// (how the update rolls is not the container's configuration: a shorter monitor changes
+    /// nothing else).
+    @Test func anUpdateCutShortByAKilledCLIIsConverged() throws {
+        let low = ScaleStackTests.freeRange(2)
+        let stack = try StackFixture(Self.web(low: low, version: 1, monitor: "10m"))
+        let p = stack.project
+        #expect(try stack.run(["up", "--wait"]).code == 0)
+        try stack.write(Self.web(low: low, version: 2, monitor: "10m"))
+        let cut = try LiveProcess(["/usr/bin/env", "-C", stack.directory, berthBinary, "up", "-d"], environment: stack.environment)
+        try cut.waitForStderr(containing: "_\(p)-web-1  Healthy\n")
+        cut.kill(SIGKILL)
+        #expect(cut.wait() == 128 + SIGKILL)
+        let names = try stack.run(["ps", "-a", "--format", "{{.Name}}"]).stdout.split(separator: "\n")
+        #expect(names.count == 3 && names.filter { $0.hasSuffix("_\(p)-web-1") }.count == 1, "\(names)")
+
+        try stack.write(Self.web(low: low, version: 2, monitor: "100ms"))
+        let again = try stack.run(["up", "-d"])
+        #expect(again.code == 0, "\(again.stderr)")
+        #expect(again.stderr.contains(" Container \(p)-web-1  Removed\n") && again.stderr.contains(" Container \(p)-web-1  Renamed\n"), "\(again.stderr)")
+        #expect(again.stderr.contains(" Container \(p)-web-2  Updated\n"), "\(again.stderr)")
+        #expect(try stack.run(["ps", "-a", "--format", "{{.Name}} {{.State}}"]).stdout == "\(p)-web-1 running\n\(p)-web-2 running\n")
+        for port in [low, low + 1] { #expect(StackFixture.httpGet(port: port, path: "/index.html") == "v2\n") }
+        #expect(try stack.run(["exec", "-T", "--index", "1", "web", "cat", "/tmp/w/index.html"]).stdout == "v2\n")
         let (down, left) = try stack.close()
         #expect(down.code == 0, "\(down.stderr)")
         #expect(left == [])

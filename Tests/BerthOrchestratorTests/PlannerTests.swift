@@ -133,6 +133,33 @@ func hashes(_ p: Project) -> [String: String] {
         }
     }
 
+    /// An update cut short (its CLI killed) leaves two containers for a number, one under its
+    /// temporary name: the up-to-date one stays and gets the replica's name, the other goes.
+    @Test func anUpdateCutShortIsConverged() throws {
+        let p = try loadProject("services:\n  web:\n    image: busybox\n    deploy: {replicas: 2, update_config: {order: start-first}}\n")
+        let h = hashes(p)["web"]!
+        let observed = [
+            ObservedContainer(name: "demo-web-1", service: "web", number: 1, configHash: "old", state: .running),
+            ObservedContainer(name: "0123456789ab_demo-web-1", service: "web", number: 1, configHash: h, state: .running),
+            ObservedContainer(name: "demo-web-2", service: "web", number: 2, configHash: "old", state: .running),
+        ]
+        let plan = try Planner.planUp(project: p, observed: observed, options: UpOptions(), configHashes: hashes(p))
+        #expect(plan.step("web")?.actions == [
+            .keep(name: "0123456789ab_demo-web-1"), .rename(old: "0123456789ab_demo-web-1", name: "demo-web-1"),
+            .update(old: "demo-web-2", name: "demo-web-2", number: 2),
+            .remove(name: "demo-web-1"),
+        ])
+        // Committed but not cleaned up: the old one under its temporary name, stopped.
+        let committed = [
+            ObservedContainer(name: "fedcba987654_demo-web-1", service: "web", number: 1, configHash: "old", state: .exited(0)),
+            ObservedContainer(name: "demo-web-1", service: "web", number: 1, configHash: h, state: .running),
+            ObservedContainer(name: "demo-web-2", service: "web", number: 2, configHash: h, state: .running),
+        ]
+        #expect(try Planner.planUp(project: p, observed: committed, options: UpOptions(), configHashes: hashes(p)).step("web")?.actions == [
+            .keep(name: "demo-web-1"), .keep(name: "demo-web-2"), .remove(name: "fedcba987654_demo-web-1"),
+        ])
+    }
+
     @Test func selectedServicesBringTheirDependenciesUnlessNoDeps() throws {
         let p = try loadProject(stack)
         var options = UpOptions()

@@ -28,13 +28,14 @@ struct RollingUpdater: Sendable {
         var oldRenamed = false
     }
 
-    /// Updates `olds` (the running containers to replace, by number). Returns warnings for
-    /// failures that were tolerated; throws when the update paused or rolled back.
-    func run(_ olds: [ContainerRecord]) throws -> [String] {
-        let replicas = LockedBox(Dictionary(olds.map { ($0.number, Replica(name: $0.name, old: $0)) }, uniquingKeysWith: { a, _ in a }))
+    /// Updates `olds` (the running containers to replace, with the name each replica ends
+    /// with). Returns warnings for failures that were tolerated; throws when the update paused
+    /// or rolled back.
+    func run(_ olds: [(record: ContainerRecord, name: String)]) throws -> [String] {
+        let replicas = LockedBox(Dictionary(olds.map { ($0.record.number, Replica(name: $0.name, old: $0.record)) }, uniquingKeysWith: { a, _ in a }))
         let answers = AnswerQueue()
         let problems = LockedBox<[String]>([])
-        var machine = RollingUpdate(replicas: olds.map(\.number).sorted(), policy: policy, now: Clock.monotonicNanoseconds())
+        var machine = RollingUpdate(replicas: olds.map(\.record.number).sorted(), policy: policy, now: Clock.monotonicNanoseconds())
         var actions = machine.step(nil, now: Clock.monotonicNanoseconds())
         var inFlight = 0
         while true {

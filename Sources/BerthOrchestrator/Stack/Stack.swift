@@ -75,11 +75,18 @@ public struct Stack: Sendable {
                     try waitFor(dependency, of: step.service, progress: progress, warn: warn)
                 }
                 guard let service = project.services[step.service] else { return }
-                let updates = step.actions.compactMap { action -> ContainerRecord? in
-                    if case .update(let old, _, _) = action { return byName[old] }
-                    return nil
+                var updates: [(ContainerRecord, String)] = []
+                var renames: [(ContainerRecord, String)] = []
+                for action in step.actions {
+                    if case .update(let old, let name, _) = action, let record = byName[old] { updates.append((record, name)) }
+                    if case .rename(let old, let name) = action, let record = byName[old] { renames.append((record, name)) }
                 }
-                try concurrently(step.actions.filter { if case .update = $0 { return false } else { return true } }) { action in
+                try concurrently(step.actions.filter { action in
+                    switch action {
+                    case .update, .rename: return false
+                    default: return true
+                    }
+                }) { action in
                     try perform(action, project: project, service: step.service, config: service, image: images[step.service],
                                 existing: byName, names: names, options: options, storage: storage, progress: progress, warn: warn)
                 }
@@ -96,6 +103,10 @@ public struct Stack: Sendable {
                         },
                         progress: progress)
                     for warning in try updater.run(updates) { warn(warning) }
+                }
+                for (record, name) in renames {
+                    try request(.rename, [record], name: name)
+                    progress(.init(.container, name, "Renamed", .done))
                 }
             }
         }
@@ -140,8 +151,8 @@ public struct Stack: Sendable {
             try start(record.id, name: name, progress: progress)
         case .keep(let name):
             progress(.init(.container, name, "Running", .done))
-        case .update:
-            break  // the rolling update's
+        case .update, .rename:
+            break  // after the others: the rolling update's, renames
         case .restart(let name):
             guard let record = existing[name] else { return }
             progress(.init(.container, name, "Restarting", .working))
