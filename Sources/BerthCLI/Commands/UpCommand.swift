@@ -19,7 +19,7 @@ enum UpCommand {
         name: "up", arguments: "[SERVICE...]",
         abstract: "Create and start the project's containers.",
         discussion: """
-            Brings the project to the state its Compose file declares: creates the networks, pulls missing images, then creates and starts the containers in dependency order (services whose dependencies are met start in parallel). Containers whose configuration or image changed are recreated; up-to-date running ones are left alone. Named services are brought up with their dependencies unless --no-deps.
+            Brings the project to the state its Compose file declares: creates the networks, pulls missing images, then creates and starts the containers in dependency order (services whose dependencies are met start in parallel). Containers whose configuration or image changed are recreated; up-to-date running ones are left alone. A service with deploy.update_config gets a rolling update instead: its running containers are replaced a batch at a time, each new one started next to its old one (order: start-first) or after it, kept only once it is healthy (or running, without a healthcheck), and put back on the old one if it fails (see berth-compose(5)). Named services are brought up with their dependencies unless --no-deps.
 
             Containers run under the project's supervisor, a small background process that berth starts on demand and that exits once nothing of the project runs.
 
