@@ -129,8 +129,10 @@ public struct ContainerStore: Sendable {
         (try? Self.decode(ContainerState.self, from: path(id) + "/state.json")) ?? ContainerState()
     }
 
+    /// Not synced: a state describes processes of this boot, which a crash that loses the
+    /// file takes along (the rename still makes it the old or the new state, never a mix).
     public func save(_ state: ContainerState, for id: String) throws {
-        try FS.writeAtomically(path(id) + "/state.json", Self.encode(state), mode: 0o600)
+        try FS.writeAtomically(path(id) + "/state.json", sync: false, Self.encode(state), mode: 0o600)
     }
 
     func exitReport(_ id: String) -> ExitReport? {

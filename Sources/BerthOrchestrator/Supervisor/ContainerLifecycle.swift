@@ -123,7 +123,8 @@ public final class ContainerLifecycle: @unchecked Sendable {
             case .shared:
                 break
             }
-            try FS.writeAtomically(directory + "/spec", Array(spec.encoded.utf8), mode: 0o600)
+            // This run's namespaces and files: every start writes them again, so no sync.
+            try FS.writeAtomically(directory + "/spec", sync: false, Array(spec.encoded.utf8), mode: 0o600)
             state = try engine.start(id)
         } catch {
             releaseNetwork(record.name, id: id)
