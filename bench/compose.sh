@@ -40,31 +40,9 @@ cd "$(dirname "$0")/.."
 . bench/lib.sh
 . bench/peers.sh
 RUNS=${RUNS:-5}
-TOOLS=${TOOLS:-berth docker podman}
-SETUP_PEERS=${SETUP_PEERS:-0}
-QUIET_LOAD=${QUIET_LOAD:-1.5}
-QUIET_MAX=${QUIET_MAX:-60}
-IDLE=${IDLE:-85}
-PEERS=${PEERS:-$(cd .. && pwd)/shared/bench/peers}
-IMG=localhost:5000/busybox:latest
-DOCKER=/usr/bin/docker      # Debian's CLI, matching the peers' dockerd (see their README)
-export DOCKER_HOST=unix:///var/run/docker.sock
-
-[ "$(id -u)" = 0 ] || { echo "bench/compose.sh: needs root" >&2; exit 1; }
+bench_start compose
 [ -f "$PEERS/compose/docker-compose.yml" ] || { echo "bench/compose.sh: $PEERS/compose/docker-compose.yml is missing" >&2; exit 1; }
-[ -x /bin/busybox ] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends busybox-static; }
-
-if [ -z "${BERTH:-}" ]; then
-    swift build -c release --static-swift-stdlib >/dev/null
-    BERTH=$(swift build -c release --static-swift-stdlib --show-bin-path)/berth
-fi
-[ -x "$(dirname "$BERTH")/berth-runtime" ] || { echo "bench/compose.sh: no berth-runtime next to $BERTH" >&2; exit 1; }
-
-WORK=$(mktemp -d /var/tmp/berth-bench-compose.XXXXXX)   # on disk, like berth's real roots
 PB=berthbench PD=berthbenchdc PP=berthbenchpc           # project names (not the peers' own)
-export BERTH_ROOT=$WORK/root BERTH_RUN_ROOT=$WORK/run BERTH_NFT_TABLE=berth_bench$$
-STARTED_PEERS=0
-have_docker=0 have_podman=0
 
 # ---------------------------------------------------------------- the tools' commands
 F=$WORK/compose/docker-compose.yml
@@ -115,31 +93,14 @@ cleanup() {
     if [ $have_podman = 1 ]; then
         pc20 down -v -t 0 >/dev/null 2>&1
         podman volume rm -f ${PP}_data >/dev/null 2>&1
-        podman network rm -f ${PP}_default >/dev/null 2>&1
-        rm -rf /var/lib/cni/networks/${PP}_default
     fi
-    [ $STARTED_PEERS = 1 ] && "$PEERS/cleanup.sh" >/dev/null 2>&1
-    host_restore
-    nft delete table inet "$BERTH_NFT_TABLE" 2>/dev/null
-    nft delete table ip "${BERTH_NFT_TABLE}_nat" 2>/dev/null
-    umount -l "$WORK/run/runtime" 2>/dev/null
-    rm -rf "$WORK"
+    peers_cleanup
 }
 trap cleanup EXIT
 trap 'echo "bench/compose.sh: line $LINENO failed: $BASH_COMMAND" >&2' ERR
 
 # ---------------------------------------------------------------- the peers
-host_snapshot
-peers_ready
-want_peer() { case " $TOOLS " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
-if [ "$SETUP_PEERS" = 1 ] && { { want_peer docker && [ $have_docker = 0 ]; } || { want_peer podman && [ $have_podman = 0 ]; }; }; then
-    echo "setting up the peers with $PEERS/setup.sh (log: $WORK/peers-setup.log)" >&2
-    STARTED_PEERS=1
-    "$PEERS/setup.sh" >"$WORK/peers-setup.log" 2>&1 || { tail -20 "$WORK/peers-setup.log" >&2; exit 1; }
-    peers_ready
-fi
-want_peer docker || have_docker=0
-want_peer podman || have_podman=0
+peers_setup
 
 # ---------------------------------------------------------------- the stack and the image
 mkdir -p "$WORK/compose"
@@ -222,24 +183,17 @@ timed() {
 }
 
 : >"$WORK/times.tsv"; : >"$WORK/mem.tsv"
-echo "$image_note" >&2
-echo "tools: ${tools[*]}; $RUNS rounds; loadavg before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
-n=${#tools[@]}
-for round in $(seq 1 "$RUNS"); do
-    wait_quiet
-    for k in $(seq 0 $((n - 1))); do
-        t=${tools[$(( (k + round) % n ))]}
-        timed "$t" up 5 up "$t"
-        [ "$round" = 1 ] && measure_memory "$t" 5
-        timed "$t" down 0 down "$t"
-        up "$t" >/dev/null 2>&1 && wait_running "$t" 5
-        timed "$t" scale 24 scale "$t"
-        [ "$round" = 1 ] && measure_memory "$t" 24
-        timed "$t" down24 0 down "$t" 24
-    done
-    echo "round $round/$RUNS done, loadavg $(cut -d' ' -f1-3 /proc/loadavg)" >&2
-done
-echo "loadavg after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+round_of() {  # TOOL ROUND
+    local t=$1 round=$2
+    timed "$t" up 5 up "$t"
+    [ "$round" = 1 ] && measure_memory "$t" 5
+    timed "$t" down 0 down "$t"
+    up "$t" >/dev/null 2>&1 && wait_running "$t" 5
+    timed "$t" scale 24 scale "$t"
+    [ "$round" = 1 ] && measure_memory "$t" 24
+    timed "$t" down24 0 down "$t" 24
+}
+in_rounds round_of
 
 # ---------------------------------------------------------------- where berth's time goes
 # berth's own progress events (--progress json), stamped as they arrive by a small driver

@@ -1,7 +1,36 @@
 # Shared by the benches that compare berth with docker-compose and podman-compose (source it
-# after setting WORK, IDLE, QUIET_LOAD, QUIET_MAX, PEERS, IMG, DOCKER, BERTH): timing on a
-# settled machine, memory of processes, the peers' readiness, berth's copy of the peers'
-# busybox image, and restoring what the peers leave on the host.
+# from the repository's root, after bench/lib.sh): the settings they share, berth's binaries
+# and a work directory (bench_start), timing on a settled machine, memory and CPU of
+# processes, the peers' readiness and set-up, berth's copy of the peers' busybox image, and
+# restoring what the peers leave on the host.
+
+TOOLS=${TOOLS:-berth docker podman}
+SETUP_PEERS=${SETUP_PEERS:-0}
+QUIET_LOAD=${QUIET_LOAD:-1.5}
+QUIET_MAX=${QUIET_MAX:-60}
+IDLE=${IDLE:-85}
+PEERS=${PEERS:-$(cd .. && pwd)/shared/bench/peers}
+IMG=localhost:5000/busybox:latest
+DOCKER=/usr/bin/docker      # Debian's CLI, matching the peers' dockerd (see their README)
+export DOCKER_HOST=unix:///var/run/docker.sock
+STARTED_PEERS=0
+have_docker=0 have_podman=0
+
+# bench_start NAME: root, busybox-static, berth's release binaries (BERTH, built unless given),
+# and WORK, a fresh directory on disk (like berth's real roots) holding berth's private roots
+# and nft table.
+bench_start() {
+    [ "$(id -u)" = 0 ] || { echo "bench/$1.sh: needs root" >&2; exit 1; }
+    [ -f "$PEERS/setup.sh" ] || { echo "bench/$1.sh: the peers' recipes are missing ($PEERS)" >&2; exit 1; }
+    [ -x /bin/busybox ] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends busybox-static; }
+    if [ -z "${BERTH:-}" ]; then
+        swift build -c release --static-swift-stdlib >/dev/null
+        BERTH=$(swift build -c release --static-swift-stdlib --show-bin-path)/berth
+    fi
+    [ -x "$(dirname "$BERTH")/berth-runtime" ] || { echo "bench/$1.sh: no berth-runtime next to $BERTH" >&2; exit 1; }
+    WORK=$(mktemp -d "/var/tmp/berth-bench-$1.XXXXXX")
+    export BERTH_ROOT=$WORK/root BERTH_RUN_ROOT=$WORK/run BERTH_NFT_TABLE=berth_$1$$
+}
 
 # ms_since T0: milliseconds (one decimal) since T0, a ${EPOCHREALTIME/./} stamp.
 ms_since() { local us=$(( ${EPOCHREALTIME/./} - $1 )); echo "$((us / 1000)).$((us / 100 % 10))"; }
@@ -115,4 +144,52 @@ host_restore() {
     for d in $(ls -d /sys/fs/cgroup/*/docker /sys/fs/cgroup/*/libpod_parent 2>/dev/null | sort | comm -13 "$WORK/cgroups.before" -); do
         find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
     done
+}
+
+# peers_setup: record the host (host_snapshot), find the peers the machine has, set them up
+# with their setup.sh when SETUP_PEERS=1 and TOOLS wants one that is missing (STARTED_PEERS=1:
+# peers_cleanup runs their cleanup.sh), and keep only those TOOLS names.
+want_peer() { case " $TOOLS " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+peers_setup() {
+    host_snapshot
+    peers_ready
+    if [ "$SETUP_PEERS" = 1 ] && { { want_peer docker && [ $have_docker = 0 ]; } || { want_peer podman && [ $have_podman = 0 ]; }; }; then
+        echo "setting up the peers with $PEERS/setup.sh (log: $WORK/peers-setup.log)" >&2
+        STARTED_PEERS=1
+        "$PEERS/setup.sh" >"$WORK/peers-setup.log" 2>&1 || { tail -20 "$WORK/peers-setup.log" >&2; exit 1; }
+        peers_ready
+    fi
+    want_peer docker || have_docker=0
+    want_peer podman || have_podman=0
+}
+
+# peers_cleanup: the end of a bench's cleanup, once its projects are down — podman's project
+# network (PP), the peers' daemons if the bench started them, what they left on the host,
+# berth's nft tables and run root, WORK.
+peers_cleanup() {
+    if [ $have_podman = 1 ]; then
+        podman network rm -f "${PP}_default" >/dev/null 2>&1
+        rm -rf "/var/lib/cni/networks/${PP}_default"
+    fi
+    [ "$STARTED_PEERS" = 1 ] && "$PEERS/cleanup.sh" >/dev/null 2>&1
+    host_restore
+    nft delete table inet "$BERTH_NFT_TABLE" 2>/dev/null
+    nft delete table ip "${BERTH_NFT_TABLE}_nat" 2>/dev/null
+    umount -l "$WORK/run/runtime" 2>/dev/null
+    rm -rf "$WORK"
+}
+
+# in_rounds FUNCTION [NOTE]: RUNS rounds, each waiting for a quiet machine (wait_quiet), then
+# calling FUNCTION TOOL ROUND for every tool of the array `tools`, the order rotating so that no
+# tool always runs first; the load average before, after each round and after.
+in_rounds() {
+    local n=${#tools[@]} round k
+    echo "$image_note" >&2
+    echo "tools: ${tools[*]}; $RUNS rounds${2:+ ($2)}; loadavg before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+    for round in $(seq 1 "$RUNS"); do
+        wait_quiet
+        for k in $(seq 0 $((n - 1))); do "$1" "${tools[$(( (k + round) % n ))]}" "$round"; done
+        echo "round $round/$RUNS done, loadavg $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+    done
+    echo "loadavg after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 }

@@ -30,32 +30,9 @@ cd "$(dirname "$0")/.."
 . bench/peers.sh
 RUNS=${RUNS:-3}
 PODMAN_RUNS=${PODMAN_RUNS:-1}
-TOOLS=${TOOLS:-berth docker podman}
-SETUP_PEERS=${SETUP_PEERS:-0}
 IDLE_SECONDS=${IDLE_SECONDS:-10}
-QUIET_LOAD=${QUIET_LOAD:-1.5}
-QUIET_MAX=${QUIET_MAX:-60}
-IDLE=${IDLE:-85}
-PEERS=${PEERS:-$(cd .. && pwd)/shared/bench/peers}
-IMG=localhost:5000/busybox:latest
-DOCKER=/usr/bin/docker      # Debian's CLI, matching the peers' dockerd (see their README)
-export DOCKER_HOST=unix:///var/run/docker.sock
-
-[ "$(id -u)" = 0 ] || { echo "bench/scale.sh: needs root" >&2; exit 1; }
-[ -f "$PEERS/setup.sh" ] || { echo "bench/scale.sh: $PEERS/setup.sh is missing" >&2; exit 1; }
-[ -x /bin/busybox ] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends busybox-static; }
-
-if [ -z "${BERTH:-}" ]; then
-    swift build -c release --static-swift-stdlib >/dev/null
-    BERTH=$(swift build -c release --static-swift-stdlib --show-bin-path)/berth
-fi
-[ -x "$(dirname "$BERTH")/berth-runtime" ] || { echo "bench/scale.sh: no berth-runtime next to $BERTH" >&2; exit 1; }
-
-WORK=$(mktemp -d /var/tmp/berth-bench-scale.XXXXXX)   # on disk, like berth's real roots
+bench_start scale
 PB=berthscale PH=berthscaleh PD=berthscaledc PP=berthscalepc   # project names
-export BERTH_ROOT=$WORK/root BERTH_RUN_ROOT=$WORK/run BERTH_NFT_TABLE=berth_scale$$
-STARTED_PEERS=0
-have_docker=0 have_podman=0
 
 # ---------------------------------------------------------------- the stack
 mkdir -p "$WORK/scale"
@@ -136,31 +113,14 @@ cleanup() {
     if [ $have_docker = 1 ]; then dc down -t 0 >/dev/null 2>&1; fi
     if [ $have_podman = 1 ]; then
         pc 100 down -t 0 >/dev/null 2>&1
-        podman network rm -f ${PP}_default >/dev/null 2>&1
-        rm -rf /var/lib/cni/networks/${PP}_default
     fi
-    [ $STARTED_PEERS = 1 ] && "$PEERS/cleanup.sh" >/dev/null 2>&1
-    host_restore
-    nft delete table inet "$BERTH_NFT_TABLE" 2>/dev/null
-    nft delete table ip "${BERTH_NFT_TABLE}_nat" 2>/dev/null
-    umount -l "$WORK/run/runtime" 2>/dev/null
-    rm -rf "$WORK"
+    peers_cleanup
 }
 trap cleanup EXIT
 trap 'echo "bench/scale.sh: line $LINENO failed: $BASH_COMMAND" >&2' ERR
 
 # ---------------------------------------------------------------- the peers and the image
-host_snapshot
-peers_ready
-want_peer() { case " $TOOLS " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
-if [ "$SETUP_PEERS" = 1 ] && { { want_peer docker && [ $have_docker = 0 ]; } || { want_peer podman && [ $have_podman = 0 ]; }; }; then
-    echo "setting up the peers with $PEERS/setup.sh (log: $WORK/peers-setup.log)" >&2
-    STARTED_PEERS=1
-    "$PEERS/setup.sh" >"$WORK/peers-setup.log" 2>&1 || { tail -20 "$WORK/peers-setup.log" >&2; exit 1; }
-    peers_ready
-fi
-want_peer docker || have_docker=0
-want_peer podman || have_podman=0
+peers_setup
 berth_image
 candidates=(berth healthy)
 [ $have_docker = 1 ] && candidates+=(docker)
@@ -234,26 +194,21 @@ idle_line() {  # TOOL LABEL TICKS HZ PID...
         "$(python3 -c "print(f'{$ticks * 100 / $hz / $IDLE_SECONDS:.2f}')")" "$r" "$p" >>"$WORK/idle.tsv"
 }
 
-echo "$image_note" >&2
-echo "tools: ${tools[*]}; $RUNS rounds (podman-compose: $PODMAN_RUNS); loadavg before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
-n=${#tools[@]}
-for round in $(seq 1 "$RUNS"); do
-    wait_quiet
-    for k in $(seq 0 $((n - 1))); do
-        t=${tools[$(( (k + round) % n ))]}
-        [ "$t" = podman ] && [ "$round" -gt "$PODMAN_RUNS" ] && continue
-        scale "$t" 1 >/dev/null 2>&1 && settled_at "$t" 1
-        timed "$t" 1 20
-        timed "$t" 20 100
-        [ "$round" = 1 ] && idle "$t"
-        if [ "$t" = podman ]; then down "$t" >/dev/null 2>&1; continue; fi
+round_of() {  # TOOL ROUND
+    local t=$1 round=$2
+    [ "$t" = podman ] && [ "$round" -gt "$PODMAN_RUNS" ] && return 0
+    scale "$t" 1 >/dev/null 2>&1 && settled_at "$t" 1
+    timed "$t" 1 20
+    timed "$t" 20 100
+    [ "$round" = 1 ] && idle "$t"
+    if [ "$t" != podman ]; then   # podman-compose does not scale down
         timed "$t" 100 1
         timed "$t" 1 100
-        down "$t" >/dev/null 2>&1
-    done
-    echo "round $round/$RUNS done, loadavg $(cut -d' ' -f1-3 /proc/loadavg)" >&2
-done
-echo "loadavg after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+    fi
+    down "$t" >/dev/null 2>&1
+    return 0
+}
+in_rounds round_of "podman-compose: $PODMAN_RUNS"
 
 # ---------------------------------------------------------------- the tables
 unsettled=$(grep -c . "$WORK/unsettled" 2>/dev/null || true); unsettled=${unsettled:-0}
