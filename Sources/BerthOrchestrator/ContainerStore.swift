@@ -118,6 +118,11 @@ public struct ContainerStore: Sendable {
         return ids.compactMap { try? record($0) }.sorted { $0.name < $1.name }
     }
 
+    /// Rewrites a container's record (a rename), atomically.
+    public func update(_ record: ContainerRecord) throws {
+        try FS.writeAtomically(path(record.id) + "/config.json", Self.encode(record), mode: 0o600)
+    }
+
     public func record(_ id: String) throws -> ContainerRecord {
         try Self.decode(ContainerRecord.self, from: path(id) + "/config.json")
     }
@@ -131,8 +136,10 @@ public struct ContainerStore: Sendable {
         (try? Self.decode(ContainerState.self, from: path(id) + "/state.json")) ?? ContainerState()
     }
 
+    /// Not synced: a state describes processes of this boot, which a crash that loses the
+    /// file takes along (the rename still makes it the old or the new state, never a mix).
     public func save(_ state: ContainerState, for id: String) throws {
-        try withStateLock(id) { try FS.writeAtomically(path(id) + "/state.json", Self.encode(state), mode: 0o600) }
+        try withStateLock(id) { try FS.writeAtomically(path(id) + "/state.json", sync: false, Self.encode(state), mode: 0o600) }
     }
 
     /// Reads, changes and writes the state under the container's state lock: the supervisor
@@ -143,7 +150,7 @@ public struct ContainerStore: Sendable {
         try withStateLock(id) {
             var state = self.state(id)
             if try change(&state) {
-                try FS.writeAtomically(path(id) + "/state.json", Self.encode(state), mode: 0o600)
+                try FS.writeAtomically(path(id) + "/state.json", sync: false, Self.encode(state), mode: 0o600)
             }
             return state
         }

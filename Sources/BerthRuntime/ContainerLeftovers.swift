@@ -32,28 +32,40 @@ public enum ContainerLeftovers {
         StateTmpfs.unmountIfUnused(runRoot: runRoot)
     }
 
+    /// The processes still in the cgroup of container `name` of `project` (none when its
+    /// cgroup is gone or cannot be found).
+    public static func processes(project: String, name: String) -> [Int32] {
+        guard let layout = try? CgroupLayout.detect() else { return [] }
+        return Cgroup(layout: layout, project: project, name: name).processes()
+    }
+
+    /// Blocks until the processes `pids` have all ended (their pidfds turn readable), at
+    /// most `milliseconds`; processes already gone count as ended.
+    public static func waitUntilGone(_ pids: [Int32], milliseconds: Int) {
+        var entries = pids.compactMap { pid -> pollfd? in
+            let fd = berth_pidfd_open(pid)
+            return fd >= 0 ? pollfd(fd: fd, events: Int16(POLLIN), revents: 0) : nil
+        }
+        defer { entries.forEach { close($0.fd) } }
+        let deadline = Clock.monotonicNanoseconds() + Int64(milliseconds) * 1_000_000
+        while entries.contains(where: { $0.revents == 0 }) {
+            let left = (deadline - Clock.monotonicNanoseconds()) / 1_000_000
+            if left <= 0 { return }
+            var pending = entries.filter { $0.revents == 0 }
+            if poll(&pending, nfds_t(pending.count), Int32(left)) < 0 && errno != EINTR { return }
+            for entry in pending where entry.revents != 0 {
+                if let index = entries.firstIndex(where: { $0.fd == entry.fd }) { entries[index].revents = entry.revents }
+            }
+        }
+    }
+
     /// SIGKILLs every process of the cgroup and waits (pidfds, up to 10 s) until they are gone.
     static func killAll(in cgroup: Cgroup, container: String) throws {
         for _ in 0..<3 {
             let pids = cgroup.processes()
             if pids.isEmpty { return }
-            let fds = pids.compactMap { pid -> Int32? in
-                let fd = berth_pidfd_open(pid)
-                kill(pid, SIGKILL)
-                return fd >= 0 ? fd : nil
-            }
-            defer { fds.forEach { close($0) } }
-            var entries = fds.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
-            let deadline = Clock.monotonicNanoseconds() + 10_000_000_000
-            while entries.contains(where: { $0.revents == 0 }) {
-                let left = (deadline - Clock.monotonicNanoseconds()) / 1_000_000
-                if left <= 0 { break }
-                var pending = entries.filter { $0.revents == 0 }
-                if poll(&pending, nfds_t(pending.count), Int32(left)) < 0 && errno != EINTR { break }
-                for entry in pending where entry.revents != 0 {
-                    if let index = entries.firstIndex(where: { $0.fd == entry.fd }) { entries[index].revents = entry.revents }
-                }
-            }
+            for pid in pids { kill(pid, SIGKILL) }
+            waitUntilGone(pids, milliseconds: 10_000)
         }
         if !cgroup.processes().isEmpty {
             throw RuntimeError("container \(container): processes \(cgroup.processes().map(String.init).joined(separator: ", ")) survived SIGKILL (a frozen cgroup? see \(cgroup.processesDirectory ?? "its cgroup")/cgroup.procs)")

@@ -213,6 +213,7 @@ struct StackTests {
                 image: busybox
                 command: [httpd, -f, -p, "80", -h, /www]
                 ports: ["\(port):80"]
+                healthcheck: {test: [CMD, wget, -q, -O, /dev/null, "http://127.0.0.1/index.html"], interval: 100ms}
 
             """)
         let p = stack.project
@@ -229,7 +230,8 @@ struct StackTests {
         #expect(busy.code == 1)
         #expect(busy.stderr.contains("Error: container \(p)-web-1: host port 0.0.0.0:\(port)/tcp is already in use"), "\(busy.stderr)")
         close(holder)
-        #expect(try stack.run(["up", "-d"]).code == 0)
+        // --wait: until httpd answers its health check (up -d returns once it runs).
+        #expect(try stack.run(["up", "-d", "--wait"]).code == 0)
         #expect(StackFixture.httpGet(port: port, path: "/index.html") == "hello from berth\n")
 
         // A command that does not exist, a missing image.

@@ -102,6 +102,12 @@ struct DNSTests {
         // A removed replica disappears at once.
         records.remove(network: "p_default", container: "p-web-1")
         #expect(parseAnswer(reply(decide(dnsQuery("web"), records))!)?.addresses.sorted() == ["10.213.0.3", "10.213.0.4"])
+        // A container renamed while it runs (a rolling update's new replica taking its
+        // final name) answers to its new name only.
+        records.setNames(network: "p_default", container: "p-web-2", names: ["p-web-9", "web", "frontend"])
+        #expect(parseAnswer(reply(decide(dnsQuery("p-web-9"), records))!)?.addresses == ["10.213.0.3"])
+        #expect(decide(dnsQuery("p-web-2"), records) == .forward(try DNSQuery.parse(dnsQuery("p-web-2")).get()))
+        #expect(parseAnswer(reply(decide(dnsQuery("web"), records))!)?.addresses.sorted() == ["10.213.0.3", "10.213.0.4"])
         // AAAA of a known name: NOERROR without answers.
         #expect(parseAnswer(reply(decide(dnsQuery("web", type: DNSType.aaaa), records))!) == ParsedAnswer(rcode: 0, truncated: false, authoritative: true, addresses: [], names: []))
     }
@@ -112,7 +118,7 @@ struct DNSTests {
         let records = records()
         records.setReady(container: "p-db-1", ready: true)
         let linking = IPv4Address("10.213.0.2")!, other = IPv4Address("10.213.0.3")!
-        records.setClient(linking, upstreams: nil, links: ["Database": "db", "front": "web"])
+        records.setClient(linking, container: "p-web-1", upstreams: nil, links: ["Database": "db", "front": "web"])
         let answer = try answered(decide(dnsQuery("database"), records, client: linking))
         #expect(answer.addresses == ["10.213.0.5"] && answer.names == [] && answer.authoritative)
         let bytes = try #require(reply(decide(dnsQuery("database.p_default"), records, client: linking)))
@@ -120,7 +126,7 @@ struct DNSTests {
         #expect(try answered(decide(dnsQuery("front"), records, client: linking)).addresses.sorted() == ["10.213.0.2", "10.213.0.3", "10.213.0.4"])
         #expect(decide(dnsQuery("database"), records, client: other) == .forward(try DNSQuery.parse(dnsQuery("database")).get()))
         #expect(decide(dnsQuery("database"), records) == .forward(try DNSQuery.parse(dnsQuery("database")).get()))
-        records.removeClient(linking)
+        records.removeClients(container: "p-web-1")
         #expect(decide(dnsQuery("database"), records, client: linking) == .forward(try DNSQuery.parse(dnsQuery("database")).get()))
     }
 

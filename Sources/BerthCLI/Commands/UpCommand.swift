@@ -20,7 +20,7 @@ enum UpCommand {
         name: "up", arguments: "[SERVICE...]",
         abstract: "Create and start the project's containers.",
         discussion: """
-            Brings the project to the state its Compose file declares: creates the networks, pulls missing images, then creates and starts the containers in dependency order (services whose dependencies are met start in parallel). Containers whose configuration or image changed are recreated; up-to-date running ones are left alone. Named services are brought up with their dependencies unless --no-deps.
+            Brings the project to the state its Compose file declares: creates the networks, pulls missing images, then creates and starts the containers in dependency order (services whose dependencies are met start in parallel). Containers whose configuration or image changed are recreated; up-to-date running ones are left alone. A service with deploy.update_config gets a rolling update instead: its running containers are replaced a batch at a time, each new one started next to its old one (order: start-first) or after it, kept only once it is healthy (or running, without a healthcheck), and put back on the old one if it fails (see berth-compose(5)). Named services are brought up with their dependencies unless --no-deps.
 
             Containers run under the project's supervisor, a small background process that berth starts on demand and that exits once nothing of the project runs.
 
@@ -61,18 +61,34 @@ enum UpCommand {
     }
 
     static func converge(_ invocation: Invocation, noStart: Bool) throws -> Int32 {
-        let waitFlag = invocation.options.flag("wait")
-        let foreground = !noStart && !invocation.options.flag("detach") && !waitFlag
-        let attach = noStart ? AttachOptions() : try AttachOptions.parse(
+        var scale: [String: Int] = [:]
+        for item in invocation.options.all("scale") {
+            let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, let count = Int(parts[1]), count >= 0 else {
+                throw UsageError(message: "invalid --scale \"\(item)\": use SERVICE=N", command: invocation.command.name)
+            }
+            scale[parts[0]] = count
+        }
+        return try converge(invocation, noStart: noStart, services: invocation.arguments, scale: scale, attachable: true)
+    }
+
+    /// `up`/`create` of `services` (all when empty) with `scale` overriding their replicas;
+    /// also `berth scale` (`attachable` false: always detached, as Compose's scale).
+    static func converge(
+        _ invocation: Invocation, noStart: Bool, services: [String], scale: [String: Int], attachable: Bool = false
+    ) throws -> Int32 {
+        let waitFlag = attachable && invocation.options.flag("wait")
+        let foreground = attachable && !noStart && !invocation.options.flag("detach") && !waitFlag
+        let attach = noStart || !attachable ? AttachOptions() : try AttachOptions.parse(
             invocation.options, detach: invocation.options.flag("detach"), wait: waitFlag, command: invocation.command.name)
-        let context = try StackContext(invocation, needsFile: true, selectedServices: invocation.arguments)
+        let context = try StackContext(invocation, needsFile: true, selectedServices: services)
         guard let project = context.project else { return 1 }
-        try context.checkServices(invocation.arguments)
+        try context.checkServices(services)
         if let service = attach.exitCodeFrom, project.services[service] == nil {
             throw CLIError("no such service: \(service)")
         }
         var options = UpOptions()
-        options.services = invocation.arguments
+        options.services = services
         options.noDeps = invocation.options.flag("no-deps")
         options.forceRecreate = invocation.options.flag("force-recreate")
         options.noRecreate = invocation.options.flag("no-recreate")
@@ -91,13 +107,9 @@ enum UpCommand {
             }
             waitTimeout = seconds > 0 ? seconds : nil
         }
-        for item in invocation.options.all("scale") {
-            let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
-            guard parts.count == 2, let count = Int(parts[1]), count >= 0 else {
-                throw UsageError(message: "invalid --scale \"\(item)\": use SERVICE=N", command: invocation.command.name)
-            }
-            guard project.services[parts[0]] != nil else { throw CLIError("no such service: \(parts[0])") }
-            options.scale[parts[0]] = count
+        for (service, count) in scale {
+            guard project.services[service] != nil else { throw CLIError("no such service: \(service)") }
+            options.scale[service] = count
         }
         let selected = options.services.isEmpty || options.noDeps
             ? (options.services.isEmpty ? project.services.keys.sorted() : options.services)

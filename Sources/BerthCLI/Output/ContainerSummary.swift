@@ -66,11 +66,13 @@ struct ContainerSummary {
         case .exited, .created:
             status = "Created"
         }
-        let attached = networks.filter { $0.endpoints[record.name] != nil }
+        // Endpoints are under the name the container's run started with.
+        let runName = spec?.name ?? record.name
+        let attached = networks.filter { $0.endpoints[runName] != nil }
         self.networks = attached.map(\.name)
         publishers = []
         if state.status == .running {
-            let published = attached.flatMap { $0.endpoints[record.name]?.ports ?? [] }.map {
+            let published = attached.flatMap { $0.endpoints[runName]?.ports ?? [] }.map {
                 PortPublisher(url: $0.hostIP?.description ?? "0.0.0.0", targetPort: $0.containerPort, publishedPort: $0.hostPort, proto: $0.proto.rawValue)
             }
             let exposed = (record.exposedPorts ?? []).compactMap(PortPublisher.init(exposed:)).filter { port in

@@ -19,6 +19,8 @@ public final class DNSRecords: @unchecked Sendable {
     private var clients: [IPv4Address: Client] = [:]
 
     struct Client {
+        /// The container at that address (its run name).
+        var container: String
         var upstreams: [DNSUpstream]?
         /// alias (lowercase) → the name it stands for (`links: [db:database]`).
         var links: [String: String] = [:]
@@ -31,6 +33,13 @@ public final class DNSRecords: @unchecked Sendable {
     public func set(network: String, container: String, address: IPv4Address, names: [String], ready: Bool) {
         let lowered = Array(Set(([container] + names).map { $0.lowercased() })).sorted()
         lock.withLock { networks[network, default: [:]][container] = Entry(address: address, names: lowered, ready: ready) }
+    }
+
+    /// Replaces the names of a container's entry on `network` (a renamed container: `names`
+    /// should hold its new name, its service name and aliases).
+    public func setNames(network: String, container: String, names: [String]) {
+        let lowered = Array(Set(names.map { $0.lowercased() })).sorted()
+        lock.withLock { networks[network]?[container]?.names = lowered }
     }
 
     public func setReady(network: String, container: String, ready: Bool) {
@@ -69,13 +78,13 @@ public final class DNSRecords: @unchecked Sendable {
     /// What the container at `client` sees on its own: its `dns:` servers (nil: the host's)
     /// and its `links:` aliases (alias → service or container name) — in Docker a link's
     /// alias resolves for the linking container only.
-    public func setClient(_ client: IPv4Address, upstreams: [DNSUpstream]?, links: [String: String]) {
+    public func setClient(_ client: IPv4Address, container: String, upstreams: [DNSUpstream]?, links: [String: String]) {
         let lowered = Dictionary(links.map { ($0.key.lowercased(), $0.value.lowercased()) }) { first, _ in first }
         lock.withLock {
             if upstreams == nil && lowered.isEmpty {
                 clients[client] = nil
             } else {
-                clients[client] = Client(upstreams: upstreams, links: lowered)
+                clients[client] = Client(container: container, upstreams: upstreams, links: lowered)
             }
         }
     }
@@ -83,6 +92,11 @@ public final class DNSRecords: @unchecked Sendable {
     /// Forgets what `setClient` said of an address (its container stopped).
     public func removeClient(_ client: IPv4Address) {
         lock.withLock { clients[client] = nil }
+    }
+
+    /// Forgets what `setClient` said of every address of `container`.
+    public func removeClients(container: String) {
+        lock.withLock { clients = clients.filter { $0.value.container != container } }
     }
 
     func upstreams(client: IPv4Address) -> [DNSUpstream]? {

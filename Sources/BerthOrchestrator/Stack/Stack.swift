@@ -67,6 +67,8 @@ public struct Stack: Sendable {
         for warning in projectVolumes.warnings { warn(warning) }
         let storage = StorageContext(stack: self, volumes: projectVolumes, environment: environment, renewAnonymous: options.renewAnonymousVolumes)
         let byName = Dictionary(observed.map { ($0.record.name, $0.record) }, uniquingKeysWith: { a, _ in a })
+        // Every container's name, read once: the new names are the plan's own (unique).
+        let names = Set(engine.store.records().map(\.name))
         if plan.removeOrphans {
             let orphans = plan.orphans.compactMap { byName[$0] }
             try concurrently(orphans) { record in try removeContainer(record, timeout: options.timeout, progress: progress) }
@@ -79,9 +81,38 @@ public struct Stack: Sendable {
                     try waitFor(dependency, of: step.service, progress: progress, warn: warn)
                 }
                 guard let service = project.services[step.service] else { return }
-                try concurrently(step.actions) { action in
+                var updates: [(ContainerRecord, String)] = []
+                var renames: [(ContainerRecord, String)] = []
+                for action in step.actions {
+                    if case .update(let old, let name, _) = action, let record = byName[old] { updates.append((record, name)) }
+                    if case .rename(let old, let name) = action, let record = byName[old] { renames.append((record, name)) }
+                }
+                try concurrently(step.actions.filter { action in
+                    switch action {
+                    case .update, .rename: return false
+                    default: return true
+                    }
+                }) { action in
                     try perform(action, project: project, service: step.service, config: service, image: images[step.service],
-                                existing: byName, options: options, storage: storage, progress: progress, warn: warn)
+                                existing: byName, names: names, options: options, storage: storage, progress: progress, warn: warn)
+                }
+                if let policy = step.updatePolicy, !updates.isEmpty {
+                    let updater = RollingUpdater(
+                        stack: self, service: step.service, policy: policy, timeout: options.timeout,
+                        create: { number, name, id, oldSpec in
+                            guard let image = images[step.service] else { throw EngineError("service \"\(step.service)\": no image resolved for it") }
+                            let created = try ContainerFactory(store: engine.store).create(
+                                project: project, service: step.service, config: service, number: number, name: name, image: image,
+                                storage: storage.inputs(replacing: oldSpec), id: id, existingNames: names)
+                            for warning in created.warnings { warn(warning) }
+                            return created.id
+                        },
+                        progress: progress)
+                    for warning in try updater.run(updates) { warn(warning) }
+                }
+                for (record, name) in renames {
+                    try request(.rename, [record], name: name)
+                    progress(.init(.container, name, "Renamed", .done))
                 }
             }
         }
@@ -89,14 +120,15 @@ public struct Stack: Sendable {
 
     private func perform(
         _ action: ContainerAction, project: Project, service: String, config: Service, image: ResolvedImage?,
-        existing: [String: ContainerRecord], options: UpOptions, storage: StorageContext, progress: StackProgress,
+        existing: [String: ContainerRecord], names: Set<String>, options: UpOptions, storage: StorageContext, progress: StackProgress,
         warn: (String) -> Void
     ) throws {
-        func newContainer(name: String, number: Int, replacing: ContainerSpec? = nil) throws -> String {
+        /// `old`: the name of the container this one replaces (removed by now).
+        func newContainer(name: String, number: Int, replacing: ContainerSpec? = nil, old: String? = nil) throws -> String {
             guard let image else { throw EngineError("service \"\(service)\": no image resolved for it") }
             let created = try ContainerFactory(store: engine.store).create(
                 project: project, service: service, config: config, number: number, name: name, image: image,
-                storage: storage.inputs(replacing: replacing))
+                storage: storage.inputs(replacing: replacing), existingNames: names.subtracting([old ?? ""]))
             for warning in created.warnings { warn(warning) }
             if let record = try? engine.store.record(created.id) { events.record("create", record) }
             return created.id
@@ -115,7 +147,7 @@ public struct Stack: Sendable {
                 try request(.stop, [record], timeout: options.timeout)
                 try request(.remove, [record])
             }
-            let id = try newContainer(name: name, number: number, replacing: oldSpec)
+            let id = try newContainer(name: name, number: number, replacing: oldSpec, old: old)
             // Anonymous volumes the new container did not take over (-V) go with the old one.
             if options.renewAnonymousVolumes, let oldSpec { _ = volumes.removeAnonymousVolumes(of: oldSpec) }
             progress(.init(.container, name, "Recreated", .done))
@@ -129,6 +161,8 @@ public struct Stack: Sendable {
             // be stopped: Compose shows it as Created then.
             let stopped = options.noStart && existing[name].map { (try? engine.observe($0.id))?.status != .running } ?? false
             progress(.init(.container, name, stopped ? "Created" : "Running", .done))
+        case .update, .rename:
+            break  // after the others: the rolling update's, renames
         case .restart(let name):
             guard let record = existing[name] else { return }
             progress(.init(.container, name, "Restarting", .working))
@@ -386,8 +420,10 @@ public struct Stack: Sendable {
 
     /// One supervisor request; the first container error is thrown.
     @discardableResult
-    func request(_ op: SupervisorProtocol.Request.Operation, _ records: [ContainerRecord], timeout: Int? = nil, signal: Int32? = nil) throws -> SupervisorProtocol.Response {
-        let response = try client.send(.init(op: op, containers: records.map(\.id), timeout: timeout, signal: signal))
+    func request(
+        _ op: SupervisorProtocol.Request.Operation, _ records: [ContainerRecord], timeout: Int? = nil, signal: Int32? = nil, name: String? = nil
+    ) throws -> SupervisorProtocol.Response {
+        let response = try client.send(.init(op: op, containers: records.map(\.id), timeout: timeout, signal: signal, name: name))
         if let failure = response.results.first(where: { $0.error != nil }), let message = failure.error {
             throw EngineError(message)
         }

@@ -33,11 +33,13 @@ public final class ContainerLifecycle: @unchecked Sendable {
 
     private let lock = NSLock()
     private var containerLocks: [String: NSLock] = [:]
-    private var reservations: [String: PortReservation] = [:]
+    /// The host ports of the containers' published ports, held while they run.
+    let ports = PublishedPorts()
     private var dnsServer: DNSServer?
     private var listeningOn: Set<String> = []
     /// Containers whose exit this process waits for, with their monitor's pidfd.
     private var watched: [String: Int32] = [:]
+    private var pendingSweeps = 0
     /// Containers this supervisor stopped for `on-unhealthy: restart`: their exit is followed
     /// by a restart whatever their policy.
     private var forcedRestarts: Set<String> = []
@@ -56,8 +58,10 @@ public final class ContainerLifecycle: @unchecked Sendable {
         let events = events
         let store = engine.store
         prober.onChange = { [weak self] id, name, status in
-            // Readiness, as Kubernetes': only a healthy container answers to its names.
+            // Readiness, as Kubernetes': only a healthy container answers to its names and
+            // gets the traffic of a host port it shares.
             records.setReady(container: name, ready: status == .healthy)
+            try? networks.setReady(container: name, ready: status == .healthy)
             if let container = try? store.record(id) { events.record(ContainerEvent.healthAction(status), container) }
             changes.notify()
             if status == .unhealthy, let self {
@@ -93,7 +97,9 @@ public final class ContainerLifecycle: @unchecked Sendable {
     }
 
     /// Containers that run or wait for a restart: the supervisor lives while there are any.
-    public var runningCount: Int { lock.withLock { watched.count } + restarts.count }
+    /// What keeps the supervisor alive: containers it watches, restarts it owes, and volume
+    /// sweeps waiting for the last processes of a container whose monitor was killed.
+    public var runningCount: Int { lock.withLock { watched.count + pendingSweeps } + restarts.count }
 
     /// When the supervisor must wake up for the next restart (monotonic nanoseconds).
     public var nextRestartDue: Int64? { restarts.nextDue() }
@@ -133,12 +139,14 @@ public final class ContainerLifecycle: @unchecked Sendable {
         let launch = try LaunchConfig.load(directory: directory)
         var spec = try ContainerSpec(decoding: try FS.readString(directory + "/spec"))
         // Leftovers of a start that did not finish (a supervisor killed half-way).
-        releaseNetwork(record.name, id: id)
+        releaseNetwork(spec.name, id: id)
+        // A run is known by the container's name when it starts (`runName`).
+        spec.name = record.name
         var endpoints: [(network: NetworkRecord, endpoint: Endpoint)] = []
         do {
             switch launch.networkMode {
             case .bridge:
-                endpoints = try attach(record.name, id: id, launch: launch)
+                endpoints = try attach(record, launch: launch)
                 spec.namespaces.network = .path(networks.namespacePath(container: record.name))
                 let first = endpoints.first
                 spec.etcHosts = try EtcFiles.hosts(
@@ -164,7 +172,8 @@ public final class ContainerLifecycle: @unchecked Sendable {
             case .shared:
                 break
             }
-            try FS.writeAtomically(directory + "/spec", Array(spec.encoded.utf8), mode: 0o600)
+            // This run's namespaces and files: every start writes them again, so no sync.
+            try FS.writeAtomically(directory + "/spec", sync: false, Array(spec.encoded.utf8), mode: 0o600)
             state = try engine.start(id, exitHook: launch.restart == nil ? nil : exitHook.map { hook in
                 var hook = hook
                 hook.arguments.append(id)
@@ -191,16 +200,19 @@ public final class ContainerLifecycle: @unchecked Sendable {
     }
 
     /// The namespace, ports and endpoints of a bridge-mode container.
-    private func attach(_ name: String, id: String, launch: LaunchConfig) throws -> [(network: NetworkRecord, endpoint: Endpoint)] {
-        let reservation = try PortReservation.reserve(try launch.portRequests, owner: "container \(name)")
+    private func attach(_ record: ContainerRecord, launch: LaunchConfig) throws -> [(network: NetworkRecord, endpoint: Endpoint)] {
+        let (name, id) = (record.name, record.id)
+        // Replica N prefers the N-th port of a range, and shares the ports of its replica
+        // slot (its predecessor's, during a rolling update).
+        let bindings = try ports.reserve(
+            try launch.portRequests, holder: id, slot: Self.slot(record), preferredOffset: record.number - 1, owner: "container \(name)")
         let namespace: NetworkNamespace
         do {
             namespace = try networks.createNamespace(container: name)
         } catch {
-            reservation.release()
+            ports.release(holder: id)
             throw error
         }
-        lock.withLock { reservations[id] = reservation }
         var out: [(network: NetworkRecord, endpoint: Endpoint)] = []
         for (index, attachment) in launch.networks.enumerated() {
             let address = try attachment.ipv4Address.map { text in
@@ -211,11 +223,10 @@ public final class ContainerLifecycle: @unchecked Sendable {
                 guard let mac = MACAddress(text) else { throw EngineError("container \(name): \"\(text)\" is not a MAC address") }
                 return mac
             }
-            let endpoint = try networks.attach(network: attachment.network, AttachRequest(
+            let (network, endpoint) = try networks.attachEndpoint(network: attachment.network, AttachRequest(
                 container: name, namespace: namespace, ipv4Address: address, macAddress: mac, aliases: attachment.aliases,
-                ports: index == 0 ? reservation.bindings : [], interface: attachment.interface))
-            let network = try networks.inspect(name: attachment.network)
-            setDNSClient(endpoint.address, launch)
+                ports: index == 0 ? bindings : [], interface: attachment.interface, ready: launch.healthcheck == nil))
+            setDNSClient(endpoint.address, launch, container: name)
             try listenForDNS(on: network)
             out.append((network, endpoint))
         }
@@ -223,9 +234,9 @@ public final class ContainerLifecycle: @unchecked Sendable {
     }
 
     /// The container's own `dns:` servers and `links:` aliases, for queries from `address`.
-    private func setDNSClient(_ address: IPv4Address, _ launch: LaunchConfig) {
+    private func setDNSClient(_ address: IPv4Address, _ launch: LaunchConfig, container: String) {
         let upstreams = launch.dns.isEmpty ? nil : launch.dns.compactMap { IPv4Address($0).map { DNSUpstream(address: $0) } }
-        dnsRecords.setClient(address, upstreams: upstreams, links: launch.links ?? [:])
+        dnsRecords.setClient(address, container: container, upstreams: upstreams, links: launch.links ?? [:])
     }
 
     /// The embedded DNS server answers on each network's gateway address, port 53.
@@ -250,10 +261,17 @@ public final class ContainerLifecycle: @unchecked Sendable {
     /// fatal (a missing link or pin is what we want).
     func releaseNetwork(_ name: String, id: String) {
         dnsRecords.remove(container: name)
-        if let reservation = lock.withLock({ reservations.removeValue(forKey: id) }) { reservation.release() }
-        for (network, endpoint) in (try? networks.endpoints(container: name)) ?? [] {
-            dnsRecords.removeClient(endpoint.address)
-            try? networks.detach(network: network.name, container: name, deleteLink: false)
+        dnsRecords.removeClients(container: name)
+        ports.release(holder: id)
+        // Endpoints exist only while the namespace pin does (a start pins before it attaches,
+        // this detaches before it unpins), so a container that never ran costs nothing here.
+        // After a reboot the pins are gone but the network records still hold the endpoints
+        // of the containers that ran: those are released.
+        guard FS.exists(networks.namespacePath(container: name)) || engine.store.state(id).startedAt != nil else { return }
+        let attached = (try? LaunchConfig.load(directory: engine.store.path(id)))?.networks.map(\.network)
+            ?? ((try? networks.endpoints(container: name)) ?? []).map(\.network.name)
+        for network in attached {
+            try? networks.detach(network: network, container: name, deleteLink: false)
         }
         try? networks.removeNamespace(container: name)
     }
@@ -290,10 +308,25 @@ public final class ContainerLifecycle: @unchecked Sendable {
             _ = berth_waitpid(pid, &status, 1)  // our child if we started it; no-op otherwise
         }
         prober.untrack(id)
-        if let record = try? engine.store.record(id) { releaseNetwork(record.name, id: id) }
+        if let name = runName(id) { releaseNetwork(name, id: id) }
         // A monitor killed before its container ended could not give back its share of a
-        // volume's own file system (driver_opts); the sweep unmounts what nobody holds.
-        VolumeStore(root: engine.root).releaseUnusedMounts()
+        // volume's own file system (driver_opts); the sweep unmounts what nobody holds —
+        // again once the container's last processes are gone (a SIGKILL still in flight,
+        // children of a `pid: host` container), which hold the volume until then.
+        let volumes = VolumeStore(root: engine.root)
+        volumes.releaseUnusedMounts()
+        if let name = runName(id), let project = try? engine.store.record(id).project {
+            let left = ContainerLeftovers.processes(project: project, name: name)
+            if !left.isEmpty {
+                lock.withLock { pendingSweeps += 1 }
+                Thread { [self] in
+                    ContainerLeftovers.waitUntilGone(left, milliseconds: 600_000)
+                    volumes.releaseUnusedMounts()
+                    lock.withLock { pendingSweeps -= 1 }
+                    onWatchChange()
+                }.start()
+            }
+        }
         handleExit(id, state)
         changes.notify()
     }
@@ -307,17 +340,17 @@ public final class ContainerLifecycle: @unchecked Sendable {
             containerLock.lock()
             defer { containerLock.unlock() }
             guard let state = try? engine.observe(record.id) else { continue }
+            let run = runName(record.id) ?? record.name
             guard state.status == .running else {
-                releaseNetwork(record.name, id: record.id)
+                releaseNetwork(run, id: record.id)
                 resumeRestart(record.id, state)
                 continue
             }
-            let endpoints = (try? networks.endpoints(container: record.name)) ?? []
+            let endpoints = (try? networks.endpoints(container: run)) ?? []
             let bindings = endpoints.flatMap(\.endpoint.ports)
             if !bindings.isEmpty {
                 do {
-                    let reservation = try PortReservation.reserve(bindings.map(PortRequest.init), owner: "container \(record.name)")
-                    lock.withLock { reservations[record.id] = reservation }
+                    _ = try ports.reserve(bindings.map(PortRequest.init), holder: record.id, slot: Self.slot(record), owner: "container \(record.name)")
                 } catch {
                     log.append("container \(record.name): cannot hold its published ports again: \(error)")
                 }
@@ -325,12 +358,13 @@ public final class ContainerLifecycle: @unchecked Sendable {
             var ready = true
             let launch = try? LaunchConfig.load(directory: engine.store.path(record.id))
             if let config = launch?.healthcheck, let startedAt = state.startedAt {
-                let status = prober.track(.init(id: record.id, name: record.name, config: config, startedAt: startedAt), restore: true)
+                let status = prober.track(.init(id: record.id, name: run, config: config, startedAt: startedAt), restore: true)
                 ready = status == .healthy
+                try? networks.setReady(container: run, ready: ready)
             }
             for (network, endpoint) in endpoints {
-                dnsRecords.set(network: network.name, container: record.name, address: endpoint.address, names: endpoint.aliases, ready: ready)
-                if let launch { setDNSClient(endpoint.address, launch) }
+                dnsRecords.set(network: network.name, container: run, address: endpoint.address, names: [record.name] + endpoint.aliases, ready: ready)
+                if let launch { setDNSClient(endpoint.address, launch, container: run) }
                 do { try listenForDNS(on: network) } catch { log.append("\(error)") }
             }
             watch(record.id, state)
@@ -350,6 +384,9 @@ public final class ContainerLifecycle: @unchecked Sendable {
         containerLock.lock()
         let spec = try? ContainerSpec(decoding: try FS.readString(engine.store.path(id) + "/spec"))
         let record = try? engine.store.record(id)
+        // Another container keeps serving these ports (a rolling update): it gets their new
+        // connections from now on, while this one finishes what it has.
+        if ports.isShared(holder: id), let spec { try? networks.withdrawPorts(container: spec.name) }
         let state: ContainerState
         let wasRunning: Bool
         do {
@@ -396,12 +433,22 @@ public final class ContainerLifecycle: @unchecked Sendable {
         containerLock.lock()
         defer { containerLock.unlock() }
         let record = try? engine.store.record(id)
-        if let record { releaseNetwork(record.name, id: id) }
+        if let name = runName(id) { releaseNetwork(name, id: id) }
         try engine.remove(id)
         restarts.cancel(id)
         lock.withLock { containerLocks[id] = nil }
         if let record { events.record("destroy", record) }
     }
+
+    /// The name the container's current (or last) run started under: its name then. A
+    /// container renamed while it runs keeps its namespace, endpoints, DNS entry and runtime
+    /// state under that name until it stops.
+    func runName(_ id: String) -> String? {
+        (try? engine.store.spec(id).name) ?? (try? engine.store.record(id).name)
+    }
+
+    /// The replica slot whose host ports a container shares: its service and number.
+    static func slot(_ record: ContainerRecord) -> String { "\(record.service)#\(record.number)" }
 
     /// Blocks until the container is not running; returns its exit code.
     public func wait(_ id: String) throws -> Int32 {

@@ -169,6 +169,9 @@ public final class Supervisor: @unchecked Sendable {
                     return .init(container: id)
                 case .wait:
                     return .init(container: id, exitCode: try lifecycle.wait(id))
+                case .rename:
+                    try lifecycle.rename(id, to: request.name ?? "")
+                    return .init(container: id)
                 }
             } catch {
                 return .init(container: id, error: "\(error)")

@@ -45,6 +45,8 @@ public enum SupervisorProtocol {
             /// Compose's words; the undecided ones are left out), or after `waitMilliseconds`
             /// (the undecided ones come back with `timedOut`).
             case waitCondition
+            /// Rename the (one) container to `name`.
+            case rename
         }
 
         /// What `waitCondition` waits for.
@@ -55,6 +57,9 @@ public enum SupervisorProtocol {
             case runningOrHealthy = "running_or_healthy"
             /// Exited, with its exit code (`service_completed_successfully`).
             case exited
+            /// No longer ready: exited, or unhealthy (watching a new replica of a rolling
+            /// update for `monitor`: a time-out means it held).
+            case unready
         }
 
         public var v: Int
@@ -65,10 +70,12 @@ public enum SupervisorProtocol {
         public var condition: WaitCondition?
         /// How long `waitCondition` may wait; nil: as long as it takes.
         public var waitMilliseconds: Int?
+        /// `rename`: the new name.
+        public var name: String?
 
         public init(
             op: Operation, containers: [String] = [], timeout: Int? = nil, signal: Int32? = nil, condition: WaitCondition? = nil,
-            waitMilliseconds: Int? = nil
+            waitMilliseconds: Int? = nil, name: String? = nil
         ) {
             v = SupervisorProtocol.version
             self.op = op
@@ -77,6 +84,7 @@ public enum SupervisorProtocol {
             self.signal = signal
             self.condition = condition
             self.waitMilliseconds = waitMilliseconds
+            self.name = name
         }
     }
 

@@ -216,6 +216,7 @@ public struct DeployConfig: Codable, Sendable, Equatable {
         public var max_failure_ratio: Double?
         public var order: String?
         public var extensions: Extensions?
+        public init() {}
         enum CodingKeys: String, CodingKey, CaseIterable {
             case parallelism, delay, failure_action, monitor, max_failure_ratio, order
             case extensions = "x-*"
