@@ -76,8 +76,9 @@ struct NativeProbeTests {
     @Test func tcpConnectsOrSaysWhyNot() throws {
         let open = try Self.serveOnce("")
         let fd = Self.tcpSocket()
-        defer { close(fd) }
         #expect(NativeProbe.probe(.tcp(host: "127.0.0.1", port: open.port), socket: fd) == (true, ""))
+        // Closed once: a second close would close whatever a test running in parallel got
+        // under that number (it broke other tests' file writes and sockets).
         close(fd)
         _ = open.request()
         // The server is gone: its port refuses.
