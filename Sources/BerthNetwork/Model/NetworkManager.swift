@@ -134,16 +134,19 @@ public struct NetworkManager: Sendable {
         if !record.internal { try firewall.allowLocalnetRouting(bridge: record.bridge) }
     }
 
-    /// Removes a network without endpoints: its bridge, its state and its firewall rules.
+    /// Removes a network without endpoints: its firewall rules, its bridge, its state.
+    /// The rules go first: their removal then completes in the kernel (RCU) while the
+    /// bridge is deleted, instead of after it. If the bridge cannot be deleted, the record
+    /// stays (a later remove retries; the next firewall sync restores its rules).
     public func remove(name: String) throws {
         try store.locked {
             let record = try load(name)
             if !record.endpoints.isEmpty {
                 throw NetworkError(.inUse, "network \(name) has active endpoints (\(record.endpoints.keys.sorted().joined(separator: ", "))): stop or disconnect those containers first")
             }
+            try syncFirewall(records: try store.all().filter { $0.name != name })
             _ = try RouteNetlink().deleteLink(name: record.bridge)
             try store.delete(name)
-            try syncFirewall(records: try store.all())
         }
     }
 
