@@ -351,21 +351,25 @@ public struct Stack: Sendable {
         return out
     }
 
+    /// Stops (gracefully) and removes a container in one supervisor request.
     private func removeContainer(_ record: ContainerRecord, timeout: Int?, progress: StackProgress) throws {
-        if (try? engine.observe(record.id))?.status == .running {
-            progress(.init(.container, record.name, "Stopping", .working))
-            try request(.stop, [record], timeout: timeout)
+        let running = (try? engine.observe(record.id))?.status == .running
+        progress(.init(.container, record.name, running ? "Stopping" : "Removing", .working))
+        try request(.remove, [record], timeout: timeout, stopGracefully: true)
+        if running {
             progress(.init(.container, record.name, "Stopped", .done))
+            progress(.init(.container, record.name, "Removing", .working))
         }
-        progress(.init(.container, record.name, "Removing", .working))
-        try request(.remove, [record])
         progress(.init(.container, record.name, "Removed", .done))
     }
 
     /// One supervisor request; the first container error is thrown.
     @discardableResult
-    func request(_ op: SupervisorProtocol.Request.Operation, _ records: [ContainerRecord], timeout: Int? = nil, signal: Int32? = nil) throws -> SupervisorProtocol.Response {
-        let response = try client.send(.init(op: op, containers: records.map(\.id), timeout: timeout, signal: signal))
+    func request(
+        _ op: SupervisorProtocol.Request.Operation, _ records: [ContainerRecord], timeout: Int? = nil, signal: Int32? = nil,
+        stopGracefully: Bool? = nil
+    ) throws -> SupervisorProtocol.Response {
+        let response = try client.send(.init(op: op, containers: records.map(\.id), timeout: timeout, signal: signal, stopGracefully: stopGracefully))
         if let failure = response.results.first(where: { $0.error != nil }), let message = failure.error {
             throw EngineError(message)
         }

@@ -34,7 +34,8 @@ public enum SupervisorProtocol {
             /// Stop them: `signal` (default the container's stop signal), then SIGKILL after
             /// `timeout` seconds (default the container's grace period).
             case stop
-            /// Stop (SIGKILL) if running, release the network, delete the container.
+            /// Stop if running (SIGKILL, or as `stop` does with `stopGracefully`), release the
+            /// network, delete the container.
             case remove
             /// Send `signal` without waiting.
             case kill
@@ -65,10 +66,14 @@ public enum SupervisorProtocol {
         public var condition: WaitCondition?
         /// How long `waitCondition` may wait; nil: as long as it takes.
         public var waitMilliseconds: Int?
+        /// `remove`: stop a running container with `signal` and `timeout` (the container's own
+        /// by default) first, in the same request: one round trip, and the supervisor stays
+        /// until the container is gone (it exits once nothing runs).
+        public var stopGracefully: Bool?
 
         public init(
             op: Operation, containers: [String] = [], timeout: Int? = nil, signal: Int32? = nil, condition: WaitCondition? = nil,
-            waitMilliseconds: Int? = nil
+            waitMilliseconds: Int? = nil, stopGracefully: Bool? = nil
         ) {
             v = SupervisorProtocol.version
             self.op = op
@@ -77,6 +82,7 @@ public enum SupervisorProtocol {
             self.signal = signal
             self.condition = condition
             self.waitMilliseconds = waitMilliseconds
+            self.stopGracefully = stopGracefully
         }
     }
 
