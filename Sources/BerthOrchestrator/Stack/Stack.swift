@@ -290,8 +290,28 @@ public struct Stack: Sendable {
                 continue
             }
             progress(.init(.network, record.name, "Removing", .working))
-            try networks.remove(name: record.name)
+            try networks.removeLeavingBridge(name: record.name)
             progress(.init(.network, record.name, "Removed", .done))
+        }
+        try deleteBridgesInBackground()
+    }
+
+    /// The bridges of the networks `down` removed are deleted by a detached
+    /// `berth reap-bridges`, which gets the deletions' lock from us (held from now until it
+    /// is done): the kernel's 30-50 ms per bridge are not `down`'s. If it cannot be
+    /// started, they are deleted here.
+    private func deleteBridgesInBackground() throws {
+        guard !networks.bridgeDeletions.scheduled().isEmpty else { return }
+        let lockFD = try networks.bridgeDeletions.lock()
+        defer { close(lockFD) }
+        do {
+            _ = try Spawn.detached(
+                path: client.berthBinary,
+                arguments: [client.berthBinary, "--root", client.root, "--run-root", client.runRoot, "reap-bridges", "--lock-fd", "3"],
+                environment: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+                logPath: networks.bridgeDeletions.directory + "/.reaper.log", passFD: lockFD)
+        } catch {
+            _ = try networks.deleteScheduledBridges(holding: lockFD)
         }
     }
 
