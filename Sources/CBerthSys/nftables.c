@@ -12,6 +12,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,6 +81,13 @@ int berth_nft_run(const char *script, char **message) {
     } else {
         (void)nft_error_buffer(nft_ctx); /* reading it empties the buffer */
     }
+    /* The context keeps a cache of the host's whole ruleset, with hash tables of 128 KB
+     * per table of every program's (docker, podman, ...): 3-4 MB held for nothing between
+     * transactions. An empty command sees the ruleset generation changed and drops it;
+     * the trim gives the freed pages back (measured: 4.9 MB private -> 1.7 MB, 0.3 ms). */
+    (void)nft_run(nft_ctx, "");
+    (void)nft_error_buffer(nft_ctx);
+    malloc_trim(0);
     pthread_mutex_unlock(&nft_mutex);
     return result == 0 ? 0 : 1;
 }
