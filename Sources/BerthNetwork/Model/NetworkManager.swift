@@ -142,14 +142,21 @@ public struct NetworkManager: Sendable {
     /// stays (a later remove retries; the next firewall sync restores its rules).
     public func remove(name: String) throws {
         try store.locked {
-            let record = try load(name)
-            if !record.endpoints.isEmpty {
-                throw NetworkError(.inUse, "network \(name) has active endpoints (\(record.endpoints.keys.sorted().joined(separator: ", "))): stop or disconnect those containers first")
-            }
-            try syncFirewall(records: try store.all().filter { $0.name != name })
+            let record = try withdraw(name)
             _ = try RouteNetlink().deleteLink(name: record.bridge)
             try store.delete(name)
         }
+    }
+
+    /// Under the store lock: the record of network `name`, which must have no endpoints,
+    /// its firewall rules already gone.
+    private func withdraw(_ name: String) throws -> NetworkRecord {
+        let record = try load(name)
+        if !record.endpoints.isEmpty {
+            throw NetworkError(.inUse, "network \(name) has active endpoints (\(record.endpoints.keys.sorted().joined(separator: ", "))): stop or disconnect those containers first")
+        }
+        try syncFirewall(records: try store.all().filter { $0.name != name })
+        return record
     }
 
     /// Removes a network as `remove` does, but leaves its bridge (attached to nothing,
@@ -158,11 +165,7 @@ public struct NetworkManager: Sendable {
     /// or deletes it later itself.
     public func removeLeavingBridge(name: String) throws {
         try store.locked {
-            let record = try load(name)
-            if !record.endpoints.isEmpty {
-                throw NetworkError(.inUse, "network \(name) has active endpoints (\(record.endpoints.keys.sorted().joined(separator: ", "))): stop or disconnect those containers first")
-            }
-            try syncFirewall(records: try store.all().filter { $0.name != name })
+            let record = try withdraw(name)
             try bridgeDeletions.schedule(record.bridge)
             try store.delete(name)
         }
