@@ -273,8 +273,14 @@ final class ForegroundUp: @unchecked Sendable {
             s.stopsRunning += 1
         }
         console.err(message + "\n")
+        bulkStop.enter()
         stop(nil)
     }
+
+    /// Entered while the stop of the whole stack runs: a late starter's own stop waits for
+    /// it, then stops the container only if that stop did not (it may have seen it running
+    /// before its "Started" arrived) — one Stopping/Stopped per container.
+    private let bulkStop = DispatchGroup()
 
     /// Stops `records` (nil: the stop services' running containers) on a thread of its
     /// own; `stopsRunning` was counted up for it.
@@ -286,13 +292,15 @@ final class ForegroundUp: @unchecked Sendable {
             }
             do {
                 if let records {
-                    for record in records {
+                    bulkStop.wait()
+                    for record in records where (try? stack.engine.observe(record.id))?.status == .running {
                         stopBoard.record(.init(.container, record.name, "Stopping", .working))
                         let response = try stack.client.send(.init(op: .stop, containers: [record.id], timeout: settings.timeout))
                         if let message = response.results.compactMap(\.error).first { throw CLIError(message) }
                         stopBoard.record(.init(.container, record.name, "Stopped", .done))
                     }
                 } else {
+                    defer { bulkStop.leave() }
                     try stack.stop(settings.project, services: settings.stopServices, timeout: settings.timeout, progress: stopBoard.progress)
                 }
             } catch {

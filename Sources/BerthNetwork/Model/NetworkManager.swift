@@ -113,21 +113,35 @@ public struct NetworkManager: Sendable {
         }
     }
 
-    /// Creates the bridge of a stored network if the host lost it (after a reboot), so a
-    /// restarted supervisor can call this for every network it uses.
+    /// Creates the bridge of a stored network if the host lost it (after a reboot).
     public func restore(name: String) throws {
-        try store.locked {
-            let record = try load(name)
-            let netlink = try RouteNetlink()
-            if try netlink.link(name: record.bridge) == nil {
-                try createBridge(record, netlink: netlink)
-                try syncFirewall(records: try store.all())
-            }
+        try store.locked { try restoreBridgeIfLost(try load(name)) }
+    }
+
+    /// Under the store lock: the bridge and firewall rules of `record` again if the host lost
+    /// them (a reboot takes both; the record on disk survives), so the first attach after a
+    /// reboot finds its network whole.
+    private func restoreBridgeIfLost(_ record: NetworkRecord) throws {
+        let netlink = try RouteNetlink()
+        guard let index = try netlink.linkIndex(name: record.bridge) else {
+            try createBridge(record, netlink: netlink)
+            try syncFirewall(records: try store.all())
+            return
+        }
+        // Bridges made before berth gave them an address of their own get one now.
+        if (try? FS.readString("/sys/class/net/\(record.bridge)/addr_assign_type"))?.hasPrefix("3") == false {
+            try netlink.setLink(index: index, mac: Self.bridgeMAC(record))
         }
     }
 
+    /// The bridge's own MAC: derived from its gateway address as containers' are from theirs
+    /// (so unique on the network). Without one, a bridge takes its lowest port's MAC and
+    /// changes it when that container goes: its neighbours keep the old one in their ARP
+    /// cache and cannot reach the gateway (DNS, egress) until it expires.
+    static func bridgeMAC(_ record: NetworkRecord) -> MACAddress { MACAddress(derivedFrom: record.gateway) }
+
     private func createBridge(_ record: NetworkRecord, netlink: RouteNetlink) throws {
-        try netlink.createBridge(name: record.bridge, mtu: record.mtu)
+        try netlink.createBridge(name: record.bridge, mtu: record.mtu, mac: Self.bridgeMAC(record))
         guard let index = try netlink.linkIndex(name: record.bridge) else {
             throw NetworkError(.system, "bridge \(record.bridge) vanished right after it was created")
         }
@@ -261,6 +275,7 @@ public struct NetworkManager: Sendable {
             if record.endpoints[request.container] != nil {
                 throw NetworkError(.exists, "container \(request.container) is already attached to network \(name)")
             }
+            try restoreBridgeIfLost(record)
             var allocator = record.allocator
             let address = try allocator.allocate(request.ipv4Address, network: name)
             let endpoint = Endpoint(
@@ -298,7 +313,7 @@ public struct NetworkManager: Sendable {
     private func plumb(_ endpoint: Endpoint, record: NetworkRecord, namespace: NetworkNamespace, interface: String?) throws -> String {
         let host = try RouteNetlink()
         guard let bridge = try host.linkIndex(name: record.bridge) else {
-            throw NetworkError(.notFound, "bridge \(record.bridge) of network \(record.name) is missing: run the network's restore (berth up) or recreate it")
+            throw NetworkError(.notFound, "bridge \(record.bridge) of network \(record.name) vanished while \(endpoint.container) was being attached (deleted by hand?): run the command again")
         }
         let inside = RouteNetlink(transport: try NetlinkSocket(namespace: namespace))
         let existing = try inside.links()

@@ -30,7 +30,8 @@ public struct ContainerFactory: Sendable {
         let record = ContainerRecord(
             id: id, name: name, project: project.name, service: service, number: number, oneOff: oneOff,
             labels: labels.map { [$0.0, $0.1] }, image: image.reference, imageDigest: image.digest, configHash: hash,
-            command: spec.process.args, created: Clock.rfc3339Nano())
+            command: spec.process.args, created: Clock.rfc3339Nano(), exposedPorts: CreateConfig.exposedPorts(service: config, image: image),
+            createConfig: CreateConfig.of(service: config, image: image))
         if store.records().contains(where: { $0.name == name }) {
             throw EngineError("Conflict. The container name \"/\(name)\" is already in use. Remove it (berth rm \(name)) or choose another container_name.")
         }

@@ -25,8 +25,11 @@ public struct Stack: Sendable {
         networks = NetworkManager(root: root, runRoot: runRoot, firewall: Firewall(table: firewallTable))
         client = SupervisorClient(
             project: projectName, root: root, runRoot: runRoot, berthBinary: berthBinary,
-            environment: firewallTable == "berth" ? [] : ["BERTH_NFT_TABLE=\(firewallTable)"])
+            environment: SupervisorClient.environment(firewallTable: firewallTable))
     }
+
+    /// The project's event log (`berth events`).
+    public var events: EventLog { EventLog(runRoot: engine.runRoot, project: projectName) }
 
     /// This project's containers, by name.
     public func containers() -> [ContainerRecord] {
@@ -43,6 +46,7 @@ public struct Stack: Sendable {
         _ project: Project, options: UpOptions, images: [String: ResolvedImage], environment: [String: String] = [:],
         progress: @escaping StackProgress, warn: @escaping @Sendable (String) -> Void
     ) throws {
+        client.wakeIfNeeded(engine: engine)
         let observed = engine.observed(project: projectName)
         var hashes: [String: String] = [:]
         for (name, service) in project.services { hashes[name] = CanonicalOutput.configHash(service) }
@@ -94,6 +98,7 @@ public struct Stack: Sendable {
                 project: project, service: service, config: config, number: number, name: name, image: image,
                 storage: storage.inputs(replacing: replacing))
             for warning in created.warnings { warn(warning) }
+            if let record = try? engine.store.record(created.id) { events.record("create", record) }
             return created.id
         }
         switch action {
@@ -129,6 +134,7 @@ public struct Stack: Sendable {
             progress(.init(.container, name, "Restarting", .working))
             try request(.stop, [record], timeout: options.timeout)
             try request(.start, [record])
+            events.record("restart", record)
             progress(.init(.container, name, "Restarted", .done))
         case .remove(let name):
             guard let record = existing[name] else { return }
@@ -315,12 +321,14 @@ public struct Stack: Sendable {
         }
     }
 
-    /// Stops the services' containers (all when `services` is empty), dependents first.
+    /// Stops the services' containers (all when `services` is empty), dependents first —
+    /// also those waiting for a restart by their policy, whose restart is cancelled.
     public func stop(_ project: Project?, services: [String], timeout: Int?, progress: @escaping StackProgress) throws {
         let selected = containers().filter { services.isEmpty || services.contains($0.service) }
         for level in shutdownLevels(selected, project: project) {
             try concurrently(level) { record in
-                guard (try? engine.observe(record.id))?.status == .running else { return }
+                guard let state = try? engine.observe(record.id),
+                      state.status == .running || engine.store.pendingRestart(record.id, state: state) != nil else { return }
                 progress(.init(.container, record.name, "Stopping", .working))
                 try request(.stop, [record], timeout: timeout)
                 progress(.init(.container, record.name, "Stopped", .done))
@@ -351,6 +359,20 @@ public struct Stack: Sendable {
                 }
                 try concurrently(records) { record in try start(record.id, name: record.name, progress: progress) }
             }
+        }
+    }
+
+    /// `restart`: stops the services' containers (all when `services` is empty) and starts
+    /// them again, with the services that declare `depends_on: {S: {restart: true}}` on
+    /// them (transitively) unless `noDeps` — Compose's `restart`; each gets a `restart`
+    /// event.
+    public func restart(_ project: Project?, services: [String], noDeps: Bool, timeout: Int?, progress: @escaping StackProgress) throws {
+        let all = containers()
+        let selected = services.isEmpty || noDeps ? services : Label.withRestartDependents(services, among: all)
+        try stop(project, services: selected, timeout: timeout, progress: progress)
+        try start(project, services: selected, progress: progress)
+        for record in containers() where !record.oneOff && (selected.isEmpty || selected.contains(record.service)) {
+            events.record("restart", record)
         }
     }
 

@@ -23,6 +23,13 @@ public final class ContainerLifecycle: @unchecked Sendable {
     public let prober: HealthProber
     /// Wakes the requests waiting for containers to start, end or change health.
     let changes = ChangeSignal()
+    /// The project's event log (`berth events`).
+    public let events: EventLog
+    /// The restarts waiting for their back-off delay, and those under way.
+    let restarts = RestartScheduler()
+    /// What the monitor of a container with a restart policy runs when it ends (wakes a
+    /// supervisor if none runs); the container's id is appended. nil: nothing.
+    public let exitHook: ExitHook?
 
     private let lock = NSLock()
     private var containerLocks: [String: NSLock] = [:]
@@ -31,20 +38,31 @@ public final class ContainerLifecycle: @unchecked Sendable {
     private var listeningOn: Set<String> = []
     /// Containers whose exit this process waits for, with their monitor's pidfd.
     private var watched: [String: Int32] = [:]
+    /// Containers this supervisor stopped for `on-unhealthy: restart`: their exit is followed
+    /// by a restart whatever their policy.
+    private var forcedRestarts: Set<String> = []
     /// Called (on some thread) when a watched container's monitor is gone.
     public var onWatchChange: @Sendable () -> Void = {}
 
-    public init(project: String, engine: ContainerEngine, networks: NetworkManager) throws {
+    public init(project: String, engine: ContainerEngine, networks: NetworkManager, exitHook: ExitHook? = nil) throws {
         self.project = project
         self.engine = engine
         self.networks = networks
+        self.exitHook = exitHook
+        events = EventLog(runRoot: engine.runRoot, project: project)
         prober = try HealthProber(project: project, runRoot: engine.runRoot, runtimeBinary: engine.runtimeBinary, store: engine.store)
         let records = dnsRecords
         let changes = changes
-        prober.onChange = { _, name, status in
+        let events = events
+        let store = engine.store
+        prober.onChange = { [weak self] id, name, status in
             // Readiness, as Kubernetes': only a healthy container answers to its names.
             records.setReady(container: name, ready: status == .healthy)
+            if let container = try? store.record(id) { events.record(ContainerEvent.healthAction(status), container) }
             changes.notify()
+            if status == .unhealthy, let self {
+                Thread { self.actOnUnhealthy(id) }.start()
+            }
         }
     }
 
@@ -63,25 +81,53 @@ public final class ContainerLifecycle: @unchecked Sendable {
         }
     }
 
+    /// Marks (or, with `take`, consumes the mark of) a container stopped for
+    /// `on-unhealthy: restart`.
+    func forcedRestart(_ id: String, take: Bool) -> Bool {
+        lock.withLock { take ? forcedRestarts.remove(id) != nil : !forcedRestarts.insert(id).inserted }
+    }
+
     /// The pidfds to poll: a readable one means that container's monitor has ended.
     public func watchedDescriptors() -> [(id: String, fd: Int32)] {
         lock.withLock { watched.map { ($0.key, $0.value) } }
     }
 
-    public var runningCount: Int { lock.withLock { watched.count } }
+    /// Containers that run or wait for a restart: the supervisor lives while there are any.
+    public var runningCount: Int { lock.withLock { watched.count } + restarts.count }
+
+    /// When the supervisor must wake up for the next restart (monotonic nanoseconds).
+    public var nextRestartDue: Int64? { restarts.nextDue() }
+
+    /// Wakes the supervisor's loop when the restart schedule changes.
+    public var onRestartScheduleChange: @Sendable () -> Void {
+        get { restarts.onChange }
+        set { restarts.onChange = newValue }
+    }
 
     // MARK: start
 
+    /// Starts the container by hand (`start`, `up`, `restart`): a pending restart is
+    /// dropped, and the restart count and back-off begin anew, as Docker's do.
     @discardableResult
     public func start(_ id: String) throws -> ContainerState {
         let containerLock = containerLock(id)
         containerLock.lock()
         defer { containerLock.unlock() }
+        return try startLocked(id, byPolicy: false)
+    }
+
+    /// `start` under the container's lock; `byPolicy`: a restart by the restart policy.
+    func startLocked(_ id: String, byPolicy: Bool) throws -> ContainerState {
         let record = try engine.store.record(id)
         var state = try engine.observe(id)
         if state.status == .running {
             watch(id, state)
             return state
+        }
+        var restartRecord = engine.store.restartRecord(id)
+        if !byPolicy {
+            restarts.cancel(id)
+            restartRecord.tracker = RestartTracker()
         }
         let directory = engine.store.path(id)
         let launch = try LaunchConfig.load(directory: directory)
@@ -119,11 +165,19 @@ public final class ContainerLifecycle: @unchecked Sendable {
                 break
             }
             try FS.writeAtomically(directory + "/spec", Array(spec.encoded.utf8), mode: 0o600)
-            state = try engine.start(id)
+            state = try engine.start(id, exitHook: launch.restart == nil ? nil : exitHook.map { hook in
+                var hook = hook
+                hook.arguments.append(id)
+                return hook
+            })
         } catch {
             releaseNetwork(record.name, id: id)
             throw error
         }
+        restartRecord.pending = nil
+        try? engine.store.saveRestartRecord(restartRecord, for: id)
+        // Stamped with the run's start, so that a `die` that follows at once is not earlier.
+        events.record("start", record, time: state.startedAt.flatMap(Self.nanoseconds))
         for (network, endpoint) in endpoints {
             dnsRecords.set(network: network.name, container: record.name, address: endpoint.address,
                            names: endpoint.aliases, ready: launch.healthcheck == nil)
@@ -161,13 +215,17 @@ public final class ContainerLifecycle: @unchecked Sendable {
                 container: name, namespace: namespace, ipv4Address: address, macAddress: mac, aliases: attachment.aliases,
                 ports: index == 0 ? reservation.bindings : [], interface: attachment.interface))
             let network = try networks.inspect(name: attachment.network)
-            if !launch.dns.isEmpty {
-                dnsRecords.setUpstreams(client: endpoint.address, launch.dns.compactMap { IPv4Address($0).map { DNSUpstream(address: $0) } })
-            }
+            setDNSClient(endpoint.address, launch)
             try listenForDNS(on: network)
             out.append((network, endpoint))
         }
         return out
+    }
+
+    /// The container's own `dns:` servers and `links:` aliases, for queries from `address`.
+    private func setDNSClient(_ address: IPv4Address, _ launch: LaunchConfig) {
+        let upstreams = launch.dns.isEmpty ? nil : launch.dns.compactMap { IPv4Address($0).map { DNSUpstream(address: $0) } }
+        dnsRecords.setClient(address, upstreams: upstreams, links: launch.links ?? [:])
     }
 
     /// The embedded DNS server answers on each network's gateway address, port 53.
@@ -193,7 +251,8 @@ public final class ContainerLifecycle: @unchecked Sendable {
     func releaseNetwork(_ name: String, id: String) {
         dnsRecords.remove(container: name)
         if let reservation = lock.withLock({ reservations.removeValue(forKey: id) }) { reservation.release() }
-        for (network, _) in (try? networks.endpoints(container: name)) ?? [] {
+        for (network, endpoint) in (try? networks.endpoints(container: name)) ?? [] {
+            dnsRecords.removeClient(endpoint.address)
             try? networks.detach(network: network.name, container: name, deleteLink: false)
         }
         try? networks.removeNamespace(container: name)
@@ -213,11 +272,17 @@ public final class ContainerLifecycle: @unchecked Sendable {
         onWatchChange()
     }
 
-    /// A watched monitor ended: record the exit and release the network.
+    /// A watched monitor ended: record the exit, release the network, and let the restart
+    /// policy decide.
     public func monitorEnded(_ id: String) {
         let containerLock = containerLock(id)
         containerLock.lock()
         defer { containerLock.unlock() }
+        monitorEndedLocked(id)
+    }
+
+    /// `monitorEnded` under the container's lock.
+    func monitorEndedLocked(_ id: String) {
         guard let state = try? engine.observe(id), state.status != .running else { return }
         if let fd = lock.withLock({ watched.removeValue(forKey: id) }) { close(fd) }
         if let pid = state.monitorPid {
@@ -226,6 +291,10 @@ public final class ContainerLifecycle: @unchecked Sendable {
         }
         prober.untrack(id)
         if let record = try? engine.store.record(id) { releaseNetwork(record.name, id: id) }
+        // A monitor killed before its container ended could not give back its share of a
+        // volume's own file system (driver_opts); the sweep unmounts what nobody holds.
+        VolumeStore(root: engine.root).releaseUnusedMounts()
+        handleExit(id, state)
         changes.notify()
     }
 
@@ -240,6 +309,7 @@ public final class ContainerLifecycle: @unchecked Sendable {
             guard let state = try? engine.observe(record.id) else { continue }
             guard state.status == .running else {
                 releaseNetwork(record.name, id: record.id)
+                resumeRestart(record.id, state)
                 continue
             }
             let endpoints = (try? networks.endpoints(container: record.name)) ?? []
@@ -253,48 +323,70 @@ public final class ContainerLifecycle: @unchecked Sendable {
                 }
             }
             var ready = true
-            if let config = (try? LaunchConfig.load(directory: engine.store.path(record.id)))?.healthcheck, let startedAt = state.startedAt {
+            let launch = try? LaunchConfig.load(directory: engine.store.path(record.id))
+            if let config = launch?.healthcheck, let startedAt = state.startedAt {
                 let status = prober.track(.init(id: record.id, name: record.name, config: config, startedAt: startedAt), restore: true)
                 ready = status == .healthy
             }
             for (network, endpoint) in endpoints {
                 dnsRecords.set(network: network.name, container: record.name, address: endpoint.address, names: endpoint.aliases, ready: ready)
+                if let launch { setDNSClient(endpoint.address, launch) }
                 do { try listenForDNS(on: network) } catch { log.append("\(error)") }
             }
             watch(record.id, state)
         }
+        VolumeStore(root: engine.root).releaseUnusedMounts()
         return log
     }
 
     // MARK: stop, kill, remove
 
+    /// Stops the container. `byUser` (a command): a pending restart is dropped, and the
+    /// restart policy leaves it stopped; otherwise (`on-unhealthy: restart`) its policy
+    /// decides what follows. Events: `kill` per signal, `die`, `stop`.
     @discardableResult
-    public func stop(_ id: String, signal: Int32?, timeout: Int?) throws -> ContainerState {
+    public func stop(_ id: String, signal: Int32?, timeout: Int?, byUser: Bool = true) throws -> ContainerState {
         let containerLock = containerLock(id)
         containerLock.lock()
         let spec = try? ContainerSpec(decoding: try FS.readString(engine.store.path(id) + "/spec"))
+        let record = try? engine.store.record(id)
         let state: ContainerState
+        let wasRunning: Bool
         do {
+            let before = try engine.observe(id)
+            wasRunning = before.status == .running
+            if byUser && !wasRunning { try cancelRestart(id, run: before.startedAt) }
+            let events = events
             state = try engine.stop(
                 id, signal: signal ?? spec?.stopSignal ?? SIGTERM,
-                timeoutSeconds: timeout ?? (spec?.stopTimeoutMilliseconds).map { ($0 + 999) / 1000 } ?? 10)
+                timeoutSeconds: timeout ?? (spec?.stopTimeoutMilliseconds).map { ($0 + 999) / 1000 } ?? 10, byUser: byUser,
+                onSignal: { sent in if let record { events.record("kill", record, extra: ["signal": "\(sent)"]) } })
         } catch {
             containerLock.unlock()
             throw error
         }
+        // Still under the lock: a restart the end schedules waits until `stop` is logged.
+        monitorEndedLocked(id)
+        if wasRunning, let record { events.record("stop", record) }
         containerLock.unlock()
-        monitorEnded(id)
         return state
     }
 
-    public func kill(_ id: String, signal: Int32) throws {
+    /// Sends `signal` to the container's first process. `byUser` (a command) with its stop
+    /// signal or SIGKILL marks it stopped by hand, as Docker's `kill` does; another signal
+    /// leaves its restart policy in force should it end.
+    public func kill(_ id: String, signal: Int32, byUser: Bool = true) throws {
         let state = try engine.observe(id)
+        let record = try engine.store.record(id)
         guard state.status == .running, let pid = state.pid else {
-            throw EngineError("container \(try engine.store.record(id).name) is not running")
+            throw EngineError("container \(record.name) is not running")
         }
+        let stopSignal = (try? engine.store.spec(id))?.stopSignal ?? SIGTERM
+        if byUser && (signal == SIGKILL || signal == stopSignal) { try engine.markStoppedByUser(id, run: state.startedAt) }
         let fd = berth_pidfd_open(pid)
         guard fd >= 0 else { return }
         defer { close(fd) }
+        events.record("kill", record, extra: ["signal": "\(signal)"])
         _ = berth_pidfd_send_signal(fd, signal)
     }
 
@@ -309,9 +401,12 @@ public final class ContainerLifecycle: @unchecked Sendable {
         let containerLock = containerLock(id)
         containerLock.lock()
         defer { containerLock.unlock() }
-        if let record = try? engine.store.record(id) { releaseNetwork(record.name, id: id) }
+        let record = try? engine.store.record(id)
+        if let record { releaseNetwork(record.name, id: id) }
         try engine.remove(id)
+        restarts.cancel(id)
         lock.withLock { containerLocks[id] = nil }
+        if let record { events.record("destroy", record) }
     }
 
     /// Blocks until the container is not running; returns its exit code.
