@@ -217,8 +217,23 @@ public struct VolumeStore: Sendable {
         }
     }
 
-    /// `rm -rf` that never follows a symlink nor crosses into a mounted file system.
+    /// `rm -rf` that never follows a symlink nor crosses into a mounted file system. Another
+    /// process's `sweepRemovals` may be removing the same `.removing-` directory at once (it
+    /// cannot tell an interrupted removal from one under way): what vanishes meanwhile is gone,
+    /// as wanted, so ENOENT only means to look again.
     static func removeTree(_ path: String) throws {
+        for _ in 0..<8 {
+            do {
+                try removeTreeOnce(path)
+                return
+            } catch let error as SystemError where error.errno == ENOENT {
+                continue
+            }
+        }
+        try removeTreeOnce(path)
+    }
+
+    private static func removeTreeOnce(_ path: String) throws {
         let fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         if fd < 0 {
             if errno == ENOENT { return }
@@ -231,7 +246,8 @@ public struct VolumeStore: Sendable {
             throw error
         }
         close(fd)
-        _ = try Sys.check("rmdir", path: path) { rmdir(path) }
+        let (_, code) = Sys.attempt { rmdir(path) }
+        if code != 0 && code != ENOENT { throw SystemError("rmdir", path: path, errno: code) }
     }
 
     static func encode(_ record: VolumeRecord) throws -> [UInt8] {
