@@ -35,9 +35,11 @@ public struct ContainerEngine: Sendable {
     }
 
     /// Starts a created or exited container and returns once its command runs, or throws
-    /// the runtime's own explanation of why it could not.
+    /// the runtime's own explanation of why it could not. `stdio`: the standard input,
+    /// output and error of whoever is attached (`berth run`), which the container's streams
+    /// go to besides its log; nil: nobody (output only to the log, input from /dev/null).
     @discardableResult
-    public func start(_ id: String) throws -> ContainerState {
+    public func start(_ id: String, stdio: [Int32]? = nil) throws -> ContainerState {
         let record = try store.record(id)
         var state = try observe(id)
         if state.status == .running { return state }
@@ -49,12 +51,13 @@ public struct ContainerEngine: Sendable {
         defer { close(readEnd) }
         let pid: pid_t
         do {
+            let attached = stdio.map { $0.count == 3 } ?? false
             pid = try Spawn.detached(
                 path: runtimeBinary,
                 arguments: [runtimeBinary, "run", "--spec", dir + "/spec", "--status-file", dir + "/exit.json",
-                            "--ready-fd", "3", "--run-root", runRoot],
+                            "--ready-fd", "3", "--stdio", attached ? "4,5,6" : "none", "--run-root", runRoot],
                 environment: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
-                logPath: dir + "/monitor.log", passFD: writeEnd)
+                logPath: dir + "/monitor.log", passing: [writeEnd] + (attached ? stdio ?? [] : []))
         } catch {
             close(writeEnd)
             throw EngineError("container \(record.name): cannot start the monitor \(runtimeBinary): \(error)")

@@ -42,6 +42,9 @@ enum ExecCommand {
         guard (try? context.stack.engine.observe(record.id))?.status == .running else {
             throw CLIError("container \(record.name) is not running", exitCode: 1)
         }
+        if context.stack.isPaused(record) {
+            throw CLIError("container \(record.name) is paused, unpause the container before exec", exitCode: 1)
+        }
         let runtime = StackContext.runtimeBinary(invocation)
         var args = [runtime, "exec", "--project", context.name, "--run-root", invocation.runRoot]
         for entry in invocation.options.all("env") {

@@ -21,7 +21,7 @@ enum PsCommand {
             OptionSpec("orphans", help: "Include containers of services the Compose file does not declare (--orphans=false leaves them out).", default: "true"),
             OptionSpec("quiet", short: "q", help: "Only display IDs."),
             OptionSpec("services", help: "Display services."),
-            OptionSpec("status", value: "STATUS", help: "Filter services by status: created, running or exited (also paused, restarting, removing, dead, which berth containers never are); repeatable.", repeatable: true),
+            OptionSpec("status", value: "STATUS", help: "Filter services by status: created, running, paused or exited (also restarting, removing, dead, which berth containers never are); repeatable.", repeatable: true),
         ],
         examples: [
             ("berth ps", "The running containers of the project in this directory."),
@@ -56,12 +56,14 @@ enum PsCommand {
         let now = LogTime.now()
         let networks = (try? NetworkStore(root: invocation.root).all()) ?? []
         var summaries: [ContainerSummary] = []
+        let layout = try? CgroupLayout.detect()
         for record in scope.containers(oneOff: all) where services.isEmpty || services.contains(record.service) {
             let state = (try? scope.engine.observe(record.id)) ?? scope.engine.store.state(record.id)
             guard all || state.status == .running else { continue }
             let spec = (try? FS.readString(scope.engine.store.path(record.id) + "/spec")).flatMap { try? ContainerSpec(decoding: $0) }
             let health = state.status == .running ? scope.engine.store.health(record.id, startedAt: state.startedAt)?.status : nil
-            summaries.append(ContainerSummary(record: record, state: state, health: health, networks: networks, spec: spec, now: now))
+            let paused = state.status == .running && layout.map { Cgroup(layout: $0, project: record.project, name: record.name).isFrozen } == true
+            summaries.append(ContainerSummary(record: record, state: state, health: health, paused: paused, networks: networks, spec: spec, now: now))
         }
         if !statuses.isEmpty { summaries = summaries.filter { statuses.contains($0.state) } }
         summaries.sort { $0.name < $1.name }

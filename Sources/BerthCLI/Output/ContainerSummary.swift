@@ -27,7 +27,11 @@ struct ContainerSummary {
 
     /// `networks` are the stored networks (their endpoints hold published ports); `health`
     /// is the current run's healthcheck verdict (`ContainerStore.health`).
-    init(record: ContainerRecord, state: ContainerState, health: ContainerHealth.Status? = nil, networks: [NetworkRecord], spec: ContainerSpec?, now: LogTime) {
+    /// `paused`: the container's cgroup is frozen (`berth pause`).
+    init(
+        record: ContainerRecord, state: ContainerState, health: ContainerHealth.Status? = nil, paused: Bool = false, networks: [NetworkRecord],
+        spec: ContainerSpec?, now: LogTime
+    ) {
         id = record.id
         name = record.name
         image = record.image
@@ -39,12 +43,14 @@ struct ContainerSummary {
         let finished = state.finishedAt.flatMap { LogTime(rfc3339: $0) }
         self.health = ""
         exitCode = 0
-        self.state = Self.dockerState(state)
+        self.state = paused && state.status == .running ? "paused" : Self.dockerState(state)
         switch state.status {
         case .running:
             self.health = health?.rawValue ?? ""
             status = "Up " + Human.duration(seconds: Int64(now.secondsSince(started ?? now)))
+            // Docker's State.String(): Paused wins over the health.
             switch health {
+            case _ where paused: status += " (Paused)"
             case nil: break
             case .starting: status += " (health: starting)"
             case let verdict?: status += " (\(verdict.rawValue))"

@@ -54,6 +54,8 @@ public struct LaunchConfig: Codable, Sendable, Equatable {
     /// The health check the supervisor runs (the service's `healthcheck:` over the image's
     /// `HEALTHCHECK`); nil: none.
     public var healthcheck: HealthConfig?
+    /// Delete the container (and its anonymous volumes) once it has exited (`run --rm`).
+    public var autoRemove: Bool?
 
     public var portRequests: [PortRequest] {
         get throws {

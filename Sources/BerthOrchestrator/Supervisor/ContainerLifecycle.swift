@@ -33,6 +33,9 @@ public final class ContainerLifecycle: @unchecked Sendable {
     private var watched: [String: Int32] = [:]
     /// Called (on some thread) when a watched container's monitor is gone.
     public var onWatchChange: @Sendable () -> Void = {}
+    /// Exit codes of auto-removed containers (`run --rm`), for the `wait` requests that
+    /// come after the container is gone.
+    private var removedExitCodes: [String: Int32] = [:]
 
     public init(project: String, engine: ContainerEngine, networks: NetworkManager) throws {
         self.project = project
@@ -45,6 +48,10 @@ public final class ContainerLifecycle: @unchecked Sendable {
             // Readiness, as Kubernetes': only a healthy container answers to its names.
             records.setReady(container: name, ready: status == .healthy)
             changes.notify()
+        }
+        prober.isPaused = { [engine] id in
+            guard let record = try? engine.store.record(id), let layout = try? CgroupLayout.detect() else { return false }
+            return Cgroup(layout: layout, project: record.project, name: record.name).isFrozen
         }
     }
 
@@ -72,8 +79,9 @@ public final class ContainerLifecycle: @unchecked Sendable {
 
     // MARK: start
 
+    /// `stdio`: an attached client's stdin, stdout and stderr (`berth run`), nil: none.
     @discardableResult
-    public func start(_ id: String) throws -> ContainerState {
+    public func start(_ id: String, stdio: [Int32]? = nil) throws -> ContainerState {
         let containerLock = containerLock(id)
         containerLock.lock()
         defer { containerLock.unlock() }
@@ -119,7 +127,7 @@ public final class ContainerLifecycle: @unchecked Sendable {
                 break
             }
             try FS.writeAtomically(directory + "/spec", Array(spec.encoded.utf8), mode: 0o600)
-            state = try engine.start(id)
+            state = try engine.start(id, stdio: stdio)
         } catch {
             releaseNetwork(record.name, id: id)
             throw error
@@ -226,7 +234,28 @@ public final class ContainerLifecycle: @unchecked Sendable {
         }
         prober.untrack(id)
         if let record = try? engine.store.record(id) { releaseNetwork(record.name, id: id) }
+        if (try? LaunchConfig.load(directory: engine.store.path(id)))?.autoRemove == true {
+            lock.withLock { removedExitCodes[id] = state.exitCode ?? 0 }
+            removeStopped(id)
+        }
         changes.notify()
+    }
+
+    /// Deletes an exited container with its anonymous volumes (`--rm`), under its lock.
+    private func removeStopped(_ id: String) {
+        let spec = try? engine.store.spec(id)
+        do {
+            try engine.remove(id)
+        } catch {
+            FileHandle.standardError.write(Data("berth supervise: cannot remove container \(id): \(error)\n".utf8))
+            return
+        }
+        if let spec { _ = volumes.removeAnonymousVolumes(of: spec) }
+    }
+
+    /// The project's volume store (under the root the container store is in).
+    private var volumes: VolumeStore {
+        VolumeStore(root: String(engine.store.directory.dropLast("/containers".count)))
     }
 
     /// At supervisor start: watch the running containers again (re-reserving their ports
@@ -240,6 +269,9 @@ public final class ContainerLifecycle: @unchecked Sendable {
             guard let state = try? engine.observe(record.id) else { continue }
             guard state.status == .running else {
                 releaseNetwork(record.name, id: record.id)
+                if state.startedAt != nil, (try? LaunchConfig.load(directory: engine.store.path(record.id)))?.autoRemove == true {
+                    removeStopped(record.id)
+                }
                 continue
             }
             let endpoints = (try? networks.endpoints(container: record.name)) ?? []
@@ -268,10 +300,12 @@ public final class ContainerLifecycle: @unchecked Sendable {
 
     // MARK: stop, kill, remove
 
+    /// A paused container is thawed first, so that it can handle its stop signal.
     @discardableResult
     public func stop(_ id: String, signal: Int32?, timeout: Int?) throws -> ContainerState {
         let containerLock = containerLock(id)
         containerLock.lock()
+        if let cgroup = try? cgroup(id), cgroup.isFrozen { try? cgroup.thaw() }
         let spec = try? ContainerSpec(decoding: try FS.readString(engine.store.path(id) + "/spec"))
         let state: ContainerState
         do {
@@ -296,6 +330,40 @@ public final class ContainerLifecycle: @unchecked Sendable {
         guard fd >= 0 else { return }
         defer { close(fd) }
         _ = berth_pidfd_send_signal(fd, signal)
+        // A frozen process takes SIGKILL only once thawed (cgroup v1), as runc's kill does.
+        if signal == SIGKILL, let cgroup = try? cgroup(id), cgroup.isFrozen { try? cgroup.thaw() }
+    }
+
+    // MARK: pause
+
+    /// The container's cgroup, `berth/<project>/<name>`.
+    func cgroup(_ id: String) throws -> Cgroup {
+        let record = try engine.store.record(id)
+        return Cgroup(layout: try CgroupLayout.detect(), project: record.project, name: record.name)
+    }
+
+    /// Freezes the container's processes (Docker's `pause`).
+    public func pause(_ id: String) throws {
+        let containerLock = containerLock(id)
+        containerLock.lock()
+        defer { containerLock.unlock() }
+        let name = try engine.store.record(id).name
+        guard try engine.observe(id).status == .running else { throw EngineError("container \(name) is not running") }
+        let cgroup = try cgroup(id)
+        if cgroup.isFrozen { throw EngineError("container \(name) is already paused") }
+        try cgroup.freeze()
+        changes.notify()
+    }
+
+    public func unpause(_ id: String) throws {
+        let containerLock = containerLock(id)
+        containerLock.lock()
+        defer { containerLock.unlock() }
+        let name = try engine.store.record(id).name
+        let cgroup = try cgroup(id)
+        guard try engine.observe(id).status == .running, cgroup.isFrozen else { throw EngineError("container \(name) is not paused") }
+        try cgroup.thaw()
+        changes.notify()
     }
 
     public func remove(_ id: String) throws {
@@ -303,21 +371,29 @@ public final class ContainerLifecycle: @unchecked Sendable {
         let containerLock = containerLock(id)
         containerLock.lock()
         defer { containerLock.unlock() }
+        guard (try? engine.store.record(id)) != nil else { return }  // auto-removed as it stopped
         if let record = try? engine.store.record(id) { releaseNetwork(record.name, id: id) }
         try engine.remove(id)
         lock.withLock { containerLocks[id] = nil }
     }
 
-    /// Blocks until the container is not running; returns its exit code.
+    /// Blocks until the container is not running; returns its exit code. The exit's
+    /// consequences (network released, an auto-removed container — `run --rm` — gone) come
+    /// first, also when the supervisor's loop is handling them at the same moment.
     public func wait(_ id: String) throws -> Int32 {
-        var state = try engine.observe(id)
-        while state.status == .running {
+        while true {
+            if let code = lock.withLock({ removedExitCodes[id] }) { return code }
+            _ = try engine.store.record(id)  // removed by someone else: "no such file"
+            let state = try engine.observe(id)
+            guard state.status == .running else {
+                monitorEnded(id)
+                if let code = lock.withLock({ removedExitCodes[id] }) { return code }
+                return (try? engine.observe(id))?.exitCode ?? state.exitCode ?? 0
+            }
             guard let pid = state.monitorPid, let start = state.monitorStartTime,
-                  let fd = ProcessIdentity(pid: pid, startTime: start).openPidfd() else { break }
+                  let fd = ProcessIdentity(pid: pid, startTime: start).openPidfd() else { continue }
             _ = ContainerEngine.waitReadable(fd, milliseconds: Int(Int32.max))
             close(fd)
-            state = try engine.observe(id)
         }
-        return state.exitCode ?? 0
     }
 }

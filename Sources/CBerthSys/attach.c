@@ -1,0 +1,104 @@
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#include "CBerthSys.h"
+
+/* Bytes and descriptors in one message (SCM_RIGHTS): how a CLI hands its stdio to the
+ * supervisor along with a request line. */
+int berth_send_with_fds(int sock, const void *data, size_t len, const int *fds, int count) {
+    if (count < 0 || count > BERTH_MAX_PASSED_FDS || len == 0) { errno = EINVAL; return -1; }
+    struct iovec iov = { (void *)data, len };
+    union { struct cmsghdr align; char buf[CMSG_SPACE(sizeof(int) * BERTH_MAX_PASSED_FDS)]; } u;
+    memset(&u, 0, sizeof u);
+    struct msghdr msg;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    if (count > 0) {
+        msg.msg_control = u.buf;
+        msg.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)count);
+        struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)count);
+        memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)count);
+    }
+    ssize_t r;
+    do { r = sendmsg(sock, &msg, MSG_NOSIGNAL); } while (r < 0 && errno == EINTR);
+    return r < 0 ? -1 : (int)r;
+}
+
+long berth_recv_with_fds(int sock, void *buffer, size_t len, int *fds, int max, int *count) {
+    struct iovec iov = { buffer, len };
+    union { struct cmsghdr align; char buf[CMSG_SPACE(sizeof(int) * BERTH_MAX_PASSED_FDS)]; } u;
+    struct msghdr msg;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = u.buf;
+    msg.msg_controllen = sizeof u.buf;
+    *count = 0;
+    ssize_t r;
+    do { r = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC); } while (r < 0 && errno == EINTR);
+    if (r < 0) return -1;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+        int n = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+        int received[BERTH_MAX_PASSED_FDS];
+        if (n > BERTH_MAX_PASSED_FDS) n = BERTH_MAX_PASSED_FDS;
+        memcpy(received, CMSG_DATA(c), sizeof(int) * (size_t)n);
+        for (int i = 0; i < n; i++) {
+            if (*count < max) fds[(*count)++] = received[i];
+            else close(received[i]);
+        }
+    }
+    return (long)r;
+}
+
+/* Signals as bytes on a pipe (the self-pipe trick), for a multi-threaded process that
+ * cannot block signals in every thread (signalfd needs that): the handler only write(2)s. */
+static int signal_pipe_write = -1;
+
+static void signal_pipe_handler(int sig) {
+    int saved = errno;
+    unsigned char byte = (unsigned char)sig;
+    if (signal_pipe_write >= 0) (void)!write(signal_pipe_write, &byte, 1);
+    errno = saved;
+}
+
+int berth_signal_pipe(const int *signals, int count) {
+    int fds[2];
+    if (signal_pipe_write >= 0) { errno = EBUSY; return -1; }
+    if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0) return -1;
+    signal_pipe_write = fds[1];
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = signal_pipe_handler;
+    action.sa_flags = SA_RESTART;
+    sigemptyset(&action.sa_mask);
+    sigset_t set;
+    sigemptyset(&set);
+    for (int i = 0; i < count; i++) {
+        if (sigaction(signals[i], &action, NULL) < 0) return -1;
+        sigaddset(&set, signals[i]);
+    }
+    /* A parent may have left them blocked (a test harness, a posix_spawn with a mask):
+     * unblocked in this thread, they are delivered here. */
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+    return fds[0];
+}
+
+int berth_signal_pipe_read(int fd) {
+    unsigned char byte;
+    ssize_t n;
+    do { n = read(fd, &byte, 1); } while (n < 0 && errno == EINTR);
+    if (n == 1) return byte;
+    if (n < 0 && errno == EAGAIN) return 0;
+    return -1;
+}
