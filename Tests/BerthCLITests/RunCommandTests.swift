@@ -85,6 +85,9 @@ struct RunCommandTests {
         #expect(record.label(Label.oneOff) == "True" && record.label("purpose") == "test" && record.label(Label.containerNumber) == "-1")
         #expect(StackFixture.httpGet(port: port, path: "/index.html") == "hello from berth\n")
         #expect((try? stack.container("db")) == nil, "--no-deps starts no dependency")
+        #expect(try stack.run(["port", "app", "80"]).stdout == "0.0.0.0:\(port)\n")
+        let unpublished = try stack.run(["port", "app", "81"])
+        #expect(unpublished.code == 1 && unpublished.stderr == "Error: no port 81/tcp for container \(record.name)\n")
 
         let ps = try stack.run(["ps", "-a", "--format", "{{.Name}} {{.State}}"])
         #expect(ps.stdout == "\(record.name) running\n")
