@@ -29,7 +29,9 @@ let package = Package(
         // types (the orchestrator maps Compose onto them), so it never imports ComposeSpec.
         .target(name: "BerthNetwork", dependencies: ["BerthSystem", "CBerthSys", "BerthDigest"], swiftSettings: strict),
         .target(name: "BerthOrchestrator", dependencies: ["ComposeSpec", "BerthRuntime", "BerthSystem", "BerthDigest", "BerthNetwork", "CBerthSys"], swiftSettings: strict),
-        .target(name: "BerthCLI", dependencies: ["ComposeSpec", "BerthRuntime", "BerthSystem", "BerthOrchestrator", "BerthImages", "BerthNetwork"], swiftSettings: strict),
+        // Kubernetes manifests ⇄ Compose projects (`kube play`, `kube generate`): pure translation.
+        .target(name: "BerthKube", dependencies: ["ComposeSpec"], swiftSettings: strict),
+        .target(name: "BerthCLI", dependencies: ["ComposeSpec", "BerthRuntime", "BerthSystem", "BerthOrchestrator", "BerthImages", "BerthNetwork", "BerthKube"], swiftSettings: strict),
         .executableTarget(name: "berth", dependencies: ["BerthCLI", "BerthRuntime"], swiftSettings: strict),
         // The per-container monitor (`berth-runtime run|exec`): BerthRuntime only, no Foundation.
         .executableTarget(name: "berth-runtime", dependencies: ["BerthRuntime"], swiftSettings: strict),
@@ -46,8 +48,9 @@ let package = Package(
             name: "BerthNetworkTests", dependencies: ["BerthNetwork", "BerthRuntime", "BerthSystem", "CBerthSys", "BerthTestSupport"],
             swiftSettings: strict),
         .testTarget(name: "BerthImagesTests", dependencies: ["BerthImages", "BerthSystem", "CBerthSys", "CArchive", "BerthCLI", "BerthRuntime"], swiftSettings: strict),
+        .testTarget(name: "BerthKubeTests", dependencies: ["BerthKube", "ComposeSpec"], swiftSettings: strict),
         .testTarget(
-            name: "BerthCLITests", dependencies: ["BerthCLI", "ComposeSpec", "BerthImages", "BerthNetwork", "BerthOrchestrator", "BerthSystem", "BerthTestSupport"],
+            name: "BerthCLITests", dependencies: ["BerthCLI", "ComposeSpec", "BerthImages", "BerthNetwork", "BerthOrchestrator", "BerthSystem", "BerthTestSupport", "BerthKube"],
             swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

@@ -38,32 +38,11 @@
 set -Eeuo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
+. bench/peers.sh
 RUNS=${RUNS:-5}
-TOOLS=${TOOLS:-berth docker podman}
-SETUP_PEERS=${SETUP_PEERS:-0}
-QUIET_LOAD=${QUIET_LOAD:-1.5}
-QUIET_MAX=${QUIET_MAX:-60}
-IDLE=${IDLE:-85}
-PEERS=${PEERS:-$(cd .. && pwd)/shared/bench/peers}
-IMG=localhost:5000/busybox:latest
-DOCKER=/usr/bin/docker      # Debian's CLI, matching the peers' dockerd (see their README)
-export DOCKER_HOST=unix:///var/run/docker.sock
-
-[ "$(id -u)" = 0 ] || { echo "bench/compose.sh: needs root" >&2; exit 1; }
+bench_start compose
 [ -f "$PEERS/compose/docker-compose.yml" ] || { echo "bench/compose.sh: $PEERS/compose/docker-compose.yml is missing" >&2; exit 1; }
-[ -x /bin/busybox ] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends busybox-static; }
-
-if [ -z "${BERTH:-}" ]; then
-    swift build -c release --static-swift-stdlib >/dev/null
-    BERTH=$(swift build -c release --static-swift-stdlib --show-bin-path)/berth
-fi
-[ -x "$(dirname "$BERTH")/berth-runtime" ] || { echo "bench/compose.sh: no berth-runtime next to $BERTH" >&2; exit 1; }
-
-WORK=$(mktemp -d /var/tmp/berth-bench-compose.XXXXXX)   # on disk, like berth's real roots
 PB=berthbench PD=berthbenchdc PP=berthbenchpc           # project names (not the peers' own)
-export BERTH_ROOT=$WORK/root BERTH_RUN_ROOT=$WORK/run BERTH_NFT_TABLE=berth_bench$$
-STARTED_PEERS=0
-have_docker=0 have_podman=0
 
 # ---------------------------------------------------------------- the tools' commands
 F=$WORK/compose/docker-compose.yml
@@ -114,68 +93,14 @@ cleanup() {
     if [ $have_podman = 1 ]; then
         pc20 down -v -t 0 >/dev/null 2>&1
         podman volume rm -f ${PP}_data >/dev/null 2>&1
-        podman network rm -f ${PP}_default >/dev/null 2>&1
-        rm -rf /var/lib/cni/networks/${PP}_default
     fi
-    [ $STARTED_PEERS = 1 ] && "$PEERS/cleanup.sh" >/dev/null 2>&1
-    host_restore
-    nft delete table inet "$BERTH_NFT_TABLE" 2>/dev/null
-    nft delete table ip "${BERTH_NFT_TABLE}_nat" 2>/dev/null
-    umount -l "$WORK/run/runtime" 2>/dev/null
-    rm -rf "$WORK"
+    peers_cleanup
 }
 trap cleanup EXIT
 trap 'echo "bench/compose.sh: line $LINENO failed: $BASH_COMMAND" >&2' ERR
 
 # ---------------------------------------------------------------- the peers
-# What the peers leave on the host even after their `down -v`, `podman network rm` and (when
-# this script started them) their own cleanup.sh: CNI's and docker's iptables chains and
-# rules, iptables-nft's base tables, dockerd's / podman's parent cgroups. host_snapshot records
-# what was there before; host_restore removes only what is new — and of the base tables, only
-# those without rules.
-PEER_RULES='CNI-|cni-podman|DOCKER|docker0'
-host_snapshot() {
-    local t
-    for t in filter nat; do iptables -t $t -S 2>/dev/null >"$WORK/iptables-$t.before" || true; done
-    nft list tables | sort >"$WORK/tables.before"
-    ls -d /sys/fs/cgroup/*/docker /sys/fs/cgroup/*/libpod_parent 2>/dev/null | sort >"$WORK/cgroups.before" || true
-}
-host_restore() {
-    local t rule chain table d
-    for t in filter nat; do
-        [ -f "$WORK/iptables-$t.before" ] || continue
-        iptables -t $t -S 2>/dev/null | grep -vxF -f "$WORK/iptables-$t.before" | grep -E "^-A .*($PEER_RULES)" | tac |
-            sed 's/^-A/-D/' | while read -r rule; do eval iptables -t $t "$rule"; done
-        for chain in $(iptables -t $t -S 2>/dev/null | grep -vxF -f "$WORK/iptables-$t.before" | awk -v re="^($PEER_RULES)" '$1 == "-N" && $2 ~ re {print $2}'); do
-            iptables -t $t -F "$chain" && iptables -t $t -X "$chain"
-        done
-    done
-    nft list tables | sort | comm -13 "$WORK/tables.before" - | sed 's/^table //' | grep -E '^ip6? (filter|nat)$' | while read -r table; do
-        [ "$(nft -j list table $table | python3 -c 'import json,sys; print(sum("rule" in o for o in json.load(sys.stdin)["nftables"]))')" = 0 ] &&
-            nft delete table $table
-    done
-    for d in $(ls -d /sys/fs/cgroup/*/docker /sys/fs/cgroup/*/libpod_parent 2>/dev/null | sort | comm -13 "$WORK/cgroups.before" -); do
-        find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
-    done
-}
-host_snapshot
-peers_ready() {
-    have_docker=0 have_podman=0
-    if [ -x "$DOCKER" ] && command -v docker-compose >/dev/null && [ -S /var/run/docker.sock ] &&
-        $DOCKER image inspect $IMG >/dev/null 2>&1; then have_docker=1; fi
-    if command -v podman-compose >/dev/null && podman image exists $IMG 2>/dev/null; then have_podman=1; fi
-}
-registry_up() { curl -fsS -m 1 http://127.0.0.1:5000/v2/ >/dev/null 2>&1; }
-peers_ready
-want_peer() { case " $TOOLS " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
-if [ "$SETUP_PEERS" = 1 ] && { { want_peer docker && [ $have_docker = 0 ]; } || { want_peer podman && [ $have_podman = 0 ]; }; }; then
-    echo "setting up the peers with $PEERS/setup.sh (log: $WORK/peers-setup.log)" >&2
-    STARTED_PEERS=1
-    "$PEERS/setup.sh" >"$WORK/peers-setup.log" 2>&1 || { tail -20 "$WORK/peers-setup.log" >&2; exit 1; }
-    peers_ready
-fi
-want_peer docker || have_docker=0
-want_peer podman || have_podman=0
+peers_setup
 
 # ---------------------------------------------------------------- the stack and the image
 mkdir -p "$WORK/compose"
@@ -186,19 +111,7 @@ if ss -Hltn "sport = :$port" | grep -q .; then
     sed -i "s/127.0.0.1:18080:8080/127.0.0.1:$port:8080/" "$F"
     echo "port 18080 is taken here: the stack publishes 127.0.0.1:$port instead (for every tool)" >&2
 fi
-if registry_up; then
-    "$BERTH" image pull -q $IMG >/dev/null
-    image_note="berth pulled $IMG from the peers' registry (the same image docker and podman run)"
-else
-    rootfs=$WORK/rootfs
-    busybox_rootfs "$rootfs"
-    mkdir -p "$rootfs/var/www" "$rootfs/data" "$rootfs/root"
-    chmod 1777 "$rootfs/tmp"
-    echo '<h1>peers busybox</h1>' >"$rootfs/var/www/index.html"
-    "$BERTH" image import --change 'CMD ["sh"]' \
-        --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' "$rootfs" $IMG >/dev/null
-    image_note="berth imported a busybox-static rootfs as $IMG (no registry on 127.0.0.1:5000; same files as the peers' image)"
-fi
+berth_image
 candidates=(berth)
 [ $have_docker = 1 ] && candidates+=(docker)
 [ $have_podman = 1 ] && candidates+=(podman)
@@ -221,23 +134,6 @@ for t in "${candidates[@]}"; do
 done
 
 # ---------------------------------------------------------------- memory
-rss_pss_uss() {  # PID -> "rss pss uss" in kB (smaps_rollup)
-    awk '/^Rss:/{r=$2} /^Pss:/{p=$2} /^Private_(Clean|Dirty):/{u+=$2} END{print r+0, p+0, u+0}' "/proc/$1/smaps_rollup" 2>/dev/null || echo "0 0 0"
-}
-berth_supervisor() {  # the pid of this project's `berth supervise`
-    local p
-    for p in /proc/[0-9]*; do
-        tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -q -- "--root $WORK/root .*supervise --project $PB" && { echo "${p#/proc/}"; return; }
-    done
-}
-berth_monitors() {  # the berth-runtime monitor pid of every container (state.json)
-    python3 - "$WORK/root/containers" <<'EOF'
-import glob, json, sys
-for f in glob.glob(sys.argv[1] + "/*/state.json"):
-    pid = json.load(open(f)).get("monitorPid")
-    if pid and open(f"/proc/{pid}/comm").read().strip() == "berth-runtime": print(pid)
-EOF
-}
 docker_shims() {
     local id
     for id in $($DOCKER ps -q --no-trunc --filter label=com.docker.compose.project=$PD); do
@@ -257,7 +153,7 @@ mem() {
 measure_memory() {  # TOOL CONTAINERS (with the stack up)
     case $1 in
         berth)
-            local sup; sup=$(berth_supervisor); [ -n "$sup" ] || { echo "bench: no berth supervisor found" >&2; return 1; }
+            local sup; sup=$(berth_supervisor $PB); [ -n "$sup" ] || { echo "bench: no berth supervisor found" >&2; return 1; }
             local mons; mons=$(berth_monitors)
             [ "$(echo "$mons" | grep -c .)" = "$2" ] || { echo "bench: found $(echo "$mons" | grep -c .) berth-runtime monitors for $2 containers" >&2; return 1; }
             mem "berth supervisor" "$2" "$sup"
@@ -274,7 +170,6 @@ measure_memory() {  # TOOL CONTAINERS (with the stack up)
 }
 
 # ---------------------------------------------------------------- timing
-ms_since() { local us=$(( ${EPOCHREALTIME/./} - $1 )); echo "$((us / 1000)).$((us / 100 % 10))"; }
 record() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$(cut -d' ' -f1 /proc/loadavg)" >>"$WORK/times.tsv"; }
 # timed TOOL OP N COMMAND...: times the command, then until N containers run (N=0: all gone).
 timed() {
@@ -286,44 +181,19 @@ timed() {
     if [ "$want" = 0 ]; then all_gone "$tool"; else wait_running "$tool" "$want"; fi
     record "$tool" "$op" "$(ms_since "$t0")"
 }
-# settle: before each timed command, wait (up to 5 s) for a 100 ms stretch in which the CPUs
-# were at least IDLE % idle, so that no command pays for the previous one's leftover work
-# (a peer daemon's clean-up, the kernel tearing down namespaces) or for a burst of the
-# machine's other users.
-settle() {
-    local end=$((SECONDS + 5)) a b
-    while [ $SECONDS -lt $end ]; do
-        a=$(head -1 /proc/stat); sleep 0.1; b=$(head -1 /proc/stat)
-        awk -v a="$a" -v b="$b" -v min="$IDLE" 'BEGIN { split(a, x); split(b, y); t = 0
-            for (i = 2; i <= 9; i++) t += y[i] - x[i]
-            exit !(t > 0 && (y[5] - x[5]) * 100 / t >= min) }' && return 0
-    done
-    echo unsettled >>"$WORK/unsettled"   # counted in the output; the command runs anyway
-}
-wait_quiet() {  # up to QUIET_MAX s for the 1-min load average to fall below QUIET_LOAD
-    local end=$((SECONDS + QUIET_MAX))
-    while awk -v l="$QUIET_LOAD" '{exit !($1 >= l)}' /proc/loadavg && [ $SECONDS -lt $end ]; do sleep 5; done
-}
 
 : >"$WORK/times.tsv"; : >"$WORK/mem.tsv"
-echo "$image_note" >&2
-echo "tools: ${tools[*]}; $RUNS rounds; loadavg before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
-n=${#tools[@]}
-for round in $(seq 1 "$RUNS"); do
-    wait_quiet
-    for k in $(seq 0 $((n - 1))); do
-        t=${tools[$(( (k + round) % n ))]}
-        timed "$t" up 5 up "$t"
-        [ "$round" = 1 ] && measure_memory "$t" 5
-        timed "$t" down 0 down "$t"
-        up "$t" >/dev/null 2>&1 && wait_running "$t" 5
-        timed "$t" scale 24 scale "$t"
-        [ "$round" = 1 ] && measure_memory "$t" 24
-        timed "$t" down24 0 down "$t" 24
-    done
-    echo "round $round/$RUNS done, loadavg $(cut -d' ' -f1-3 /proc/loadavg)" >&2
-done
-echo "loadavg after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+round_of() {  # TOOL ROUND
+    local t=$1 round=$2
+    timed "$t" up 5 up "$t"
+    [ "$round" = 1 ] && measure_memory "$t" 5
+    timed "$t" down 0 down "$t"
+    up "$t" >/dev/null 2>&1 && wait_running "$t" 5
+    timed "$t" scale 24 scale "$t"
+    [ "$round" = 1 ] && measure_memory "$t" 24
+    timed "$t" down24 0 down "$t" 24
+}
+in_rounds round_of
 
 # ---------------------------------------------------------------- where berth's time goes
 # berth's own progress events (--progress json), stamped as they arrive by a small driver

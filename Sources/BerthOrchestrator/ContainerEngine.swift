@@ -18,12 +18,15 @@ public struct EngineError: Error, Sendable, Equatable, CustomStringConvertible {
 /// monitor by pid + start time, or the exit report if it has ended meanwhile.
 public struct ContainerEngine: Sendable {
     public let store: ContainerStore
+    /// The persistent root (`/var/lib/berth`); containers are under `store`.
+    public let root: String
     public let runRoot: String
     /// The `berth-runtime` binary (next to `berth` when installed).
     public let runtimeBinary: String
 
     public init(root: String, runRoot: String, runtimeBinary: String) {
         store = ContainerStore(root: root)
+        self.root = root
         self.runRoot = runRoot
         self.runtimeBinary = runtimeBinary
     }
@@ -35,16 +38,24 @@ public struct ContainerEngine: Sendable {
     }
 
     /// Starts a created or exited container and returns once its command runs, or throws
-    /// the runtime's own explanation of why it could not. `stdio`: the standard input,
-    /// output and error of whoever is attached (`berth run`), which the container's streams
-    /// go to besides its log; nil: nobody (output only to the log, input from /dev/null).
+    /// the runtime's own explanation of why it could not. `exitHook`: what its monitor runs
+    /// once it has ended (see `ExitHook`). `stdio`: the standard input, output and error of
+    /// whoever is attached (`berth run`), which the container's streams go to besides its
+    /// log; nil: nobody (output only to the log, input from /dev/null).
     @discardableResult
-    public func start(_ id: String, stdio: [Int32]? = nil) throws -> ContainerState {
+    public func start(_ id: String, stdio: [Int32]? = nil, exitHook: ExitHook? = nil) throws -> ContainerState {
         let record = try store.record(id)
         var state = try observe(id)
         if state.status == .running { return state }
         let dir = store.path(id)
         _ = unlink(dir + "/exit.json")
+        var hookArguments: [String] = []
+        if let exitHook {
+            try FS.writeAtomically(dir + "/exit-hook", Array(exitHook.encoded.utf8), mode: 0o600)
+            hookArguments = ["--exit-hook", dir + "/exit-hook"]
+        } else {
+            _ = unlink(dir + "/exit-hook")
+        }
         var fds: [Int32] = [-1, -1]
         _ = try Sys.check("pipe2") { berth_pipe2(&fds, O_CLOEXEC) }
         let (readEnd, writeEnd) = (fds[0], fds[1])
@@ -55,7 +66,7 @@ public struct ContainerEngine: Sendable {
             pid = try Spawn.detached(
                 path: runtimeBinary,
                 arguments: [runtimeBinary, "run", "--spec", dir + "/spec", "--status-file", dir + "/exit.json",
-                            "--ready-fd", "3", "--stdio", attached ? "4,5,6" : "none", "--run-root", runRoot],
+                            "--ready-fd", "3", "--stdio", attached ? "4,5,6" : "none", "--run-root", runRoot] + hookArguments,
                 environment: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
                 logPath: dir + "/monitor.log", passing: [writeEnd] + (attached ? stdio ?? [] : []))
         } catch {
@@ -73,7 +84,12 @@ public struct ContainerEngine: Sendable {
             state.status = .exited
             state.exitCode = Self.exitCode(line) ?? 125
             state.finishedAt = Clock.rfc3339Nano()
-            try? store.save(state, for: id)
+            state.error = reason
+            let failed = state
+            _ = try? store.modifyState(id) { current in
+                current = failed
+                return true
+            }
             // The runtime's own errors already name the container.
             throw EngineError(reason.hasPrefix("container \(record.name)") ? reason : "container \(record.name): \(reason)")
         }
@@ -95,40 +111,58 @@ public struct ContainerEngine: Sendable {
     /// gone has exited, with the code from its exit report (or 255 if its monitor was
     /// killed before it could write one).
     public func observe(_ id: String) throws -> ContainerState {
-        var state = store.state(id)
-        guard state.status == .running else { return state }
-        if let monitor = monitorIdentity(state), monitor.isAlive { return state }
-        if let report = store.exitReport(id), report.StartedAt == state.startedAt {
-            state.exitCode = report.ExitCode
-            state.oomKilled = report.OOMKilled
-            state.finishedAt = report.FinishedAt
-        } else {
-            state.exitCode = 255
-            state.finishedAt = Clock.rfc3339Nano()
+        let seen = store.state(id)
+        guard seen.status == .running else { return seen }
+        if let monitor = monitorIdentity(seen), monitor.isAlive { return seen }
+        let report = store.exitReport(id)
+        // Under the state lock, and only if nobody moved on meanwhile (a supervisor that
+        // restarted it, a stop that marked it): the run that ended is the one seen.
+        return try store.modifyState(id) { state in
+            guard state.status == .running, state.monitorPid == seen.monitorPid, state.startedAt == seen.startedAt else { return false }
+            if let report, report.StartedAt == state.startedAt {
+                state.exitCode = report.ExitCode
+                state.oomKilled = report.OOMKilled
+                state.finishedAt = report.FinishedAt
+            } else {
+                state.exitCode = 255
+                state.finishedAt = Clock.rfc3339Nano()
+            }
+            state.status = .exited
+            return true
         }
-        state.status = .exited
-        try store.save(state, for: id)
-        return state
+    }
+
+    /// Whether the container's current run has ended: exited, or its monitor has written the
+    /// run's exit report (a monitor that is still finishing, as one running its exit hook).
+    public func runHasEnded(_ id: String) -> Bool {
+        let state = store.state(id)
+        if state.status == .exited { return true }
+        return state.status == .running && store.exitReport(id)?.StartedAt == state.startedAt
     }
 
     /// Sends `signal`, waits up to `timeoutSeconds` (callers pass `-t`, else the service's
     /// `stop_grace_period`), then SIGKILL; returns once the monitor has recorded the exit.
+    /// `byUser` (a command, not the supervisor acting on a health check) marks it stopped
+    /// by hand, which restart policies respect; `onSignal` hears each signal as it is sent.
     @discardableResult
-    public func stop(_ id: String, signal: Int32, timeoutSeconds: Int) throws -> ContainerState {
-        var state = try observe(id)
+    public func stop(
+        _ id: String, signal: Int32, timeoutSeconds: Int, byUser: Bool = true, onSignal: (Int32) -> Void = { _ in }
+    ) throws -> ContainerState {
+        let state = try observe(id)
         guard state.status == .running, let monitor = monitorIdentity(state), let pidfd = monitor.openPidfd() else {
             return try observe(id)
         }
         defer { close(pidfd) }
-        state.stoppedByUser = true
-        try store.save(state, for: id)
+        if byUser { try markStoppedByUser(id, run: state.startedAt) }
         // The container is the monitor's child, so its pid cannot be recycled while the
         // monitor lives: signal it directly, and the monitor reports how it ended.
         if let pid = state.pid {
             let containerFD = berth_pidfd_open(pid)
             if containerFD >= 0 {
+                onSignal(signal)
                 _ = berth_pidfd_send_signal(containerFD, signal)
                 if !Self.waitReadable(pidfd, milliseconds: timeoutSeconds * 1000) {
+                    onSignal(SIGKILL)
                     _ = berth_pidfd_send_signal(containerFD, SIGKILL)
                 }
                 close(containerFD)
@@ -140,10 +174,18 @@ public struct ContainerEngine: Sendable {
         // Reap it if it is our child (no-op otherwise).
         var status: Int32 = 0
         _ = berth_waitpid(monitor.pid, &status, 1)
-        var final = try observe(id)
-        final.stoppedByUser = true
-        try store.save(final, for: id)
-        return final
+        _ = try observe(id)
+        if byUser { try markStoppedByUser(id, run: state.startedAt) }
+        return try observe(id)
+    }
+
+    /// Marks the run that started at `run` stopped by hand (restart policies leave it).
+    public func markStoppedByUser(_ id: String, run: String?) throws {
+        try store.modifyState(id) { state in
+            guard state.startedAt == run, !state.stoppedByUser else { return false }
+            state.stoppedByUser = true
+            return true
+        }
     }
 
     /// The project's containers as the planner sees them, states brought up to date.
@@ -154,7 +196,7 @@ public struct ContainerEngine: Sendable {
             switch state.status {
             case .created: observedState = .created
             case .running: observedState = .running
-            case .exited: observedState = .exited(state.exitCode ?? 255)
+            case .exited: observedState = store.pendingRestart(record.id, state: state) != nil ? .restarting : .exited(state.exitCode ?? 255)
             }
             return (record, ObservedContainer(
                 name: record.name, service: record.service, number: record.number, configHash: record.configHash,
@@ -165,9 +207,12 @@ public struct ContainerEngine: Sendable {
     /// Removes a container that is not running.
     public func remove(_ id: String) throws {
         let state = try observe(id)
+        let record = try store.record(id)
         if state.status == .running {
-            throw EngineError("container \(try store.record(id).name) is running: stop it first")
+            throw EngineError("container \(record.name) is running: stop it first")
         }
+        // A monitor that was SIGKILLed left its runtime state and cgroup behind.
+        try ContainerLeftovers.reclaim(runRoot: runRoot, project: record.project, name: record.name)
         try store.remove(id)
     }
 

@@ -23,10 +23,14 @@ public struct ContainerRecord: Codable, Sendable, Equatable {
     /// image's `EXPOSE`, as `80/tcp`): `ps` shows them for a running container. Published
     /// ports come from the network store's endpoints.
     public var exposedPorts: [String]? = nil
+    /// What the container was asked to be, before the runtime spec merged it (for
+    /// `inspect`); nil for containers created before berth kept it.
+    public var createConfig: CreateConfig? = nil
 
     public init(
         id: String, name: String, project: String, service: String, number: Int, oneOff: Bool, labels: [[String]], image: String,
-        imageDigest: String?, configHash: String, command: [String], created: String, exposedPorts: [String]? = nil
+        imageDigest: String?, configHash: String, command: [String], created: String, exposedPorts: [String]? = nil,
+        createConfig: CreateConfig? = nil
     ) {
         self.id = id
         self.name = name
@@ -41,6 +45,7 @@ public struct ContainerRecord: Codable, Sendable, Equatable {
         self.command = command
         self.created = created
         self.exposedPorts = exposedPorts
+        self.createConfig = createConfig
     }
 
     public func label(_ key: String) -> String? { labels.last { $0.first == key }?.last }
@@ -66,6 +71,8 @@ public struct ContainerState: Codable, Sendable, Equatable {
     public var oomKilled = false
     /// Stopped by a command (`stop`, `down`), not by itself: restart policies leave it.
     public var stoppedByUser = false
+    /// Why the last start failed (Docker's `State.Error`); cleared by a start.
+    public var error: String?
     // The healthcheck's verdict is not here but in health.json (`ContainerStore.health`),
     // which only the supervisor writes.
 
@@ -111,6 +118,11 @@ public struct ContainerStore: Sendable {
         return ids.compactMap { try? record($0) }.sorted { $0.name < $1.name }
     }
 
+    /// Rewrites a container's record (a rename), atomically.
+    public func update(_ record: ContainerRecord) throws {
+        try FS.writeAtomically(path(record.id) + "/config.json", Self.encode(record), mode: 0o600)
+    }
+
     public func record(_ id: String) throws -> ContainerRecord {
         try Self.decode(ContainerRecord.self, from: path(id) + "/config.json")
     }
@@ -124,8 +136,34 @@ public struct ContainerStore: Sendable {
         (try? Self.decode(ContainerState.self, from: path(id) + "/state.json")) ?? ContainerState()
     }
 
+    /// Not synced: a state describes processes of this boot, which a crash that loses the
+    /// file takes along (the rename still makes it the old or the new state, never a mix).
     public func save(_ state: ContainerState, for id: String) throws {
-        try FS.writeAtomically(path(id) + "/state.json", Self.encode(state), mode: 0o600)
+        try withStateLock(id) { try FS.writeAtomically(path(id) + "/state.json", sync: false, Self.encode(state), mode: 0o600) }
+    }
+
+    /// Reads, changes and writes the state under the container's state lock: the supervisor
+    /// and CLIs (which record an exit they observe) never undo each other's writes. `change`
+    /// returns false to leave the file alone. Returns the state as it is afterwards.
+    @discardableResult
+    public func modifyState(_ id: String, _ change: (inout ContainerState) throws -> Bool) throws -> ContainerState {
+        try withStateLock(id) {
+            var state = self.state(id)
+            if try change(&state) {
+                try FS.writeAtomically(path(id) + "/state.json", sync: false, Self.encode(state), mode: 0o600)
+            }
+            return state
+        }
+    }
+
+    /// An exclusive flock on the container's directory for the duration of `body`.
+    private func withStateLock<T>(_ id: String, _ body: () throws -> T) throws -> T {
+        let directory = path(id)
+        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw SystemError("open", path: directory, errno: errno) }
+        defer { close(fd) }
+        while flock(fd, LOCK_EX) != 0 && errno == EINTR {}
+        return try body()
     }
 
     func exitReport(_ id: String) -> ExitReport? {

@@ -78,3 +78,32 @@ public enum Label {
         [(Label.project, project), (Label.version, composeVersion), (Label.volume, key)]
     }
 }
+
+extension Label {
+    /// The services a container restarts with: its `depends_on` entries with
+    /// `restart: true`, read from its `com.docker.compose.depends_on` label
+    /// (`dep:condition:restart,…`), so that it works without the Compose file.
+    public static func restartsWith(_ record: ContainerRecord) -> [String] {
+        (record.label(dependsOn) ?? "").split(separator: ",").compactMap { entry in
+            let parts = entry.split(separator: ":")
+            return parts.count == 3 && parts[2] == "true" ? String(parts[0]) : nil
+        }
+    }
+
+    /// `services` and, transitively, the services whose containers restart with them
+    /// (Compose's `restart` with `IncludeDependents` over `restart: true` edges).
+    public static func withRestartDependents(_ services: [String], among records: [ContainerRecord]) -> [String] {
+        var selected = services
+        var added = true
+        while added {
+            added = false
+            for record in records where !record.oneOff && !selected.contains(record.service) {
+                if restartsWith(record).contains(where: selected.contains) {
+                    selected.append(record.service)
+                    added = true
+                }
+            }
+        }
+        return selected
+    }
+}

@@ -65,6 +65,10 @@ public enum ContainerAction: Sendable, Equatable {
     /// The config changed (or `--force-recreate`): the old container is replaced by a new
     /// one with the same name and number.
     case recreate(old: String, name: String, number: Int)
+    /// Like `recreate`, for a running container of a service with `deploy.update_config`:
+    /// replaced by the rolling update (`RollingUpdate`), its new container started next to it
+    /// or after it, per the update's order.
+    case update(old: String, name: String, number: Int)
     /// Exists, up to date, not running.
     case start(name: String)
     /// Running and up to date: nothing to do.
@@ -73,11 +77,22 @@ public enum ContainerAction: Sendable, Equatable {
     case restart(name: String)
     /// Beyond the wanted scale: stopped and removed.
     case remove(name: String)
+    /// Up to date but under another name (an update cut short left it under its temporary
+    /// name): renamed once the step's other containers are done.
+    case rename(old: String, name: String)
+
+    /// A new container takes this one's place (`recreate`, `update`).
+    public var replaces: Bool {
+        switch self {
+        case .recreate, .update: return true
+        case .create, .start, .keep, .restart, .remove, .rename: return false
+        }
+    }
 
     public var containerName: String {
         switch self {
-        case .create(let name, _), .recreate(_, let name, _), .start(let name), .keep(let name),
-             .restart(let name), .remove(let name):
+        case .create(let name, _), .recreate(_, let name, _), .update(_, let name, _), .start(let name), .keep(let name),
+             .restart(let name), .remove(let name), .rename(_, let name):
             return name
         }
     }
@@ -92,6 +107,8 @@ public struct Plan: Sendable, Equatable {
         /// services of this plan that run: scale 0 and `--no-deps` ones are not waited on).
         public var waitFor: [Dependency]
         public var actions: [ContainerAction]
+        /// How the `update` actions roll (the service's `deploy.update_config`).
+        public var updatePolicy: UpdatePolicy? = nil
     }
 
     public var levels: [[ServiceStep]]
@@ -110,13 +127,26 @@ public enum PlanError: Error, Sendable, Equatable, CustomStringConvertible {
     case noSuchService(String)
     case cycle(DependencyCycle)
     case containerNameWithScale(service: String, name: String, scale: Int)
+    /// A published host port (or a range) with fewer ports than the service has replicas.
+    case hostPortWithScale(service: String, port: PortConfig, scale: Int)
+    case updateConfig(ServiceConfigError)
 
     public var description: String {
         switch self {
         case .noSuchService(let name): return "no such service: \(name)"
         case .cycle(let cycle): return cycle.description
-        case .containerNameWithScale(let service, let name, let scale):
-            return "service \"\(service)\": container_name \"\(name)\" can only be used with a scale of 1, not \(scale); remove container_name to scale it"
+        case .updateConfig(let error): return error.description
+        case .containerNameWithScale(let service, let name, _):
+            // Compose's `doubledContainerNameWarning`.
+            return "The \"\(service)\" service is using the custom container name \"\(name)\". berth requires each container to have a unique name. Remove the custom name to scale the service"
+        case .hostPortWithScale(let service, let port, let scale):
+            // Compose v1's warning, made an error before anything starts.
+            let published = port.published ?? ""
+            let ip = port.host_ip.map { $0 + ":" } ?? ""
+            let proto = port.protocol.map { $0 == "tcp" ? "" : "/" + $0 } ?? ""
+            let low = published.split(separator: "-").first.flatMap { UInt16($0) } ?? 0
+            let range = "\(ip)\(low)-\(Int(low) + scale - 1):\(port.target)\(proto)"
+            return "The \"\(service)\" service specifies a port on the host (\(ip)\(published):\(port.target)\(proto)) and runs \(scale) containers: the port will clash. Publish a range with a host port per replica (\"\(range)\") or leave the host port out (\"\(port.target)\(proto)\")"
         }
     }
 }
@@ -142,18 +172,20 @@ public enum Planner {
 
         let serviceContainers = observed.filter { !$0.oneOff }
         var actions: [String: [ContainerAction]] = [:]
+        var policies: [String: UpdatePolicy] = [:]
         var recreated = Set<String>()
         for name in selected {
             guard let service = project.services[name] else { continue }
             let scale = options.scale[name] ?? service.replicas
-            if let fixed = service.container_name, scale > 1 {
-                throw PlanError.containerNameWithScale(service: name, name: fixed, scale: scale)
-            }
+            try checkScale(name, service, scale)
             let mine = serviceContainers.filter { $0.service == name }
+            if let config = service.deploy?.update_config, !options.noStart {
+                do { policies[name] = try UpdatePolicy(service: name, config) } catch { throw PlanError.updateConfig(error) }
+            }
             actions[name] = reconcile(
                 project: project, service: name, config: service, containers: mine, scale: scale, options: options,
-                hash: configHashes[name] ?? "", imageDigest: imageDigests[name])
-            if actions[name]?.contains(where: { if case .recreate = $0 { return true } else { return false } }) == true {
+                hash: configHashes[name] ?? "", imageDigest: imageDigests[name], rolling: policies[name] != nil)
+            if actions[name]?.contains(where: \.replaces) == true {
                 recreated.insert(name)
             }
         }
@@ -173,7 +205,8 @@ public enum Planner {
                 Plan.ServiceStep(
                     service: name,
                     waitFor: (graph.dependencies[name] ?? []).filter { running.contains($0.service) },
-                    actions: actions[name] ?? [])
+                    actions: actions[name] ?? [],
+                    updatePolicy: (actions[name] ?? []).contains { if case .update = $0 { return true } else { return false } } ? policies[name] : nil)
             }
         }
 
@@ -186,11 +219,28 @@ public enum Planner {
         return Plan(levels: steps, orphans: orphans, removeOrphans: options.removeOrphans, warnings: warnings)
     }
 
+    /// Compose refuses `container_name` with more than one replica; a host port (or a range
+    /// with fewer ports than replicas) would make all but one of them fail to start — both
+    /// are errors before anything starts.
+    static func checkScale(_ name: String, _ service: Service, _ scale: Int) throws(PlanError) {
+        guard scale > 1 else { return }
+        if let fixed = service.container_name {
+            throw PlanError.containerNameWithScale(service: name, name: fixed, scale: scale)
+        }
+        for port in service.ports ?? [] {
+            guard let published = port.published, !published.isEmpty else { continue }
+            let bounds = published.split(separator: "-").compactMap { Int($0) }
+            guard let low = bounds.first, let high = bounds.last else { continue }
+            if high - low + 1 < scale { throw PlanError.hostPortWithScale(service: name, port: port, scale: scale) }
+        }
+    }
+
     /// One service: keep the up-to-date containers with the lowest numbers, recreate the
-    /// obsolete ones that stay, remove the rest, and number new ones after the highest.
+    /// obsolete ones that stay (`rolling`: update the running ones), remove the rest, and
+    /// number new ones after the highest.
     static func reconcile(
         project: Project, service name: String, config: Service, containers: [ObservedContainer], scale: Int,
-        options: UpOptions, hash: String, imageDigest: String?
+        options: UpOptions, hash: String, imageDigest: String?, rolling: Bool = false
     ) -> [ContainerAction] {
         func obsolete(_ c: ObservedContainer) -> Bool {
             if options.noRecreate { return false }
@@ -199,26 +249,44 @@ public enum Planner {
             if let imageDigest, let theirs = c.imageDigest, theirs != imageDigest { return true }
             return false
         }
-        let sorted = containers.sorted { a, b in
+        func canonical(_ number: Int) -> String {
+            Naming.containerName(project: project.name, service: name, number: number, serviceConfig: config)
+        }
+        // A number held by several containers (an update cut short): the best one stays —
+        // up to date, then running, then under its own name; the others go.
+        var unique: [Int: ObservedContainer] = [:]
+        var duplicates: [ObservedContainer] = []
+        let preferred = containers.sorted { a, b in
+            let ka = (obsolete(a) ? 1 : 0, a.state.isRunning ? 0 : 1, a.name == canonical(a.number) ? 0 : 1, a.name)
+            let kb = (obsolete(b) ? 1 : 0, b.state.isRunning ? 0 : 1, b.name == canonical(b.number) ? 0 : 1, b.name)
+            return ka < kb
+        }
+        for container in preferred {
+            if unique[container.number] == nil { unique[container.number] = container } else { duplicates.append(container) }
+        }
+        let sorted = unique.values.sorted { a, b in
             let (oa, ob) = (obsolete(a), obsolete(b))
             if oa != ob { return !oa }
             return a.number < b.number
         }
         var out: [ContainerAction] = []
         for (index, container) in sorted.enumerated() {
+            let own = canonical(container.number)
             if index >= scale {
                 out.append(.remove(name: container.name))
             } else if obsolete(container) {
-                out.append(.recreate(old: container.name, name: container.name, number: container.number))
-            } else if container.state.isRunning || options.noStart {
-                out.append(.keep(name: container.name))
+                out.append(rolling && container.state.isRunning
+                    ? .update(old: container.name, name: own, number: container.number)
+                    : .recreate(old: container.name, name: own, number: container.number))
             } else {
-                out.append(.start(name: container.name))
+                out.append(container.state.isRunning || options.noStart ? .keep(name: container.name) : .start(name: container.name))
+                if container.name != own { out.append(.rename(old: container.name, name: own)) }
             }
         }
+        out += duplicates.map { .remove(name: $0.name) }
         var next = (containers.map(\.number).max() ?? 0) + 1
-        for _ in containers.count..<max(scale, containers.count) {
-            out.append(.create(name: Naming.containerName(project: project.name, service: name, number: next, serviceConfig: config), number: next))
+        for _ in sorted.count..<max(scale, sorted.count) {
+            out.append(.create(name: canonical(next), number: next))
             next += 1
         }
         return out

@@ -22,10 +22,14 @@ public struct ResolvedImage: Sendable, Equatable {
     public var healthcheck: HealthConfig?
     /// The image's `SHELL` (Docker's `Config.Shell`): what a `CMD-SHELL` check runs through.
     public var shell: [String]?
+    /// The image's `ExposedPorts` (`EXPOSE`), as `80/tcp`.
+    public var exposedPorts: [String]
+    /// The image's `Labels`, which a container's own labels are merged over.
+    public var labels: [String: String]
 
     public init(
         reference: String, digest: String?, layers: [String], config: ImageConfig, volumes: [String] = [],
-        healthcheck: HealthConfig? = nil, shell: [String]? = nil
+        healthcheck: HealthConfig? = nil, shell: [String]? = nil, exposedPorts: [String] = [], labels: [String: String] = [:]
     ) {
         self.reference = reference
         self.digest = digest
@@ -34,6 +38,8 @@ public struct ResolvedImage: Sendable, Equatable {
         self.volumes = volumes
         self.healthcheck = healthcheck
         self.shell = shell
+        self.exposedPorts = exposedPorts
+        self.labels = labels
     }
 }
 
@@ -77,8 +83,7 @@ public enum ServiceContainer {
         // then the service's; later keys replace earlier ones in place.
         var engine = [defaultPath, "HOSTNAME=\(hostname)"]
         if service.tty == true { engine.append("TERM=xterm") }
-        let serviceEnv = (service.environment ?? KeyedMap()).compactMap { entry in entry.value.map { "\(entry.key)=\($0)" } }
-        let env = ContainerSpec.mergeEnvironment(image: engine + image.config.env, service: serviceEnv)
+        let env = ContainerSpec.mergeEnvironment(image: engine + image.config.env, service: environment(of: service))
 
         let process = ContainerSpec.Process(
             args: args, env: env, cwd: service.working_dir ?? nonEmpty(image.config.workingDir) ?? "/",
@@ -127,6 +132,11 @@ public enum ServiceContainer {
         spec.stopTimeoutMilliseconds = Int((service.stop_grace_period?.nanoseconds ?? 10_000_000_000) / 1_000_000)
         spec.log = try logConfig(service, id: id, directory: directory, fail: fail)
         return spec
+    }
+
+    /// The service's `environment` as `KEY=value` entries (keys without a value left out).
+    static func environment(of service: Service) -> [String] {
+        (service.environment ?? KeyedMap()).compactMap { entry in entry.value.map { "\(entry.key)=\($0)" } }
     }
 
     static func nonEmpty(_ text: String?) -> String? {

@@ -35,6 +35,7 @@ public enum RuntimeCommand {
         RuntimeOption(["--cpuset-mems"], "LIST", "Memory nodes the container may use."),
         RuntimeOption(["--domainname"], "NAME", "NIS domain name in the container's UTS namespace."),
         RuntimeOption(["--env", "-e"], "KEY[=VALUE]", "Set an environment variable; KEY alone copies it from berth's environment.", repeatable: true),
+        RuntimeOption(["--exit-hook"], "FILE", "Once the container has ended and --status-file is written, run the program FILE describes (a berth-exit-hook file) and wait for it."),
         RuntimeOption(["--group-add"], "GROUP", "Add a supplementary group (name from the image's /etc/group, or gid).", repeatable: true),
         RuntimeOption(["--hostname"], "NAME", "Container host name (default: the container name)."),
         RuntimeOption(["--init"], nil, "Run a reaping, signal-forwarding init as PID 1."),
@@ -79,6 +80,8 @@ public enum RuntimeCommand {
         var text = """
             Usage: berth runtime run [--rootfs DIR] [OPTIONS] [--] COMMAND [ARG...]
                    berth runtime exec [OPTIONS] NAME [--] COMMAND [ARG...]
+                   berth runtime probe [--project P] [--run-root DIR] NAME -- HTTP-GET URL [HEADER...]
+                   berth runtime probe [--project P] [--run-root DIR] NAME -- TCP-SOCKET HOST:PORT
 
             Run one container in the foreground with berth's embedded runtime and exit with its
             exit code (125: berth failed, 126: command not executable, 127: command not found,
@@ -109,6 +112,9 @@ public enum RuntimeCommand {
         if verb == "exec" {
             return runExec(Array(arguments.dropFirst()))
         }
+        if verb == "probe" {
+            return NativeProbe.run(Array(arguments.dropFirst()))
+        }
         guard verb == "run" else {
             writeStderr("Error: unknown runtime command \"\(verb)\"; use run or exec (see berth runtime --help)\n")
             return 64
@@ -137,6 +143,7 @@ public enum RuntimeCommand {
             if let statusFile = parsed.statusFile {
                 try FS.writeAtomically(statusFile, Array(result.json.utf8))
             }
+            if let hook = parsed.exitHook { ExitHook.run(file: hook) }
             return result.exitCode
         } catch let error as RuntimeError {
             writeStderr("Error: \(error.message)\n")
@@ -229,6 +236,7 @@ public enum RuntimeCommand {
         public var spec: ContainerSpec
         public var options: RunOptions
         public var statusFile: String?
+        public var exitHook: String?
     }
 
     /// Parses `run` options into a spec (no side effects; unit-tested).
@@ -322,7 +330,7 @@ public enum RuntimeCommand {
             (runOptions.stdin, runOptions.stdout, runOptions.stderr) = try parseStdio(text)
         }
         if let specFile = last("--spec") {
-            let allowed: Set<String> = ["--spec", "--run-root", "--status-file", "--ready-fd", "--stdio"]
+            let allowed: Set<String> = ["--spec", "--run-root", "--status-file", "--ready-fd", "--exit-hook", "--stdio"]
             if let other = values.first(where: { !allowed.contains($0.0) }) {
                 throw RuntimeError("\(other.0) cannot be combined with --spec: the spec file holds the whole container", kind: .usage)
             }
@@ -331,7 +339,7 @@ public enum RuntimeCommand {
             }
             var spec = try ContainerSpec(decoding: text)
             if !command.isEmpty { spec.process.args = command }
-            return Parsed(spec: spec, options: runOptions, statusFile: last("--status-file"))
+            return Parsed(spec: spec, options: runOptions, statusFile: last("--status-file"), exitHook: last("--exit-hook"))
         }
         guard let rootfs = last("--rootfs") else {
             throw RuntimeError("--rootfs DIR is required (running an IMAGE needs berth's image store)", kind: .usage)
@@ -454,7 +462,7 @@ public enum RuntimeCommand {
         spec.namespaces.uts = try namespaceMode(last("--uts"), option: "--uts", allowed: ["private", "host"])
         spec.namespaces.cgroup = try namespaceMode(last("--cgroupns"), option: "--cgroupns", allowed: ["private", "host"])
 
-        return Parsed(spec: spec, options: runOptions, statusFile: last("--status-file"))
+        return Parsed(spec: spec, options: runOptions, statusFile: last("--status-file"), exitHook: last("--exit-hook"))
     }
 
     /// `--stdio IN,OUT,ERR` (open descriptors) or `none` (all -1).

@@ -29,7 +29,6 @@ struct StateTmpfs {
     static let tmpfsMagic: Int64 = 0x0102_1994
     static let ramfsMagic: Int64 = 0x8584_58f6
 
-    private var directory: String { runRoot + "/runtime" }
 
     /// Takes a share of `<runRoot>/runtime`, mounting the tmpfs first when needed.
     static func acquire(runRoot: String) throws -> StateTmpfs {
@@ -64,13 +63,27 @@ struct StateTmpfs {
     /// Gives the share back; the last user unmounts an empty tmpfs.
     func release() {
         guard lockFD >= 0 else { return }
+        Self.unmountIfUnused(runRoot: runRoot, share: lockFD)
+        close(lockFD)
+    }
+
+    /// Unmounts `<runRoot>/runtime` when nobody holds a share and it is empty. `share`: the
+    /// caller's own share of runtime.lock (upgraded in place), or -1 for a caller without one
+    /// (removing a container whose monitor was killed).
+    static func unmountIfUnused(runRoot: String, share: Int32 = -1) {
+        let directory = runRoot + "/runtime"
         let mountLock = open(runRoot + "/runtime.mount.lock", O_RDWR | O_CLOEXEC)
-        if mountLock >= 0 { _ = flock(mountLock, LOCK_EX) }
-        if flock(lockFD, LOCK_EX | LOCK_NB) == 0, (try? FS.listDirectory(directory))?.isEmpty == true {
+        guard mountLock >= 0 else { return }  // never mounted by berth
+        defer { close(mountLock) }
+        _ = flock(mountLock, LOCK_EX)
+        let lock = share >= 0 ? share : open(runRoot + "/runtime.lock", O_RDWR | O_CLOEXEC)
+        guard lock >= 0 else { return }
+        defer { if share < 0 { close(lock) } }
+        let type = berth_statfs_type(directory)
+        if type == tmpfsMagic, isMountPoint(directory, parent: runRoot),
+           flock(lock, LOCK_EX | LOCK_NB) == 0, (try? FS.listDirectory(directory))?.isEmpty == true {
             _ = umount2(directory, Int32(MNT_DETACH))
         }
-        close(lockFD)
-        if mountLock >= 0 { close(mountLock) }
     }
 
     private static func openLock(_ path: String) throws -> Int32 {

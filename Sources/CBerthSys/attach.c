@@ -1,7 +1,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -59,46 +58,4 @@ long berth_recv_with_fds(int sock, void *buffer, size_t len, int *fds, int max, 
         }
     }
     return (long)r;
-}
-
-/* Signals as bytes on a pipe (the self-pipe trick), for a multi-threaded process that
- * cannot block signals in every thread (signalfd needs that): the handler only write(2)s. */
-static int signal_pipe_write = -1;
-
-static void signal_pipe_handler(int sig) {
-    int saved = errno;
-    unsigned char byte = (unsigned char)sig;
-    if (signal_pipe_write >= 0) (void)!write(signal_pipe_write, &byte, 1);
-    errno = saved;
-}
-
-int berth_signal_pipe(const int *signals, int count) {
-    int fds[2];
-    if (signal_pipe_write >= 0) { errno = EBUSY; return -1; }
-    if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0) return -1;
-    signal_pipe_write = fds[1];
-    struct sigaction action;
-    memset(&action, 0, sizeof action);
-    action.sa_handler = signal_pipe_handler;
-    action.sa_flags = SA_RESTART;
-    sigemptyset(&action.sa_mask);
-    sigset_t set;
-    sigemptyset(&set);
-    for (int i = 0; i < count; i++) {
-        if (sigaction(signals[i], &action, NULL) < 0) return -1;
-        sigaddset(&set, signals[i]);
-    }
-    /* A parent may have left them blocked (a test harness, a posix_spawn with a mask):
-     * unblocked in this thread, they are delivered here. */
-    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-    return fds[0];
-}
-
-int berth_signal_pipe_read(int fd) {
-    unsigned char byte;
-    ssize_t n;
-    do { n = read(fd, &byte, 1); } while (n < 0 && errno == EINTR);
-    if (n == 1) return byte;
-    if (n < 0 && errno == EAGAIN) return 0;
-    return -1;
 }

@@ -103,11 +103,11 @@ struct ContainerControlTests {
         let nothing = try stack.run(["rm", "-f"])
         #expect(nothing.code == 0 && nothing.stderr == "No stopped containers\n" && nothing.stdout == "")
 
-        let waiter = try LiveProcess(["/usr/bin/env", "-C", stack.directory, berthBinary, "wait", "job"], environment: stack.environment, watchStdout: true)
+        let waiter = try LiveProcess(["/usr/bin/env", "-C", stack.directory, berthBinary, "wait", "job"], environment: stack.environment)
         try Self.waitUntilAsking(waiter)
         #expect(try stack.run(["exec", "-T", "job", "sh", "-c", "echo go > /tmp/go"]).code == 0)
         #expect(waiter.wait() == 4)
-        #expect(waiter.stderr == "container \"/\(p)-job-1\" exited with status code 4\n")
+        #expect(waiter.stdout == "container \"/\(p)-job-1\" exited with status code 4\n")
 
         let declined = try stack.run(["rm"], stdin: "n\n")
         #expect(declined.code == 0 && declined.stdout == "Going to remove \(p)-job-1")
@@ -142,11 +142,11 @@ struct ContainerControlTests {
         let p = stack.project
         #expect(try stack.run(["up", "-d"]).code == 0)
         let waiter = try LiveProcess(
-            ["/usr/bin/env", "-C", stack.directory, berthBinary, "wait", "--down-project", "job"], environment: stack.environment, watchStdout: true)
+            ["/usr/bin/env", "-C", stack.directory, berthBinary, "wait", "--down-project", "job"], environment: stack.environment)
         try Self.waitUntilAsking(waiter)
         #expect(try stack.run(["exec", "-T", "job", "sh", "-c", "echo go > /tmp/go"]).code == 0)
         #expect(waiter.wait() == 0)
-        #expect(waiter.stderr == "container \"/\(p)-job-1\" exited with status code 0\n")
+        #expect(waiter.stdout == "container \"/\(p)-job-1\" exited with status code 0\n")
         #expect(stack.leftovers() == [])
         let (_, left) = try stack.close()
         #expect(left == [])

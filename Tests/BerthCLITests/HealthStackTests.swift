@@ -259,7 +259,8 @@ struct HealthStackTests {
                   retries: 1
 
             """)
-        #expect(try stack.run(["up", "-d"]).code == 0)
+        let upNoisy = try stack.run(["up", "-d"])
+        #expect(upNoisy.code == 0, "\(upNoisy.stderr)")
         try waitForHealth(stack, "noisy", .unhealthy)
         try waitForHealth(stack, "hang", .unhealthy)
         let noisy = try stack.container("noisy")

@@ -109,11 +109,11 @@ struct RunCommandTests {
         let run = try LiveProcess(
             ["/usr/bin/env", "-C", stack.directory, berthBinary, "run", "--rm", "--no-deps", "app", "sh", "-c",
              "trap 'echo got INT; exit 9' INT; echo ready; while :; do sleep 1; done"],
-            environment: stack.environment, watchStdout: true)
-        try run.waitForStderr(containing: "ready\n")
+            environment: stack.environment)
+        try run.waitForStdout(containing: "ready\n")
         run.kill(SIGINT)
         #expect(run.wait() == 9)
-        #expect(run.stderr == "ready\ngot INT\n")
+        #expect(run.stdout == "ready\ngot INT\n")
         let (down, left) = try stack.close()
         #expect(down.code == 0, "\(down.stderr)")
         #expect(left == [])

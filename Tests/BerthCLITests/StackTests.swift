@@ -156,9 +156,8 @@ struct StackTests {
         #expect(up.code == 0, "\(up.stderr)")
         // The worker's first round: page written, fetched back from web by name.
         let logs = try LiveProcess(
-            ["/usr/bin/env", "-C", stack.directory, berthBinary, "logs", "-f", "--no-log-prefix", "worker"], environment: stack.environment,
-            watchStdout: true)
-        try logs.waitForStderr(containing: "web answered\n")
+            ["/usr/bin/env", "-C", stack.directory, berthBinary, "logs", "-f", "--no-log-prefix", "worker"], environment: stack.environment)
+        try logs.waitForStdout(containing: "web answered\n")
         let page = try #require(StackFixture.httpGet(port: port, path: "/index.html"))
         #expect(page.hasPrefix("<p>written at ") && page.hasSuffix(", served by web</p>\n"), "\(page)")
         let ps = try stack.run(["ps", "--format", "{{.Name}} {{.State}} {{.Health}} {{.Ports}}"])
@@ -214,6 +213,7 @@ struct StackTests {
                 image: busybox
                 command: [httpd, -f, -p, "80", -h, /www]
                 ports: ["\(port):80"]
+                healthcheck: {test: [CMD, wget, -q, -O, /dev/null, "http://127.0.0.1/index.html"], interval: 100ms}
 
             """)
         let p = stack.project
@@ -230,7 +230,8 @@ struct StackTests {
         #expect(busy.code == 1)
         #expect(busy.stderr.contains("Error: container \(p)-web-1: host port 0.0.0.0:\(port)/tcp is already in use"), "\(busy.stderr)")
         close(holder)
-        #expect(try stack.run(["up", "-d"]).code == 0)
+        // --wait: until httpd answers its health check (up -d returns once it runs).
+        #expect(try stack.run(["up", "-d", "--wait"]).code == 0)
         #expect(StackFixture.httpGet(port: port, path: "/index.html") == "hello from berth\n")
 
         // A command that does not exist, a missing image.
@@ -258,55 +259,73 @@ struct StackTests {
     }
 }
 
-/// A `berth` process the test watches while it runs: its stderr is read as it comes.
+/// A `berth` process the test watches while it runs: its stdout and stderr are read as
+/// they come.
 final class LiveProcess: @unchecked Sendable {
     let process = Process()
-    private let errPipe = Foundation.Pipe()
     private let lock = NSCondition()
-    private var collected = ""
-    private var ended = false
+    private var collected = (out: "", err: "")
+    private var open = 2
 
-    /// `watchStdout`: read standard output instead of standard error.
-    init(_ argv: [String], environment: [String: String], watchStdout: Bool = false) throws {
+    init(_ argv: [String], environment: [String: String]) throws {
         process.executableURL = URL(fileURLWithPath: argv[0])
         process.arguments = Array(argv.dropFirst())
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.standardInput = FileHandle.nullDevice
-        process.standardOutput = watchStdout ? errPipe : FileHandle.nullDevice
-        process.standardError = watchStdout ? FileHandle.nullDevice : errPipe
+        let outPipe = Foundation.Pipe(), errPipe = Foundation.Pipe()
+        process.standardOutput = outPipe
+        process.standardError = errPipe
         try process.run()
-        let handle = errPipe.fileHandleForReading
-        Thread { [self] in
-            while true {
-                let data = handle.availableData
-                lock.lock()
-                if data.isEmpty { ended = true } else { collected += String(decoding: data, as: UTF8.self) }
-                lock.broadcast()
-                lock.unlock()
-                if data.isEmpty { return }
-            }
-        }.start()
+        for (pipe, isErr) in [(outPipe, false), (errPipe, true)] {
+            let handle = pipe.fileHandleForReading
+            Thread { [self] in
+                while true {
+                    let data = handle.availableData
+                    lock.lock()
+                    if data.isEmpty {
+                        open -= 1
+                    } else if isErr {
+                        collected.err += String(decoding: data, as: UTF8.self)
+                    } else {
+                        collected.out += String(decoding: data, as: UTF8.self)
+                    }
+                    lock.broadcast()
+                    lock.unlock()
+                    if data.isEmpty { return }
+                }
+            }.start()
+        }
     }
 
-    var stderr: String { lock.withLock { collected } }
+    var stdout: String { lock.withLock { collected.out } }
+    var stderr: String { lock.withLock { collected.err } }
 
     /// Blocks until stderr contains `text`; throws if the process ends first.
     func waitForStderr(containing text: String) throws {
+        try waitFor(text, in: \.err)
+    }
+
+    /// Blocks until stdout contains `text`; throws if the process ends first.
+    func waitForStdout(containing text: String) throws {
+        try waitFor(text, in: \.out)
+    }
+
+    private func waitFor(_ text: String, in stream: KeyPath<(out: String, err: String), String>) throws {
         lock.lock()
         defer { lock.unlock() }
-        while !collected.contains(text) {
-            if ended { throw TestSupportError("the process ended before printing \(text.debugDescription); it printed: \(collected)") }
+        while !collected[keyPath: stream].contains(text) {
+            if open == 0 { throw TestSupportError("the process ended before printing \(text.debugDescription); it printed: \(collected)") }
             lock.wait()
         }
     }
 
     func kill(_ signal: Int32) { Glibc.kill(process.processIdentifier, signal) }
 
-    /// The exit code (128 + signal when killed), once stderr is drained.
+    /// The exit code (128 + signal when killed), once its output is drained.
     func wait() -> Int32 {
         process.waitUntilExit()
         lock.lock()
-        while !ended { lock.wait() }
+        while open > 0 { lock.wait() }
         lock.unlock()
         return process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
     }

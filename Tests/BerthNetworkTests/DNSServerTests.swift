@@ -118,7 +118,7 @@ struct DNSServerTests {
         #expect(answer.addresses == ["192.0.2.80"])
         #expect(answer.rcode == 0 && !answer.authoritative)
         // The client's own `dns:` servers win over the host's.
-        records.setUpstreams(client: IPv4Address("127.0.0.1")!, [DNSUpstream(address: IPv4Address("127.0.0.1")!, port: upstream.port)])
+        records.setClient(IPv4Address("127.0.0.1")!, container: "c", upstreams: [DNSUpstream(address: IPv4Address("127.0.0.1")!, port: upstream.port)], links: [:])
         #expect(parseAnswer(try #require(DNSClient.tcp(dnsQuery("other.test"), port: port)))?.addresses == ["192.0.2.80"])
         #expect(server.forwarded == 2)
     }

@@ -39,8 +39,10 @@ func parseAnswer(_ bytes: [UInt8]) -> ParsedAnswer? {
     return ParsedAnswer(rcode: bytes[3] & 0xf, truncated: bytes[2] & 0x02 != 0, authoritative: bytes[2] & 0x04 != 0, addresses: addresses, names: names)
 }
 
-func decide(_ message: [UInt8], _ records: DNSRecords, network: String = "p_default", udp: Bool = true) -> DNSResolver.Decision {
-    DNSResolver.decide(message, network: network, records: records) { udp ? DNSResponse.udpLimit(for: $0) : 65535 }
+func decide(
+    _ message: [UInt8], _ records: DNSRecords, network: String = "p_default", client: IPv4Address? = nil, udp: Bool = true
+) -> DNSResolver.Decision {
+    DNSResolver.decide(message, network: network, client: client, records: records) { udp ? DNSResponse.udpLimit(for: $0) : 65535 }
 }
 
 func reply(_ decision: DNSResolver.Decision) -> [UInt8]? {
@@ -100,8 +102,32 @@ struct DNSTests {
         // A removed replica disappears at once.
         records.remove(network: "p_default", container: "p-web-1")
         #expect(parseAnswer(reply(decide(dnsQuery("web"), records))!)?.addresses.sorted() == ["10.213.0.3", "10.213.0.4"])
+        // A container renamed while it runs (a rolling update's new replica taking its
+        // final name) answers to its new name only.
+        records.setNames(network: "p_default", container: "p-web-2", names: ["p-web-9", "web", "frontend"])
+        #expect(parseAnswer(reply(decide(dnsQuery("p-web-9"), records))!)?.addresses == ["10.213.0.3"])
+        #expect(decide(dnsQuery("p-web-2"), records) == .forward(try DNSQuery.parse(dnsQuery("p-web-2")).get()))
+        #expect(parseAnswer(reply(decide(dnsQuery("web"), records))!)?.addresses.sorted() == ["10.213.0.3", "10.213.0.4"])
         // AAAA of a known name: NOERROR without answers.
         #expect(parseAnswer(reply(decide(dnsQuery("web", type: DNSType.aaaa), records))!) == ParsedAnswer(rcode: 0, truncated: false, authoritative: true, addresses: [], names: []))
+    }
+
+    /// `links: [db:database]`: the alias answers for the linking container only, with the
+    /// target's ready addresses, under the asked name; an address without links sees nothing.
+    @Test func linkAliasesAreTheLinkingContainersOwn() throws {
+        let records = records()
+        records.setReady(container: "p-db-1", ready: true)
+        let linking = IPv4Address("10.213.0.2")!, other = IPv4Address("10.213.0.3")!
+        records.setClient(linking, container: "p-web-1", upstreams: nil, links: ["Database": "db", "front": "web"])
+        let answer = try answered(decide(dnsQuery("database"), records, client: linking))
+        #expect(answer.addresses == ["10.213.0.5"] && answer.names == [] && answer.authoritative)
+        let bytes = try #require(reply(decide(dnsQuery("database.p_default"), records, client: linking)))
+        #expect(parseAnswer(bytes)?.addresses == ["10.213.0.5"])
+        #expect(try answered(decide(dnsQuery("front"), records, client: linking)).addresses.sorted() == ["10.213.0.2", "10.213.0.3", "10.213.0.4"])
+        #expect(decide(dnsQuery("database"), records, client: other) == .forward(try DNSQuery.parse(dnsQuery("database")).get()))
+        #expect(decide(dnsQuery("database"), records) == .forward(try DNSQuery.parse(dnsQuery("database")).get()))
+        records.removeClients(container: "p-web-1")
+        #expect(decide(dnsQuery("database"), records, client: linking) == .forward(try DNSQuery.parse(dnsQuery("database")).get()))
     }
 
     @Test func reverseLookup() throws {

@@ -70,6 +70,25 @@ struct FirewallTests {
         #expect(!FirewallState(networks: [.init(bridge: "x", subnet: IPv4Subnet("10.0.0.0/24")!, internal: true)], ports: []).needsForwarding)
     }
 
+    /// One host port published by several endpoints (a replica's old and new container
+    /// during a rolling update): one rule, round robin over the ready ones, or over all when
+    /// none is ready.
+    @Test func sharedHostPortsGoToTheReadyEndpoints() {
+        func rules(_ ready: [Bool]) -> [String] {
+            let ports = ready.enumerated().map { index, ready in
+                FirewallState.Port(
+                    binding: PortBinding(hostPort: 8080, containerPort: UInt16(80 + index)), containerAddress: IPv4Address(0x0AD5_0002 + UInt32(2 - index)),
+                    ready: ready)
+            } + [.init(binding: PortBinding(hostPort: 9090, containerPort: 90), containerAddress: IPv4Address("10.213.0.9")!, ready: false)]
+            let text = FirewallRuleset.render(FirewallState(networks: [.init(bridge: "br-a", subnet: IPv4Subnet("10.213.0.0/24")!, internal: false)], ports: ports))
+            return text.split(separator: "\n").filter { $0.contains("dport") }.map { $0.trimmingCharacters(in: .whitespaces) }
+        }
+        #expect(rules([true, false]) == ["tcp dport 8080 dnat to 10.213.0.4:80", "tcp dport 9090 dnat to 10.213.0.9:90"])
+        #expect(rules([false, true]) == ["tcp dport 8080 dnat to 10.213.0.3:81", "tcp dport 9090 dnat to 10.213.0.9:90"])
+        #expect(rules([true, true]) == ["tcp dport 8080 dnat ip to numgen inc mod 2 map { 0 : 10.213.0.3 . 81, 1 : 10.213.0.4 . 80 }", "tcp dport 9090 dnat to 10.213.0.9:90"])
+        #expect(rules([false, false, false]) == ["tcp dport 8080 dnat ip to numgen inc mod 3 map { 0 : 10.213.0.2 . 82, 1 : 10.213.0.3 . 81, 2 : 10.213.0.4 . 80 }", "tcp dport 9090 dnat to 10.213.0.9:90"])
+    }
+
     @Test func portsOfInternalNetworksAreNotPublished() {
         func record(_ name: String, internal isInternal: Bool) -> NetworkRecord {
             let subnet = IPv4Subnet(isInternal ? "10.213.8.0/24" : "10.213.7.0/24")!

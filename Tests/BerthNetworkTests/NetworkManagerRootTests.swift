@@ -92,6 +92,9 @@ struct NetworkManagerRootTests {
         #expect(try inside.link(name: "lo")?.up == true)
         #expect(try inside.routes().contains { $0.table == 254 && $0.destination.prefixLength == 0 && $0.gateway == record.gateway })
         #expect(try host.link(name: endpoint.hostInterface)?.master == bridge.index)
+        // The bridge keeps its own MAC whatever ports come and go (not its lowest port's).
+        #expect(bridge.mac?.description == "02:42:0a:fe:0a:01")
+        #expect(try host.link(name: record.bridge)?.mac == bridge.mac)
         #expect(try manager.firewall.listTable("ip \(world.table)_nat")?.contains("ip daddr 127.0.0.1 tcp dport 18080 dnat to 10.254.10.2:80") == true)
         // Persisted: a new manager on the same root sees the allocation.
         let reloaded = NetworkManager(root: world.dir + "/root", runRoot: world.dir + "/run", firewall: Firewall(table: world.table))

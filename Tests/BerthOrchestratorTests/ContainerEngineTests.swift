@@ -46,6 +46,7 @@ struct ContainerEngineTests {
         let f = try EngineFixture()
         let record = try f.create("trap 'echo got TERM; exit 0' TERM; echo ready; while true; do sleep 1; done")
         try f.engine.start(record.id)
+        #expect(f.waitForLog(record.id, containing: "ready"), "the trap is set before SIGTERM comes")
         let stopped = try f.engine.stop(record.id, signal: SIGTERM, timeoutSeconds: 10)
         #expect(stopped.status == .exited && stopped.exitCode == 0 && stopped.stoppedByUser, "the trap ran: \(stopped)")
         // PID 1 with no handler ignores SIGTERM: SIGKILL after the (zero) timeout.

@@ -84,9 +84,25 @@ private let s: Int64 = 1_000_000_000
         #expect(failure("    healthcheck:\n      test: [CMD, x]\n      timeout: -1s\n")
             == "service \"web\": healthcheck.timeout: -1s is less than the minimum of 1ms; give 1ms or more, or leave it out for the default")
         #expect(failure("    healthcheck:\n      test: [curl, -f, http://localhost]\n")
-            == "service \"web\": healthcheck.test: must start with CMD, CMD-SHELL or NONE (as in [\"CMD\", \"curl\", ...]), or be a string run by the shell")
+            == "service \"web\": healthcheck.test: must start with CMD, CMD-SHELL, HTTP-GET, TCP-SOCKET or NONE (as in [\"CMD\", \"curl\", ...]), or be a string run by the shell")
         #expect(failure("    healthcheck:\n      test: [CMD]\n")
             == "service \"web\": healthcheck.test: CMD needs a command, as in [\"CMD\", \"pg_isready\"]")
+        #expect(failure("    healthcheck:\n      test: [HTTP-GET, \"https://127.0.0.1/\"]\n")
+            == "service \"web\": healthcheck.test: HTTP-GET https://127.0.0.1/: the URL must start with http:// (berth's prober does not speak TLS)")
+        #expect(failure("    healthcheck:\n      test: [TCP-SOCKET, \"db:5432\"]\n")
+            == "service \"web\": healthcheck.test: TCP-SOCKET db:5432: give an IPv4 address (default 127.0.0.1, the container's own loopback) and a port")
+    }
+
+    /// berth's own checks run `berth-runtime probe` instead of an exec in the container.
+    @Test func httpAndTcpChecksRunAsNativeProbes() throws {
+        let http = try #require(try resolve("    healthcheck:\n      test: [HTTP-GET, \"http://127.0.0.1:8080/healthz\", \"X-A: b\"]\n"))
+        #expect(http.isNative && http.probeCommand == nil)
+        #expect(http.probeArguments(runtime: "/b/berth-runtime", project: "p", runRoot: "/run/b", container: "p-web-1")
+            == ["/b/berth-runtime", "probe", "--project", "p", "--run-root", "/run/b", "p-web-1", "--", "HTTP-GET", "http://127.0.0.1:8080/healthz", "X-A: b"])
+        let exec = try #require(try resolve("    healthcheck:\n      test: [CMD, check]\n"))
+        #expect(exec.probeArguments(runtime: "/b/berth-runtime", project: "p", runRoot: "/run/b", container: "p-web-1")
+            == ["/b/berth-runtime", "exec", "--project", "p", "--run-root", "/run/b", "p-web-1", "--", "check"])
+        #expect(try resolve("    healthcheck:\n      test: [TCP-SOCKET, \":6379\"]\n")?.test == ["TCP-SOCKET", ":6379"])
     }
 }
 

@@ -104,6 +104,62 @@ func hashes(_ p: Project) -> [String: String] {
         #expect(zero.levels.flatMap { $0 }.allSatisfy { step in !step.waitFor.contains { $0.service == "web" } })
     }
 
+    /// With deploy.update_config, running obsolete containers are updated by the rolling
+    /// update; stopped ones are recreated as without it; an invalid update_config fails the plan.
+    @Test func updateConfigRollsRunningContainers() throws {
+        let p = try loadProject("""
+            services:
+              web:
+                image: busybox
+                deploy: {replicas: 3, update_config: {order: start-first, parallelism: 2}}
+            """)
+        let observed = [
+            ObservedContainer(name: "demo-web-1", service: "web", number: 1, configHash: "old", state: .running),
+            ObservedContainer(name: "demo-web-2", service: "web", number: 2, configHash: "old", state: .exited(0)),
+            ObservedContainer(name: "demo-web-3", service: "web", number: 3, configHash: hashes(p)["web"]!, state: .running),
+        ]
+        let plan = try Planner.planUp(project: p, observed: observed, options: UpOptions(), configHashes: hashes(p))
+        #expect(plan.step("web")?.actions == [
+            .keep(name: "demo-web-3"), .update(old: "demo-web-1", name: "demo-web-1", number: 1),
+            .recreate(old: "demo-web-2", name: "demo-web-2", number: 2),
+        ])
+        #expect(plan.step("web")?.updatePolicy == UpdatePolicy(parallelism: 2, order: .startFirst))
+        let same = try Planner.planUp(project: p, observed: [observed[2]], options: UpOptions(), configHashes: hashes(p))
+        #expect(same.step("web")?.updatePolicy == nil, "nothing to update")
+
+        let bad = try loadProject("services:\n  web:\n    image: busybox\n    deploy: {update_config: {order: sideways}}\n")
+        #expect(throws: PlanError.updateConfig(ServiceConfigError(service: "web", key: "deploy.update_config.order", message: "\"sideways\" is not an order; use stop-first or start-first"))) {
+            try Planner.planUp(project: bad, observed: [], options: UpOptions(), configHashes: hashes(bad))
+        }
+    }
+
+    /// An update cut short (its CLI killed) leaves two containers for a number, one under its
+    /// temporary name: the up-to-date one stays and gets the replica's name, the other goes.
+    @Test func anUpdateCutShortIsConverged() throws {
+        let p = try loadProject("services:\n  web:\n    image: busybox\n    deploy: {replicas: 2, update_config: {order: start-first}}\n")
+        let h = hashes(p)["web"]!
+        let observed = [
+            ObservedContainer(name: "demo-web-1", service: "web", number: 1, configHash: "old", state: .running),
+            ObservedContainer(name: "0123456789ab_demo-web-1", service: "web", number: 1, configHash: h, state: .running),
+            ObservedContainer(name: "demo-web-2", service: "web", number: 2, configHash: "old", state: .running),
+        ]
+        let plan = try Planner.planUp(project: p, observed: observed, options: UpOptions(), configHashes: hashes(p))
+        #expect(plan.step("web")?.actions == [
+            .keep(name: "0123456789ab_demo-web-1"), .rename(old: "0123456789ab_demo-web-1", name: "demo-web-1"),
+            .update(old: "demo-web-2", name: "demo-web-2", number: 2),
+            .remove(name: "demo-web-1"),
+        ])
+        // Committed but not cleaned up: the old one under its temporary name, stopped.
+        let committed = [
+            ObservedContainer(name: "fedcba987654_demo-web-1", service: "web", number: 1, configHash: "old", state: .exited(0)),
+            ObservedContainer(name: "demo-web-1", service: "web", number: 1, configHash: h, state: .running),
+            ObservedContainer(name: "demo-web-2", service: "web", number: 2, configHash: h, state: .running),
+        ]
+        #expect(try Planner.planUp(project: p, observed: committed, options: UpOptions(), configHashes: hashes(p)).step("web")?.actions == [
+            .keep(name: "demo-web-1"), .keep(name: "demo-web-2"), .remove(name: "fedcba987654_demo-web-1"),
+        ])
+    }
+
     @Test func selectedServicesBringTheirDependenciesUnlessNoDeps() throws {
         let p = try loadProject(stack)
         var options = UpOptions()
@@ -160,6 +216,34 @@ func hashes(_ p: Project) -> [String: String] {
         options.scale = ["web": 2]
         #expect(throws: PlanError.containerNameWithScale(service: "web", name: "front", scale: 2)) {
             try Planner.planUp(project: p, observed: [], options: options, configHashes: hashes(p))
+        }
+        #expect(PlanError.containerNameWithScale(service: "web", name: "front", scale: 2).description
+            == "The \"web\" service is using the custom container name \"front\". berth requires each container to have a unique name. Remove the custom name to scale the service")
+    }
+
+    /// One host port per replica: a fixed port, or a range with fewer ports than replicas,
+    /// fails the plan (before anything starts); a range that fits or no host port plans.
+    @Test func hostPortsMustFitTheReplicas() throws {
+        func plan(_ ports: String, scale: Int) throws -> Plan {
+            let p = try loadProject("services:\n  web:\n    image: busybox\n    ports: \(ports)\n")
+            var options = UpOptions()
+            options.scale = ["web": scale]
+            return try Planner.planUp(project: p, observed: [], options: options, configHashes: hashes(p))
+        }
+        #expect(try plan(#"["8080:80"]"#, scale: 1).step("web")?.actions.count == 1)
+        #expect(try plan(#"["8000-8002:80", "9000-9009:81"]"#, scale: 3).step("web")?.actions.count == 3)
+        #expect(try plan(#"["80", "127.0.0.1::81"]"#, scale: 5).step("web")?.actions.count == 5)
+        do {
+            _ = try plan(#"["8080:80"]"#, scale: 3)
+            Issue.record("a fixed host port with 3 replicas planned")
+        } catch {
+            #expect("\(error)" == #"The "web" service specifies a port on the host (8080:80) and runs 3 containers: the port will clash. Publish a range with a host port per replica ("8080-8082:80") or leave the host port out ("80")"#)
+        }
+        do {
+            _ = try plan(#"["127.0.0.1:8000-8001:53/udp"]"#, scale: 3)
+            Issue.record("a range of 2 ports with 3 replicas planned")
+        } catch {
+            #expect("\(error)" == #"The "web" service specifies a port on the host (127.0.0.1:8000-8001:53/udp) and runs 3 containers: the port will clash. Publish a range with a host port per replica ("127.0.0.1:8000-8002:53/udp") or leave the host port out ("53/udp")"#)
         }
     }
 }

@@ -71,6 +71,28 @@ public final class EngineFixture {
         return record
     }
 
+    /// Blocks until the container's json log holds `text` (inotify on its directory, up to
+    /// 30 s): the container has got that far (a trap it set before printing is in place).
+    @discardableResult
+    public func waitForLog(_ id: String, containing text: String) -> Bool {
+        let directory = engine.store.path(id)
+        let log = directory + "/\(id)-json.log"
+        let watcher = inotify_init1(Int32(IN_CLOEXEC))
+        guard watcher >= 0 else { return false }
+        defer { close(watcher) }
+        _ = inotify_add_watch(watcher, directory, UInt32(IN_MODIFY | IN_CREATE | IN_MOVED_TO))
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline {
+            if ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains(text) { return true }
+            var entry = pollfd(fd: watcher, events: Int16(POLLIN), revents: 0)
+            if poll(&entry, 1, Int32(max(1, deadline.timeIntervalSinceNow * 1000))) > 0 {
+                var buffer = [UInt8](repeating: 0, count: 4096)
+                _ = read(watcher, &buffer, buffer.count)
+            }
+        }
+        return false
+    }
+
     /// Waits (event-driven, on the monitor's pidfd) until the container's monitor has ended.
     @discardableResult
     public func waitForExit(_ id: String) -> ContainerState {

@@ -306,7 +306,7 @@ struct LoaderTests {
         let fixture = try Fixture(["compose.yaml": "services:\n  web:\n    image: nginx\n    container_name: web\n    deploy:\n      replicas: 3\n"])
         #expect(
             fixture.error()
-                == "compose.yaml:4:5: services.web: container_name \"web\" can't be used with 3 replicas, as a container name must be unique; remove container_name or set one replica")
+                == "compose.yaml:4:5: services.deploy.replicas: can't set container_name and web as container name must be unique; remove container_name or set one replica")
     }
 
     @Test func stdinAndServiceWithoutImage() throws {

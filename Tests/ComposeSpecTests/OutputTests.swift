@@ -111,6 +111,13 @@ struct OutputTests {
         // Replicas and dependencies don't make a container out of date; the image does.
         let scaled = try Fixture(["compose.yaml": Self.sample.replacingOccurrences(of: "replicas: 2", with: "replicas: 5")])
         #expect(CanonicalOutput.configHash(try #require(try scaled.load().services["web"])) == hash)
+        // How updates roll is not the container either; an empty deploy is no deploy.
+        let rolled = try Fixture(["compose.yaml": Self.sample.replacingOccurrences(
+            of: "replicas: 2", with: "replicas: 2, update_config: {order: start-first}, rollback_config: {parallelism: 0}")])
+        #expect(CanonicalOutput.configHash(try #require(try rolled.load().services["web"])) == hash)
+        let bare = try Fixture(["compose.yaml": "services:\n  web:\n    image: nginx\n"])
+        let deployed = try Fixture(["compose.yaml": "services:\n  web:\n    image: nginx\n    deploy: {replicas: 3, update_config: {delay: 2s}}\n"])
+        #expect(CanonicalOutput.configHash(try #require(try bare.load().services["web"])) == CanonicalOutput.configHash(try #require(try deployed.load().services["web"])))
         let retagged = try Fixture(["compose.yaml": Self.sample.replacingOccurrences(of: "1.25", with: "1.27")])
         #expect(CanonicalOutput.configHash(try #require(try retagged.load().services["web"])) != hash)
     }

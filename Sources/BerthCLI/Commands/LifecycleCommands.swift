@@ -42,10 +42,7 @@ enum DownCommand {
             }
         }
         board.finish()
-        if context.stack.containers().isEmpty {
-            context.stack.waitForSupervisorExit()
-            try? FS.removeTree(SupervisorPaths(runRoot: invocation.runRoot, project: context.name).directory)
-        }
+        context.awaitSupervisorExit()
         return 0
     }
 }
@@ -90,22 +87,19 @@ enum StartStopCommands {
     static let restartSpec = CommandSpec(
         name: "restart", arguments: "[SERVICE...]",
         abstract: "Restart the project's containers.",
-        discussion: "Stops the containers (as stop does) and starts them again, with their configuration unchanged: a changed Compose file needs up to take effect.",
-        options: [StackContext.timeoutOption, OptionSpec("no-deps", help: "Do not restart the services' dependencies.")],
-        examples: [("berth restart", "Restart the whole stack."), ("berth restart web", "Restart web and what it depends on.")]
+        discussion: "Stops the containers (as stop does) and starts them again, with their configuration unchanged: a changed Compose file needs up to take effect. Naming services restarts them and, as Compose does, the services that declare depends_on with restart: true on them (and theirs in turn), unless --no-deps. A start by hand resets the restart count and back-off of the restart policy.",
+        options: [StackContext.timeoutOption, OptionSpec("no-deps", help: "Don't restart dependent services.")],
+        examples: [("berth restart", "Restart the whole stack."), ("berth restart db", "Restart db and the services that depend on it with restart: true.")]
     ) { invocation in
         let context = try StackContext(invocation, needsFile: false)
         try context.checkServices(invocation.arguments)
-        var services = invocation.arguments
-        if let project = context.project, !services.isEmpty, !invocation.options.flag("no-deps") {
-            services = DependencyGraph(project: project).withDependencies(services)
-        }
         let lock = try context.lock()
         defer { lock.release() }
         let board = try context.board(title: "Restarting")
         defer { board.finish() }
-        try context.stack.stop(context.project, services: services, timeout: try context.timeout(), progress: board.progress)
-        try context.stack.start(context.project, services: services, progress: board.progress)
+        try context.stack.restart(
+            context.project, services: invocation.arguments, noDeps: invocation.options.flag("no-deps"), timeout: try context.timeout(),
+            progress: board.progress)
         return 0
     }
 }

@@ -9,7 +9,7 @@ enum LogsCommand {
         discussion: """
             Prints what the project's containers wrote to stdout and stderr (kept in json-file logs, rotated files included), each line behind the container's name: web-1  | hello. Lines of several containers are merged in the order they were logged. Colours distinguish the containers when standard output is a terminal (NO_COLOR or COMPOSE_ANSI=never turn them off).
 
-            With --follow, new lines are printed as they are written until every followed container has stopped (a container that is not running is shown and left); containers created meanwhile (scaled up, recreated) are followed from their first line; Ctrl-C ends it sooner. Services whose attach is false are left out unless named. One-off containers (berth run) are not shown.
+            With --follow, new lines are printed as they are written until every followed container has stopped for good, as Compose does: a container that its restart policy starts again is followed through its restarts (its next run's lines come after the wait), one that is neither running nor restarting is shown and left, and one stopped by hand (stop, down) ends there; containers created meanwhile (scaled up, recreated) are followed from their first line; Ctrl-C ends it sooner. Services whose attach is false are left out unless named. One-off containers (berth run) are not shown.
 
             --since and --until take an RFC 3339 time (2013-01-02T13:23:37Z, or 2013-01-02T13:23:37 and 2013-01-02 in local time), Unix seconds (1700000000.5), or a duration counted back from now (42m, 1h30m, 10s).
             """,
@@ -47,6 +47,7 @@ enum LogsCommand {
 
         let scope = try ProjectScope(invocation, services: services)
         try scope.checkServices(services)
+        scope.wakeSupervisor(invocation)
         if let project = scope.project, services.isEmpty {
             services = project.services.entries.filter { $0.value.attach ?? true }.map(\.key)
         }

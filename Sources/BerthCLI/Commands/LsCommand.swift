@@ -72,8 +72,9 @@ enum LsCommand {
         let created = { (record: ContainerRecord) in LogTime(rfc3339: record.created) ?? LogTime(seconds: 0) }
         for record in engine.store.records().sorted(by: { created($0) > created($1) }) {
             let state = (try? engine.observe(record.id)) ?? engine.store.state(record.id)
-            guard all || state.status == .running else { continue }
-            states[record.project, default: []].append(ContainerSummary.dockerState(state))
+            let restarting = engine.store.pendingRestart(record.id, state: state) != nil
+            guard all || state.status == .running || restarting else { continue }
+            states[record.project, default: []].append(ContainerSummary.dockerState(state, restarting: restarting))
             for file in (record.label(Label.configFiles) ?? "").split(separator: ",", omittingEmptySubsequences: false).map(String.init)
             where !(files[record.project] ?? []).contains(file) {
                 files[record.project, default: []].append(file)

@@ -19,8 +19,8 @@ struct OneOffSession {
 
     /// Starts the container attached and returns its exit status.
     func run() throws -> Int32 {
-        let signalFD = Self.forwarded.withUnsafeBufferPointer { berth_signal_pipe($0.baseAddress, Int32($0.count)) }
-        if signalFD < 0 { throw CLIError("cannot catch signals for container \(name): \(SystemError.errnoName(errno))", exitCode: 125) }
+        let signals = try SignalPipe(Self.forwarded)
+        defer { signals.close() }
         // The monitor puts the terminal in raw mode and restores it; restore it here too in
         // case the monitor is killed first.
         var savedTerminal: [UInt8]?
@@ -43,10 +43,10 @@ struct OneOffSession {
             }
             throw CLIError(failure, exitCode: code)
         }
-        return try waitForExit(signalFD: signalFD)
+        return try waitForExit(signals: signals)
     }
 
-    private func waitForExit(signalFD: Int32) throws -> Int32 {
+    private func waitForExit(signals: SignalPipe) throws -> Int32 {
         let done = try BerthSystem.Pipe()
         defer { close(done.read); close(done.write) }
         let outcome = LockedResult()
@@ -65,17 +65,13 @@ struct OneOffSession {
             _ = Glibc.write(wakeFD, &byte, 1)
         }.start()
         while true {
-            var fds = [pollfd(fd: done.read, events: Int16(POLLIN), revents: 0), pollfd(fd: signalFD, events: Int16(POLLIN), revents: 0)]
+            var fds = [pollfd(fd: done.read, events: Int16(POLLIN), revents: 0), pollfd(fd: signals.fd, events: Int16(POLLIN), revents: 0)]
             if poll(&fds, 2, -1) < 0 && errno != EINTR { throw CLIError("poll: \(SystemError.errnoName(errno))", exitCode: 125) }
             if fds[0].revents != 0, let result = outcome.value {
                 return try result.get()
             }
             if fds[1].revents != 0 {
-                while true {
-                    let signal = berth_signal_pipe_read(signalFD)
-                    if signal <= 0 { break }
-                    forward(signal)
-                }
+                for signal in signals.drain() { forward(signal) }
             }
         }
     }

@@ -40,6 +40,15 @@ struct ProjectScope {
         return engine
     }
 
+    /// Starts the project's supervisor when a container waits for a restart that no
+    /// supervisor will do (see `SupervisorClient.wakeIfNeeded`).
+    func wakeSupervisor(_ invocation: Invocation) {
+        let client = SupervisorClient(
+            project: name, root: invocation.root, runRoot: invocation.runRoot, berthBinary: StackContext.berthBinary(invocation),
+            environment: SupervisorClient.environment(firewallTable: invocation.firewallTable))
+        client.wakeIfNeeded(engine: engine)
+    }
+
     /// Fails on a service the loaded project does not have (nothing to check without one).
     func checkServices(_ services: [String]) throws {
         guard let project else { return }

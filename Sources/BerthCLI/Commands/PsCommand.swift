@@ -9,7 +9,7 @@ enum PsCommand {
         name: "ps", arguments: "[SERVICE...]",
         abstract: "List containers.",
         discussion: """
-            Lists the project's running containers (with --all, stopped ones and one-off containers too), sorted by name: NAME, IMAGE, COMMAND (truncated to 20 columns unless --no-trunc), SERVICE, CREATED, STATUS (Up 3 minutes (healthy), Exited (0) 5 seconds ago, Created) and PORTS (published ports as 0.0.0.0:8080->80/tcp).
+            Lists the project's running containers (with --all, stopped ones and one-off containers too), sorted by name: NAME, IMAGE, COMMAND (truncated to 20 columns unless --no-trunc), SERVICE, CREATED, STATUS (Up 3 minutes (healthy), Exited (0) 5 seconds ago, Created, or Restarting (1) 2 seconds ago (next in 4s) while the restart policy waits to start it again: Docker's words, and berth's addition in the last parentheses, when the next start is due) and PORTS (published ports as 0.0.0.0:8080->80/tcp).
 
             --format takes table, json (one JSON object per line, the fields of docker compose ps --format json) or a Go template such as '{{.Name}} {{.Status}}' (fields: Command, CreatedAt, ExitCode, Health, ID, Image, Labels, LocalVolumes, Mounts, Name, Names, Networks, Ports, Project, Publishers, RunningFor, Service, Size, State, Status, and Label "key"; functions json, upper, lower, title, truncate, pad, join, split); 'table TEMPLATE' adds a header row and aligns the columns.
             """,
@@ -21,7 +21,7 @@ enum PsCommand {
             OptionSpec("orphans", help: "Include containers of services the Compose file does not declare (--orphans=false leaves them out).", default: "true"),
             OptionSpec("quiet", short: "q", help: "Only display IDs."),
             OptionSpec("services", help: "Display services."),
-            OptionSpec("status", value: "STATUS", help: "Filter services by status: created, running, paused or exited (also restarting, removing, dead, which berth containers never are); repeatable.", repeatable: true),
+            OptionSpec("status", value: "STATUS", help: "Filter services by status: created, running, paused, restarting or exited (also removing, dead, which berth containers never are); repeatable.", repeatable: true),
         ],
         examples: [
             ("berth ps", "The running containers of the project in this directory."),
@@ -49,6 +49,7 @@ enum PsCommand {
         var services = invocation.arguments
         let scope = try ProjectScope(invocation, services: services)
         try scope.checkServices(services)
+        scope.wakeSupervisor(invocation)
         if let project = scope.project, services.isEmpty, !options.flag("orphans", default: true) {
             services = project.services.keys.sorted()
         }
@@ -59,11 +60,14 @@ enum PsCommand {
         let layout = try? CgroupLayout.detect()
         for record in scope.containers(oneOff: all) where services.isEmpty || services.contains(record.service) {
             let state = (try? scope.engine.observe(record.id)) ?? scope.engine.store.state(record.id)
-            guard all || state.status == .running else { continue }
+            let restart = scope.engine.store.pendingRestart(record.id, state: state)
+            // Docker lists restarting containers with the running ones.
+            guard all || state.status == .running || restart != nil else { continue }
             let spec = (try? FS.readString(scope.engine.store.path(record.id) + "/spec")).flatMap { try? ContainerSpec(decoding: $0) }
             let health = state.status == .running ? scope.engine.store.health(record.id, startedAt: state.startedAt)?.status : nil
-            let paused = state.status == .running && layout.map { Cgroup(layout: $0, project: record.project, name: record.name).isFrozen } == true
-            summaries.append(ContainerSummary(record: record, state: state, health: health, paused: paused, networks: networks, spec: spec, now: now))
+            let paused = state.status == .running && layout.map { Cgroup(layout: $0, project: record.project, name: spec?.name ?? record.name).isFrozen } == true
+            summaries.append(ContainerSummary(
+                record: record, state: state, health: health, restart: restart, paused: paused, networks: networks, spec: spec, now: now))
         }
         if !statuses.isEmpty { summaries = summaries.filter { statuses.contains($0.state) } }
         summaries.sort { $0.name < $1.name }

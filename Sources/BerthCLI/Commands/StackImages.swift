@@ -54,7 +54,8 @@ enum StackImages {
                     reference: project.services[image.service]?.image ?? image.reference.description,
                     digest: record.config.description, layers: try store.lowerDirs(for: record), config: runtimeConfig(config),
                     volumes: config.config?.Volumes?.keys.sorted() ?? [],
-                    healthcheck: config.config?.Healthcheck.map(healthConfig), shell: config.config?.Shell)
+                    healthcheck: config.config?.Healthcheck.map(healthConfig), shell: config.config?.Shell,
+                    exposedPorts: config.config?.ExposedPorts?.keys.sorted() ?? [], labels: config.config?.Labels ?? [:])
             } catch {
                 throw CLIError("service \"\(image.service)\": image \(image.reference): \(error)")
             }

@@ -76,7 +76,7 @@ enum StatsCommand {
             var usage = ResourceUsage()
             let running = state.status == .running
             if running {
-                usage = Cgroup(layout: layout, project: record.project, name: record.name).usage()
+                usage = context.stack.cgroup(of: record, layout: layout).usage()
                 if let pid = state.pid { (usage.networkReceived, usage.networkSent) = NetworkCounters.of(pid: pid) }
                 if usage.memoryLimit == nil || usage.memoryLimit ?? 0 > HostUsage.memoryBytes() { usage.memoryLimit = HostUsage.memoryBytes() }
             }

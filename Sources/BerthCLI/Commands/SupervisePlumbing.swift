@@ -1,5 +1,6 @@
 import BerthNetwork
 import BerthOrchestrator
+import BerthRuntime
 import Foundation
 
 /// `berth supervise`: a project's supervisor (plumbing: the stack commands start it on
@@ -12,6 +13,7 @@ enum SupervisePlumbing {
         options: [
             OptionSpec("project", value: "NAME", help: "The project to supervise."),
             OptionSpec("ready-fd", value: "FD", help: "Write \"ready PID\" (or \"error: ...\") on this descriptor once serving."),
+            OptionSpec("wake-for", value: "ID", help: "Do not serve: make sure a supervisor runs (starting one if none does) to handle the end of container ID, unless it was stopped by hand or is gone. Run by the container's monitor when it ends."),
         ],
         hidden: true
     ) { invocation in
@@ -24,9 +26,30 @@ enum SupervisePlumbing {
             readyFD = fd
         }
         let engine = ContainerEngine(root: invocation.root, runRoot: invocation.runRoot, runtimeBinary: StackContext.runtimeBinary(invocation))
-        let lifecycle = try ContainerLifecycle(
-            project: project, engine: engine, networks: invocation.networkManager)
-        let supervisor = try Supervisor(paths: SupervisorPaths(runRoot: invocation.runRoot, project: project), lifecycle: lifecycle)
+        let paths = SupervisorPaths(runRoot: invocation.runRoot, project: project)
+        let berth = StackContext.berthBinary(invocation)
+        let environment = SupervisorClient.environment(firewallTable: invocation.firewallTable)
+        if let id = invocation.options.value("wake-for") {
+            return try wake(for: id, project: project, engine: engine, client: SupervisorClient(
+                project: project, root: invocation.root, runRoot: invocation.runRoot, berthBinary: berth, environment: environment))
+        }
+        let hook = ExitHook(
+            arguments: [berth, "--root", invocation.root, "--run-root", invocation.runRoot, "supervise", "--project", project, "--wake-for"],
+            environment: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"] + environment, log: paths.log, unless: paths.lock)
+        let lifecycle = try ContainerLifecycle(project: project, engine: engine, networks: invocation.networkManager, exitHook: hook)
+        let supervisor = try Supervisor(paths: paths, lifecycle: lifecycle)
         return supervisor.run(readyFD: readyFD)
+    }
+
+    /// `--wake-for ID`: a container with a restart policy ended while no supervisor held the
+    /// project's lock (it was killed). Unless the container was stopped by hand or removed,
+    /// a supervisor is started; it adopts the project and applies the policy to the end.
+    static func wake(for id: String, project: String, engine: ContainerEngine, client: SupervisorClient) throws -> Int32 {
+        guard let record = try? engine.store.record(id), record.project == project else { return 0 }
+        // Its monitor, which runs this, is still there: the exit report tells the run is over.
+        guard engine.runHasEnded(id), !engine.store.state(id).stoppedByUser else { return 0 }
+        let pid = try client.send(.init(op: .hello)).pid.map(String.init) ?? "?"
+        FileHandle.standardError.write(Data("berth supervise: container \(record.name) ended with no supervisor running: supervisor \(pid) handles it\n".utf8))
+        return 0
     }
 }

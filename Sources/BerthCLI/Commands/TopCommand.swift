@@ -19,7 +19,7 @@ enum TopCommand {
         let table = ProcessTable.host()
         var out = ""
         for record in records {
-            let pids = Cgroup(layout: layout, project: record.project, name: record.name).processes()
+            let pids = context.stack.cgroup(of: record, layout: layout).processes()
             out += table.render(container: record.name, processes: pids.compactMap { ProcessSnapshot.of($0) })
         }
         invocation.console.out(out)

@@ -57,6 +57,7 @@ struct ContainerFormat {
             case .int(let number): encoded = String(number)
             case .list(let items): encoded = "[" + items.map { GoFormat.jsonString($0) }.joined(separator: ",") + "]"
             case .structured(_, let json): encoded = json
+            case .data(let data): encoded = data.json.compact()
             }
             return GoFormat.jsonString(name) + ":" + encoded
         }.joined(separator: ",") + "}"

@@ -2,6 +2,7 @@ import BerthNetwork
 import BerthOrchestrator
 import BerthRuntime
 import BerthSystem
+import ComposeSpec
 
 /// One container as `ps` shows it: the fields of Compose's `api.ContainerSummary`, worked
 /// out from the container's record and state the way Docker's engine does.
@@ -14,9 +15,10 @@ struct ContainerSummary {
     var project: String
     var service: String
     var created: LogTime
-    /// `running`, `exited` or `created` (Docker's `State.StateString()`).
+    /// `running`, `restarting`, `exited` or `created` (Docker's `State.StateString()`).
     var state: String
-    /// `Up 3 minutes (healthy)`, `Exited (0) 5 seconds ago`, `Created`.
+    /// `Up 3 minutes (healthy)`, `Restarting (1) 2 seconds ago (next in 4s)`,
+    /// `Exited (0) 5 seconds ago`, `Created`.
     var status: String
     var health: String
     var exitCode: Int32
@@ -26,11 +28,12 @@ struct ContainerSummary {
     var networks: [String]
 
     /// `networks` are the stored networks (their endpoints hold published ports); `health`
-    /// is the current run's healthcheck verdict (`ContainerStore.health`).
-    /// `paused`: the container's cgroup is frozen (`berth pause`).
+    /// is the current run's healthcheck verdict (`ContainerStore.health`); `restart` the
+    /// restart its policy has scheduled after the current run's end; `paused`: the
+    /// container's cgroup is frozen (`berth pause`).
     init(
-        record: ContainerRecord, state: ContainerState, health: ContainerHealth.Status? = nil, paused: Bool = false, networks: [NetworkRecord],
-        spec: ContainerSpec?, now: LogTime
+        record: ContainerRecord, state: ContainerState, health: ContainerHealth.Status? = nil, restart: RestartRecord.Pending? = nil,
+        paused: Bool = false, networks: [NetworkRecord], spec: ContainerSpec?, now: LogTime
     ) {
         id = record.id
         name = record.name
@@ -43,8 +46,12 @@ struct ContainerSummary {
         let finished = state.finishedAt.flatMap { LogTime(rfc3339: $0) }
         self.health = ""
         exitCode = 0
-        self.state = paused && state.status == .running ? "paused" : Self.dockerState(state)
+        self.state = paused && state.status == .running ? "paused" : Self.dockerState(state, restarting: restart != nil)
         switch state.status {
+        case .exited where restart != nil:
+            let code = state.exitCode ?? 0
+            exitCode = code
+            status = Self.restartingStatus(exitCode: code, finished: finished ?? now, due: restart?.due ?? 0, now: now)
         case .running:
             self.health = health?.rawValue ?? ""
             status = "Up " + Human.duration(seconds: Int64(now.secondsSince(started ?? now)))
@@ -62,11 +69,13 @@ struct ContainerSummary {
         case .exited, .created:
             status = "Created"
         }
-        let attached = networks.filter { $0.endpoints[record.name] != nil }
+        // Endpoints are under the name the container's run started with.
+        let runName = spec?.name ?? record.name
+        let attached = networks.filter { $0.endpoints[runName] != nil }
         self.networks = attached.map(\.name)
         publishers = []
         if state.status == .running {
-            let published = attached.flatMap { $0.endpoints[record.name]?.ports ?? [] }.map {
+            let published = attached.flatMap { $0.endpoints[runName]?.ports ?? [] }.map {
                 PortPublisher(url: $0.hostIP?.description ?? "0.0.0.0", targetPort: $0.containerPort, publishedPort: $0.hostPort, proto: $0.proto.rawValue)
             }
             let exposed = (record.exposedPorts ?? []).compactMap(PortPublisher.init(exposed:)).filter { port in
@@ -82,13 +91,22 @@ struct ContainerSummary {
     }
 
     /// Docker's `State.StateString()`: a start that failed never ran, so it is still
-    /// `created`.
-    static func dockerState(_ state: ContainerState) -> String {
+    /// `created`; one waiting for its restart policy's restart is `restarting`.
+    static func dockerState(_ state: ContainerState, restarting: Bool = false) -> String {
         switch state.status {
         case .running: return "running"
-        case .exited: return state.startedAt == nil ? "created" : "exited"
+        case .exited: return state.startedAt == nil ? "created" : (restarting ? "restarting" : "exited")
         case .created: return "created"
         }
+    }
+
+    /// Docker's `Restarting (137) 2 seconds ago` (the exit code, the time since the end),
+    /// and berth's addition: when the restart is due, `(next in 4s)` — rounded up to the
+    /// second, `(next in 0s)` once overdue (no supervisor runs to do it).
+    static func restartingStatus(exitCode: Int32, finished: LogTime, due: Int64, now: LogTime) -> String {
+        let nowNanos = now.seconds * 1_000_000_000 + Int64(now.nanoseconds)
+        let left = max(0, (due - nowNanos + 999_999_999) / 1_000_000_000)
+        return "Restarting (\(exitCode)) " + Human.duration(seconds: Int64(now.secondsSince(finished))) + " ago (next in \(ComposeSpec.Duration.seconds(left)))"
     }
 
     /// Docker's container list `Command`: the path, then the arguments, those holding a

@@ -69,15 +69,19 @@ enum ANSIMode {
 
 /// A `LogStreamer` sink that prints through a `LogPrinter` onto the console, one write per
 /// batch. `exitStatus` prints `name exited with code N` lines (`up` wants them, `logs` not).
+/// `splitStreams` prints what containers wrote to stderr on stderr (`up`, as Compose's
+/// attach does); otherwise every line goes to stdout (`logs`).
 final class LogOutput: Sendable {
     private let printer: Mutex<LogPrinter>
     private let console: any Console
     private let exitStatus: Bool
+    private let splitStreams: Bool
 
-    init(_ printer: LogPrinter, console: any Console, exitStatus: Bool) {
+    init(_ printer: LogPrinter, console: any Console, exitStatus: Bool, splitStreams: Bool = false) {
         self.printer = Mutex(printer)
         self.console = console
         self.exitStatus = exitStatus
+        self.splitStreams = splitStreams
     }
 
     func register(_ name: String) {
@@ -85,20 +89,30 @@ final class LogOutput: Sendable {
     }
 
     func write(_ events: [LogEvent]) {
-        let text = printer.withLock { printer in
-            var text = ""
+        // Runs of lines bound for one stream, in order: each run is one write.
+        let runs = printer.withLock { printer in
+            var runs: [(toStderr: Bool, text: String)] = []
+            func append(_ text: String, toStderr: Bool) {
+                if let last = runs.last, last.toStderr == toStderr {
+                    runs[runs.count - 1].text += text
+                } else {
+                    runs.append((toStderr, text))
+                }
+            }
             for event in events {
                 switch event {
                 case .line(let line):
-                    text += printer.line(line)
+                    append(printer.line(line), toStderr: splitStreams && line.stream == .stderr)
                 case .exited(_, let name, let code) where exitStatus:
-                    text += printer.status(name, "exited with code \(code)")
+                    append(printer.status(name, "exited with code \(code)"), toStderr: false)
                 case .exited:
                     break
                 }
             }
-            return text
+            return runs
         }
-        if !text.isEmpty { console.out(text) }
+        for run in runs where !run.text.isEmpty {
+            if run.toStderr { console.err(run.text) } else { console.out(run.text) }
+        }
     }
 }

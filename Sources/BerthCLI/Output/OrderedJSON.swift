@@ -32,15 +32,18 @@ indirect enum OrderedJSON {
         }
     }
 
-    /// On one line, as Go's `json.Marshal` writes it (`--format json` lines).
-    func compact() -> String {
+    /// On one line, as Go's `json.Marshal` writes it (`--format json` lines); without
+    /// `escapeHTML`, as an encoder with `SetEscapeHTML(false)` (the docker CLI's `json`).
+    func compact(escapeHTML: Bool = true) -> String {
         switch self {
-        case .string, .number, .bool, .null: return render()
-        case .array(let items): return "[" + items.map { $0.compact() }.joined(separator: ",") + "]"
-        case .object(let pairs): return "{" + pairs.map { Self.quote($0.0) + ":" + $0.1.compact() }.joined(separator: ",") + "}"
+        case .string(let text): return Self.quote(text, escapeHTML: escapeHTML)
+        case .number, .bool, .null: return render()
+        case .array(let items): return "[" + items.map { $0.compact(escapeHTML: escapeHTML) }.joined(separator: ",") + "]"
+        case .object(let pairs):
+            return "{" + pairs.map { Self.quote($0.0, escapeHTML: escapeHTML) + ":" + $0.1.compact(escapeHTML: escapeHTML) }.joined(separator: ",") + "}"
         }
     }
 
     /// Escaped as Go's encoding/json does (Docker's own output): the runtime's escaper.
-    static func quote(_ text: String) -> String { "\"" + JSONLogWriter.escape(text) + "\"" }
+    static func quote(_ text: String, escapeHTML: Bool = true) -> String { "\"" + JSONLogWriter.escape(text, escapeHTML: escapeHTML) + "\"" }
 }

@@ -14,8 +14,17 @@ public final class DNSRecords: @unchecked Sendable {
     private let lock = NSLock()
     /// network → container → entry
     private var networks: [String: [String: Entry]] = [:]
-    /// Per-client upstream servers (a container's `dns:`), by client address.
-    private var clientUpstreams: [IPv4Address: [DNSUpstream]] = [:]
+    /// What a container sees differently from the others, by its address: its `dns:`
+    /// servers and its `links:` aliases.
+    private var clients: [IPv4Address: Client] = [:]
+
+    struct Client {
+        /// The container at that address (its run name).
+        var container: String
+        var upstreams: [DNSUpstream]?
+        /// alias (lowercase) → the name it stands for (`links: [db:database]`).
+        var links: [String: String] = [:]
+    }
 
     public init() {}
 
@@ -24,6 +33,13 @@ public final class DNSRecords: @unchecked Sendable {
     public func set(network: String, container: String, address: IPv4Address, names: [String], ready: Bool) {
         let lowered = Array(Set(([container] + names).map { $0.lowercased() })).sorted()
         lock.withLock { networks[network, default: [:]][container] = Entry(address: address, names: lowered, ready: ready) }
+    }
+
+    /// Replaces the names of a container's entry on `network` (a renamed container: `names`
+    /// should hold its new name, its service name and aliases).
+    public func setNames(network: String, container: String, names: [String]) {
+        let lowered = Array(Set(names.map { $0.lowercased() })).sorted()
+        lock.withLock { networks[network]?[container]?.names = lowered }
     }
 
     public func setReady(network: String, container: String, ready: Bool) {
@@ -59,13 +75,43 @@ public final class DNSRecords: @unchecked Sendable {
         lock.withLock { networks[network] = nil }
     }
 
-    /// The `dns:` servers of the container at `client`; nil restores the host's.
-    public func setUpstreams(client: IPv4Address, _ upstreams: [DNSUpstream]?) {
-        lock.withLock { clientUpstreams[client] = upstreams }
+    /// What the container at `client` sees on its own: its `dns:` servers (nil: the host's)
+    /// and its `links:` aliases (alias → service or container name) — in Docker a link's
+    /// alias resolves for the linking container only.
+    public func setClient(_ client: IPv4Address, container: String, upstreams: [DNSUpstream]?, links: [String: String]) {
+        let lowered = Dictionary(links.map { ($0.key.lowercased(), $0.value.lowercased()) }) { first, _ in first }
+        lock.withLock {
+            if upstreams == nil && lowered.isEmpty {
+                clients[client] = nil
+            } else {
+                clients[client] = Client(container: container, upstreams: upstreams, links: lowered)
+            }
+        }
+    }
+
+    /// Forgets what `setClient` said of an address (its container stopped).
+    public func removeClient(_ client: IPv4Address) {
+        lock.withLock { clients[client] = nil }
+    }
+
+    /// Forgets what `setClient` said of every address of `container`.
+    public func removeClients(container: String) {
+        lock.withLock { clients = clients.filter { $0.value.container != container } }
     }
 
     func upstreams(client: IPv4Address) -> [DNSUpstream]? {
-        lock.withLock { clientUpstreams[client] }
+        lock.withLock { clients[client]?.upstreams }
+    }
+
+    /// The name a query from `client` means: a link alias of that client becomes its target.
+    func linked(_ name: String, network: String, client: IPv4Address?) -> String {
+        guard let client else { return name }
+        return lock.withLock {
+            guard let links = clients[client]?.links, !links.isEmpty else { return name }
+            let suffix = "." + network.lowercased()
+            let short = name.hasSuffix(suffix) ? String(name.dropLast(suffix.count)) : name
+            return links[short] ?? name
+        }
     }
 
     /// What a name means on `network`.
@@ -141,7 +187,10 @@ public enum DNSResolver {
         case drop
     }
 
-    public static func decide(_ message: [UInt8], network: String, records: DNSRecords, limit: (DNSQuery) -> Int) -> Decision {
+    /// `client`: the asking container's address (its `links:` aliases apply), nil for none.
+    public static func decide(
+        _ message: [UInt8], network: String, client: IPv4Address? = nil, records: DNSRecords, limit: (DNSQuery) -> Int
+    ) -> Decision {
         let query: DNSQuery
         switch DNSQuery.parse(message) {
         case .success(let parsed): query = parsed
@@ -155,7 +204,7 @@ public enum DNSResolver {
             guard !names.isEmpty else { return .forward(query) }
             return .reply(DNSResponse.build(query: query, rcode: DNSResponseCode.noError, answers: names.map { .ptr($0, ttl: ttl) }, authoritative: true, limit: limit(query)))
         }
-        switch records.lookup(query.name, network: network) {
+        switch records.lookup(records.linked(query.name, network: network, client: client), network: network) {
         case .unknown:
             return .forward(query)
         case .addresses(let addresses):

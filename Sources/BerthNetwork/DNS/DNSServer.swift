@@ -300,7 +300,7 @@ public final class DNSServer: @unchecked Sendable {
     }
 
     private func answer(_ message: [UInt8], network: String, client: Client, clientAddress: IPv4Address, udp: Bool) {
-        let decision = DNSResolver.decide(message, network: network, records: records) { udp ? DNSResponse.udpLimit(for: $0) : 65535 }
+        let decision = DNSResolver.decide(message, network: network, client: clientAddress, records: records) { udp ? DNSResponse.udpLimit(for: $0) : 65535 }
         switch decision {
         case .drop:
             return

@@ -14,9 +14,14 @@ public struct FirewallState: Sendable, Equatable {
     public struct Port: Sendable, Equatable {
         public var binding: PortBinding
         public var containerAddress: IPv4Address
-        public init(binding: PortBinding, containerAddress: IPv4Address) {
+        /// Several endpoints may publish one host port (a replica's old and new container
+        /// during a rolling update): traffic goes to the ready ones, or to all of them when
+        /// none is ready.
+        public var ready: Bool
+        public init(binding: PortBinding, containerAddress: IPv4Address, ready: Bool = true) {
             self.binding = binding
             self.containerAddress = containerAddress
+            self.ready = ready
         }
     }
 
@@ -34,7 +39,7 @@ public struct FirewallState: Sendable, Equatable {
         networks = records.map { Network(bridge: $0.bridge, subnet: $0.subnet, internal: $0.internal) }
         ports = records.filter { !$0.internal }.flatMap { record in
             record.endpoints.values.sorted { $0.container < $1.container }.flatMap { endpoint in
-                endpoint.ports.map { Port(binding: $0, containerAddress: endpoint.address) }
+                endpoint.ports.map { Port(binding: $0, containerAddress: endpoint.address, ready: endpoint.ready ?? true) }
             }
         }
     }
@@ -98,10 +103,18 @@ public enum FirewallRuleset {
         lines.append("\t\tfib daddr type local jump published")
         lines.append("\t}")
         lines.append("\tchain published {")
-        for port in state.ports.sorted(by: portOrder) {
-            let b = port.binding
+        for targets in hostPorts(state.ports) {
+            let b = targets[0].binding
             let address = b.hostIP.map { "ip daddr \($0) " } ?? ""
-            lines.append("\t\t\(address)\(b.proto.rawValue) dport \(b.hostPort) dnat to \(port.containerAddress):\(b.containerPort)")
+            let match = "\t\t\(address)\(b.proto.rawValue) dport \(b.hostPort)"
+            if targets.count == 1 {
+                lines.append("\(match) dnat to \(targets[0].containerAddress):\(b.containerPort)")
+            } else {
+                // Round robin over the targets, in one rule: switching targets is one
+                // transaction, and connections already made keep theirs (conntrack).
+                let map = targets.enumerated().map { "\($0.offset) : \($0.element.containerAddress) . \($0.element.binding.containerPort)" }
+                lines.append("\(match) dnat ip to numgen inc mod \(targets.count) map { \(map.joined(separator: ", ")) }")
+            }
         }
         lines.append("\t}")
         lines.append("\tchain postrouting {")
@@ -115,6 +128,24 @@ public enum FirewallRuleset {
         lines.append("\t}")
         lines.append("}")
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// The targets of each published host port (address, port, protocol): its ready
+    /// endpoints, or all of them when none is ready; in rule order, targets by address.
+    static func hostPorts(_ ports: [FirewallState.Port]) -> [[FirewallState.Port]] {
+        var groups: [[FirewallState.Port]] = []
+        for port in ports.sorted(by: portOrder) {
+            if let last = groups.last?.first, last.binding.hostIP == port.binding.hostIP,
+               last.binding.hostPort == port.binding.hostPort, last.binding.proto == port.binding.proto {
+                groups[groups.count - 1].append(port)
+            } else {
+                groups.append([port])
+            }
+        }
+        return groups.map { group in
+            let ready = group.filter(\.ready)
+            return (ready.isEmpty ? group : ready).sorted { $0.containerAddress.value < $1.containerAddress.value }
+        }
     }
 
     /// Host-address-specific rules before wildcard ones, then by port: the first match wins.

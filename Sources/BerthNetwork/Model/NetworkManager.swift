@@ -19,10 +19,12 @@ public struct AttachRequest: Sendable {
     public var ports: [PortBinding]
     /// Interface name in the container; nil picks the first free `ethN`.
     public var interface: String?
+    /// false: not ready for published-port traffic yet (`Endpoint.ready`).
+    public var ready: Bool
 
     public init(
         container: String, namespace: NetworkNamespace, ipv4Address: IPv4Address? = nil, macAddress: MACAddress? = nil,
-        aliases: [String] = [], ports: [PortBinding] = [], interface: String? = nil
+        aliases: [String] = [], ports: [PortBinding] = [], interface: String? = nil, ready: Bool = true
     ) {
         self.container = container
         self.namespace = namespace
@@ -31,6 +33,7 @@ public struct AttachRequest: Sendable {
         self.aliases = aliases
         self.ports = ports
         self.interface = interface
+        self.ready = ready
     }
 }
 
@@ -111,21 +114,35 @@ public struct NetworkManager: Sendable {
         }
     }
 
-    /// Creates the bridge of a stored network if the host lost it (after a reboot), so a
-    /// restarted supervisor can call this for every network it uses.
+    /// Creates the bridge of a stored network if the host lost it (after a reboot).
     public func restore(name: String) throws {
-        try store.locked {
-            let record = try load(name)
-            let netlink = try RouteNetlink()
-            if try netlink.link(name: record.bridge) == nil {
-                try createBridge(record, netlink: netlink)
-                try syncFirewall(records: try store.all())
-            }
+        try store.locked { try restoreBridgeIfLost(try load(name)) }
+    }
+
+    /// Under the store lock: the bridge and firewall rules of `record` again if the host lost
+    /// them (a reboot takes both; the record on disk survives), so the first attach after a
+    /// reboot finds its network whole.
+    private func restoreBridgeIfLost(_ record: NetworkRecord) throws {
+        let netlink = try RouteNetlink()
+        guard let index = try netlink.linkIndex(name: record.bridge) else {
+            try createBridge(record, netlink: netlink)
+            try syncFirewall(records: try store.all())
+            return
+        }
+        // Bridges made before berth gave them an address of their own get one now.
+        if (try? FS.readString("/sys/class/net/\(record.bridge)/addr_assign_type"))?.hasPrefix("3") == false {
+            try netlink.setLink(index: index, mac: Self.bridgeMAC(record))
         }
     }
 
+    /// The bridge's own MAC: derived from its gateway address as containers' are from theirs
+    /// (so unique on the network). Without one, a bridge takes its lowest port's MAC and
+    /// changes it when that container goes: its neighbours keep the old one in their ARP
+    /// cache and cannot reach the gateway (DNS, egress) until it expires.
+    static func bridgeMAC(_ record: NetworkRecord) -> MACAddress { MACAddress(derivedFrom: record.gateway) }
+
     private func createBridge(_ record: NetworkRecord, netlink: RouteNetlink) throws {
-        try netlink.createBridge(name: record.bridge, mtu: record.mtu)
+        try netlink.createBridge(name: record.bridge, mtu: record.mtu, mac: Self.bridgeMAC(record))
         guard let index = try netlink.linkIndex(name: record.bridge) else {
             throw NetworkError(.system, "bridge \(record.bridge) vanished right after it was created")
         }
@@ -208,30 +225,37 @@ public struct NetworkManager: Sendable {
     /// publishes its ports.
     @discardableResult
     public func attach(network name: String, _ request: AttachRequest) throws -> Endpoint {
-        var endpoint = try store.locked { () throws -> Endpoint in
+        try attachEndpoint(network: name, request).endpoint
+    }
+
+    /// `attach`, returning the network's record too. One locked read and write of the
+    /// network's state (the kernel work happens outside the lock), so containers starting
+    /// together do not queue on it longer than that.
+    public func attachEndpoint(network name: String, _ request: AttachRequest) throws -> (network: NetworkRecord, endpoint: Endpoint) {
+        // The interface in the container's own namespace, chosen before the lock: only this
+        // container attaches there.
+        let interface = try request.interface
+            ?? Self.nextInterfaceName(RouteNetlink(transport: try NetlinkSocket(namespace: request.namespace)).links().map(\.name))
+        let (record, endpoint) = try store.locked { () throws -> (NetworkRecord, Endpoint) in
             var record = try load(name)
             if record.endpoints[request.container] != nil {
                 throw NetworkError(.exists, "container \(request.container) is already attached to network \(name)")
             }
+            try restoreBridgeIfLost(record)
+            try Self.validate(interface: interface, network: name)
             var allocator = record.allocator
             let address = try allocator.allocate(request.ipv4Address, network: name)
             let endpoint = Endpoint(
                 container: request.container, address: address, mac: request.macAddress ?? MACAddress(derivedFrom: address),
-                hostInterface: "vb" + SHA256.hex(record.id + "/" + request.container).prefix(11), interface: request.interface ?? "",
-                namespace: request.namespace.path, aliases: request.aliases, ports: request.ports)
+                hostInterface: "vb" + SHA256.hex(record.id + "/" + request.container).prefix(11), interface: interface,
+                namespace: request.namespace.path, aliases: request.aliases, ports: request.ports, ready: request.ready ? nil : false)
             record.endpoints[request.container] = endpoint
             try store.save(record, sync: false)
-            return endpoint
+            if !endpoint.ports.isEmpty { try syncFirewall(records: try store.all()) }
+            return (record, endpoint)
         }
-        let record = try inspect(name: name)
         do {
-            endpoint.interface = try plumb(endpoint, record: record, namespace: request.namespace, interface: request.interface)
-            try store.locked {
-                var current = try load(name)
-                current.endpoints[request.container] = endpoint
-                try store.save(current, sync: false)
-                if !endpoint.ports.isEmpty { try syncFirewall(records: try store.all()) }
-            }
+            try plumb(endpoint, record: record, namespace: request.namespace)
         } catch {
             if let netlink = try? RouteNetlink() { _ = try? netlink.deleteLink(name: endpoint.hostInterface) }
             try? store.locked {
@@ -243,19 +267,17 @@ public struct NetworkManager: Sendable {
             }
             throw NetworkError.system("attach \(request.container) to network \(name)", error)
         }
-        return endpoint
+        return (record, endpoint)
     }
 
-    /// The kernel side of an attach; returns the interface name used in the container.
-    private func plumb(_ endpoint: Endpoint, record: NetworkRecord, namespace: NetworkNamespace, interface: String?) throws -> String {
+    /// The kernel side of an attach: the veth pair into the namespace as `endpoint.interface`.
+    private func plumb(_ endpoint: Endpoint, record: NetworkRecord, namespace: NetworkNamespace) throws {
         let host = try RouteNetlink()
         guard let bridge = try host.linkIndex(name: record.bridge) else {
-            throw NetworkError(.notFound, "bridge \(record.bridge) of network \(record.name) is missing: run the network's restore (berth up) or recreate it")
+            throw NetworkError(.notFound, "bridge \(record.bridge) of network \(record.name) vanished while \(endpoint.container) was being attached (deleted by hand?): run the command again")
         }
         let inside = RouteNetlink(transport: try NetlinkSocket(namespace: namespace))
-        let existing = try inside.links()
-        let name = interface ?? Self.nextInterfaceName(existing.map(\.name))
-        try Self.validate(interface: name, network: record.name)
+        let name = endpoint.interface
         try namespace.withDescriptor { fd in
             func create() throws {
                 try host.createVeth(
@@ -282,7 +304,6 @@ public struct NetworkManager: Sendable {
             let hasDefault = try inside.routes().contains { $0.table == 254 && $0.destination.prefixLength == 0 }
             if !hasDefault { try inside.addRoute(gateway: record.gateway, index: index) }
         }
-        return name
     }
 
     static func nextInterfaceName(_ taken: [String]) -> String {
@@ -306,6 +327,38 @@ public struct NetworkManager: Sendable {
             throw NetworkError(.notFound, "container \(container) is not attached to network \(name)")
         }
         if deleteLink { _ = try RouteNetlink().deleteLink(name: endpoint.hostInterface) }
+    }
+
+    /// Marks a container's endpoints ready or not for published-port traffic (a healthcheck
+    /// passed or failed); the ruleset is rebuilt when that changes where a port goes.
+    public func setReady(container: String, ready: Bool) throws {
+        try updateEndpoints(of: container) { $0.ready = ready ? nil : false }
+    }
+
+    /// Stops sending published-port traffic to a container (it is about to stop while
+    /// another container keeps its ports): its endpoints no longer publish anything.
+    public func withdrawPorts(container: String) throws {
+        try updateEndpoints(of: container) { $0.ports = [] }
+    }
+
+    private func updateEndpoints(of container: String, _ change: (inout Endpoint) -> Void) throws {
+        try store.locked {
+            var records = try store.all()
+            let rulesBefore = FirewallRuleset.render(FirewallState(records: records), table: firewall.table)
+            for index in records.indices {
+                guard var endpoint = records[index].endpoints[container] else { continue }
+                let before = endpoint
+                change(&endpoint)
+                guard endpoint != before else { continue }
+                records[index].endpoints[container] = endpoint
+                try store.save(records[index], sync: false)
+            }
+            // Only when traffic goes elsewhere: a lone endpoint gets its port's traffic whether
+            // ready or not.
+            if FirewallRuleset.render(FirewallState(records: records), table: firewall.table) != rulesBefore {
+                try syncFirewall(records: records)
+            }
+        }
     }
 
     /// The networks a container is attached to, with its endpoints.

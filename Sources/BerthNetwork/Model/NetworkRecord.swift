@@ -69,10 +69,13 @@ public struct Endpoint: Codable, Sendable, Equatable {
     public var aliases: [String]
     /// Published ports whose DNAT target is this endpoint.
     public var ports: [PortBinding]
+    /// false: a container not ready yet (its healthcheck has not passed): a host port it
+    /// shares with a ready endpoint sends it nothing. nil (older records) means true.
+    public var ready: Bool?
 
     public init(
         container: String, address: IPv4Address, mac: MACAddress, hostInterface: String, interface: String, namespace: String,
-        aliases: [String] = [], ports: [PortBinding] = []
+        aliases: [String] = [], ports: [PortBinding] = [], ready: Bool? = nil
     ) {
         self.container = container
         self.address = address
@@ -82,6 +85,7 @@ public struct Endpoint: Codable, Sendable, Equatable {
         self.namespace = namespace
         self.aliases = aliases
         self.ports = ports
+        self.ready = ready
     }
 }
 

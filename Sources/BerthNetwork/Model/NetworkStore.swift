@@ -9,6 +9,10 @@ import Foundation
 /// of `<root>/networks/.lock`, so several supervisors and CLI calls can share the store.
 public struct NetworkStore: Sendable {
     public let directory: String
+    /// The records this store last read or wrote, by name, with the identity of their file:
+    /// a supervisor attaching containers one after the other decodes a network's state only
+    /// when another process has replaced the file.
+    private let cache = RecordCache()
 
     public init(root: String) {
         directory = root + "/networks"
@@ -29,9 +33,12 @@ public struct NetworkStore: Sendable {
 
     public func load(_ name: String) throws -> NetworkRecord? {
         let file = path(of: name)
-        guard FS.exists(file) else { return nil }
+        guard let identity = FileIdentity(file) else { return nil }
+        if let cached = cache.record(name, identity) { return cached }
         do {
-            return try JSONDecoder().decode(NetworkRecord.self, from: Data(try FS.read(file)))
+            let record = try JSONDecoder().decode(NetworkRecord.self, from: Data(try FS.read(file)))
+            cache.store(name, identity, record)
+            return record
         } catch let error as DecodingError {
             throw NetworkError(.system, "network state \(file) is unreadable (\(Self.describe(error))): remove the file and recreate the network")
         }
@@ -44,7 +51,9 @@ public struct NetworkStore: Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let data = try encoder.encode(record)
-        try FS.writeAtomically(path(of: record.name), sync: sync, Array(data) + [UInt8(ascii: "\n")], mode: 0o600)
+        let file = path(of: record.name)
+        try FS.writeAtomically(file, sync: sync, Array(data) + [UInt8(ascii: "\n")], mode: 0o600)
+        if let identity = FileIdentity(file) { cache.store(record.name, identity, record) }
     }
 
     public func delete(_ name: String) throws {
@@ -67,5 +76,42 @@ public struct NetworkStore: Sendable {
         @unknown default:
             return "\(error)"
         }
+    }
+}
+
+/// What tells two versions of a state file apart: every write replaces the file (a new inode),
+/// and the change time and size come along.
+struct FileIdentity: Equatable {
+    var device: UInt64
+    var inode: UInt64
+    var size: Int64
+    var changed: timespec
+
+    init?(_ path: String) {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        device = UInt64(st.st_dev)
+        inode = UInt64(st.st_ino)
+        size = Int64(st.st_size)
+        changed = st.st_ctim
+    }
+
+    static func == (a: FileIdentity, b: FileIdentity) -> Bool {
+        a.device == b.device && a.inode == b.inode && a.size == b.size
+            && a.changed.tv_sec == b.changed.tv_sec && a.changed.tv_nsec == b.changed.tv_nsec
+    }
+}
+
+/// Decoded records by network name, valid while their file has the same identity.
+final class RecordCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private var entries: [String: (identity: FileIdentity, record: NetworkRecord)] = [:]
+
+    func record(_ name: String, _ identity: FileIdentity) -> NetworkRecord? {
+        lock.withLock { entries[name].flatMap { $0.identity == identity ? $0.record : nil } }
+    }
+
+    func store(_ name: String, _ identity: FileIdentity, _ record: NetworkRecord) {
+        lock.withLock { entries[name] = (identity, record) }
     }
 }

@@ -44,12 +44,14 @@ public final class RouteNetlink {
 
     // MARK: requests
 
-    /// `ip link add NAME type bridge [mtu N]`.
-    public func createBridge(name: String, mtu: UInt32? = nil) throws {
+    /// `ip link add NAME [address MAC] type bridge [mtu N]`. A bridge without an address of
+    /// its own takes the lowest of its ports' and changes it when ports come and go.
+    public func createBridge(name: String, mtu: UInt32? = nil, mac: MACAddress? = nil) throws {
         var message = NetlinkMessage(type: NL.newLink, flags: NL.request | NL.ack | NL.create | NL.exclusive)
         message.appendLinkHeader()
         message.appendAttribute(LinkAttribute.ifname, string: name)
         if let mtu { message.appendAttribute(LinkAttribute.mtu, uint32: mtu) }
+        if let mac { message.appendAttribute(LinkAttribute.address, mac.bytes) }
         message.appendNested(LinkAttribute.linkInfo) { info in
             info.appendAttribute(LinkAttribute.infoKind, string: "bridge")
         }

@@ -1,3 +1,4 @@
+import BerthRuntime
 import ComposeSpec
 
 /// A container's health check as Docker's `container.HealthConfig` holds it: the test, and
@@ -93,7 +94,7 @@ extension HealthConfig {
         var config = (check.map(HealthConfig.init(compose:)) ?? image) ?? HealthConfig()
         if check != nil { config = config.merged(over: image) }
         try config.validate(service: name)
-        guard config.test.first != "NONE", config.probeCommand != nil else { return nil }
+        guard config.test.first != "NONE", config.probeCommand != nil || config.isNative else { return nil }
         config.shell = imageShell.flatMap { $0.isEmpty ? nil : $0 } ?? ["/bin/sh", "-c"]
         return config
     }
@@ -114,8 +115,14 @@ extension HealthConfig {
             if test.count < 2 || test.dropFirst().allSatisfy(\.isEmpty) {
                 throw fail("test", "\(kind) needs a command, as in [\"\(kind)\", \(kind == "CMD" ? "\"pg_isready\"" : "\"curl -f http://localhost\"")]")
             }
+        case NativeProbe.httpKind, NativeProbe.tcpKind:
+            do {
+                _ = try NativeProbe.parse(test)
+            } catch {
+                throw fail("test", "\(error)")
+            }
         default:
-            throw fail("test", "must start with CMD, CMD-SHELL or NONE (as in [\"CMD\", \"\(kind)\", ...]), or be a string run by the shell")
+            throw fail("test", "must start with CMD, CMD-SHELL, HTTP-GET, TCP-SOCKET or NONE (as in [\"CMD\", \"\(kind)\", ...]), or be a string run by the shell")
         }
     }
 }

@@ -5,8 +5,9 @@ import Foundation
 /// Runs the health checks of a project's running containers; the supervisor owns one.
 ///
 /// Each probe is an exec in the container (`berth-runtime exec`, with the container's own
-/// user, working directory and environment, no terminal), its stdout and stderr read from one
-/// pipe and kept up to 4096 bytes. One thread serves every container: it waits in poll(2) on
+/// user, working directory and environment, no terminal) — or, for `HTTP-GET` and
+/// `TCP-SOCKET` checks, `berth-runtime probe` from the container's network namespace — its
+/// stdout and stderr read from one pipe and kept up to 4096 bytes. One thread serves every container: it waits in poll(2) on
 /// a wake pipe and the running probes' pidfds and pipes, with the earliest due probe or
 /// timeout as poll's timeout — nothing sleeps, and an idle project costs no CPU between
 /// probes. Results go through Docker's state machine (`HealthMachine`), into the
@@ -263,9 +264,10 @@ public final class HealthProber: @unchecked Sendable {
 
     /// `berth-runtime exec` of the check's command, output on a pipe.
     private func spawn(_ target: Target) throws -> Probe {
-        guard let command = target.config.probeCommand else { throw EngineError("the healthcheck has no command") }
+        guard let arguments = target.config.probeArguments(runtime: runtimeBinary, project: project, runRoot: runRoot, container: target.name) else {
+            throw EngineError("the healthcheck has no command")
+        }
         let pipe = try BerthSystem.Pipe()
-        let arguments = [runtimeBinary, "exec", "--project", project, "--run-root", runRoot, target.name, "--"] + command
         let start = Clock.monotonicNanoseconds()
         let startWall = Clock.rfc3339Nano()
         let pid: pid_t

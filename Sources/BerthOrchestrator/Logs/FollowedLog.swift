@@ -30,6 +30,9 @@ final class FollowedLog {
     private var monitor: ProcessIdentity?
     /// The finish time of the state at the last look: a new one means a run ended.
     var lastFinishedAt: String?
+    /// Waits between two runs for the restart its policy has decided, or has yet to decide:
+    /// a change of restart.json or state.json may end it.
+    var awaitingRestart = false
 
     init(_ prepared: PreparedLog) {
         self.prepared = prepared

@@ -28,12 +28,14 @@ public struct LogOptions: Sendable, Equatable {
 public enum LogFollow: Sendable, Equatable {
     /// What is logged now, then done (`logs`).
     case no
-    /// If it runs now, until it stops (`logs -f`): a container that is not running is shown
-    /// and done, as Docker does; a restart that has already happened when its monitor ends
-    /// (a supervisor's restart policy) is followed on.
+    /// If it runs now or waits for its restart policy to start it again, until it stops for
+    /// good (`logs -f`, as Compose follows a restarting container): a run that ends with a
+    /// restart to come is followed into the next one; a container that is neither running nor
+    /// restarting is shown and done.
     case whileRunning
-    /// Until the end of its next run (`up` adds containers before starting them): waits for
-    /// it to start, or takes the current run if it runs already.
+    /// From its next run (`up` adds containers before starting them) until it stops for good:
+    /// waits for it to start, or takes the current run if it runs already, then follows the
+    /// restarts of its restart policy as `whileRunning` does.
     case nextRun
     /// Across exits and restarts, until `LogStreamer.finish(_:)` or `stop()`.
     case untilFinished

@@ -236,6 +236,7 @@ struct StreamLoop {
     private mutating func follow(_ log: FollowedLog, state: ContainerState) {
         if state.status == .running, let pid = state.monitorPid, let start = state.monitorStartTime {
             let identity = ProcessIdentity(pid: pid, startTime: start)
+            log.awaitingRestart = false
             if log.isWatching(identity) || log.watch(identity) { return }
             // Its monitor has just ended: the engine records the exit.
             let ended = (try? engine.observe(log.id)) ?? state
@@ -244,7 +245,7 @@ struct StreamLoop {
         }
         if log.prepared.follow == .whileRunning {
             _ = log.readNew(into: &events)
-            end(log)
+            waitForRestartOrEnd(log, state: state)
         }
     }
 
@@ -255,10 +256,25 @@ struct StreamLoop {
         log.emitPartial(into: &events)
         events.append(.exited(containerID: log.id, name: log.name, exitCode: state.exitCode ?? 255))
         log.lastFinishedAt = state.finishedAt
-        if !complete || log.prepared.follow != .untilFinished {
+        guard complete else {
+            end(log)
+            return
+        }
+        switch log.prepared.follow {
+        case .no: end(log)
+        case .untilFinished: log.phase = .waitingForStart
+        case .whileRunning, .nextRun: waitForRestartOrEnd(log, state: state)
+        }
+    }
+
+    /// Between runs: waits for the restart the policy has decided or may still decide,
+    /// else ends the log.
+    private mutating func waitForRestartOrEnd(_ log: FollowedLog, state: ContainerState) {
+        if RestartOutlook.of(engine.store, log.id, state: state) == .stopped {
             end(log)
         } else {
             log.phase = .waitingForStart
+            log.awaitingRestart = true
         }
     }
 
@@ -275,7 +291,8 @@ struct StreamLoop {
         runEnded(log, state: state)
     }
 
-    /// `state.json` was replaced: a waiting container may have started, or failed to.
+    /// `state.json` or `restart.json` was replaced: a waiting container may have started,
+    /// or failed to, or its restart been decided against or cancelled.
     private mutating func stateChanged(_ log: FollowedLog) {
         guard log.phase == .waitingForStart else { return }
         let state = engine.store.state(log.id)
@@ -285,7 +302,7 @@ struct StreamLoop {
         case .exited where state.finishedAt != log.lastFinishedAt:
             runEnded(log, state: state)
         default:
-            break
+            if log.awaitingRestart { waitForRestartOrEnd(log, state: state) }
         }
     }
 
@@ -353,7 +370,7 @@ struct StreamLoop {
 
     /// A file of the container's directory changed (`nil`: unknown which).
     private mutating func changed(_ log: FollowedLog, name: String?) {
-        if name == nil || name == "state.json" { stateChanged(log) }
+        if name == nil || name == "state.json" || name == RestartRecord.fileName { stateChanged(log) }
         if log.phase != .done && name != "state.json" && !log.readNew(into: &events) {
             log.emitPartial(into: &events)
             end(log)

@@ -11,11 +11,12 @@ public struct ContainerFactory: Sendable {
 
     /// Returns the new container's id and the storage warnings (SELinux labels ignored).
     /// `storage` describes the project's volumes and what a replaced container leaves.
+    /// `existingNames`: the names of all containers, when the caller has them (an `up` of
+    /// many containers reads the store once, not once per container).
     public func create(
         project: Project, service: String, config: Service, number: Int, name: String, image: ResolvedImage,
-        storage: StorageInputs, oneOff: OneOffSettings? = nil
+        storage: StorageInputs, oneOff: OneOffSettings? = nil, id: String = ContainerFactory.newID(), existingNames: Set<String>? = nil
     ) throws -> (id: String, warnings: [String]) {
-        let id = Self.newID()
         let directory = store.path(id)
         let plan = try ServiceContainer.storage(
             project: project, service: service, service: config, image: image, directory: directory, inputs: storage)
@@ -40,8 +41,9 @@ public struct ContainerFactory: Sendable {
         let record = ContainerRecord(
             id: id, name: name, project: project.name, service: service, number: number, oneOff: oneOff != nil,
             labels: labels.map { [$0.0, $0.1] }, image: image.reference, imageDigest: image.digest, configHash: hash,
-            command: spec.process.args, created: Clock.rfc3339Nano())
-        if store.records().contains(where: { $0.name == name }) {
+            command: spec.process.args, created: Clock.rfc3339Nano(), exposedPorts: CreateConfig.exposedPorts(service: config, image: image),
+            createConfig: CreateConfig.of(service: config, image: image))
+        if existingNames?.contains(name) ?? store.records().contains(where: { $0.name == name }) {
             throw EngineError("Conflict. The container name \"/\(name)\" is already in use. Remove it (berth rm \(name)) or choose another container_name.")
         }
         try store.create(record, spec: spec.encoded, files: [LaunchConfig.fileName: try launch.encoded()])
@@ -57,7 +59,7 @@ public struct ContainerFactory: Sendable {
     }
 
     /// 64 hex digits, like a Docker container id.
-    static func newID() -> String {
+    public static func newID() -> String {
         (0..<4).map { _ in
             let hex = String(UInt64.random(in: 0...UInt64.max), radix: 16)
             return String(repeating: "0", count: 16 - hex.count) + hex

@@ -36,6 +36,14 @@ public struct LaunchConfig: Codable, Sendable, Equatable {
         public var hostPortHigh: UInt16?
         public var containerPort: UInt16
         public var proto: String
+
+        /// The host port or range as Compose writes it (`8080`, `8000-8002`); nil: any.
+        public var published: String? {
+            hostPortLow.map { low in
+                let high = hostPortHigh ?? low
+                return high == low ? "\(low)" : "\(low)-\(high)"
+            }
+        }
     }
 
     public var service: String
@@ -54,18 +62,24 @@ public struct LaunchConfig: Codable, Sendable, Equatable {
     /// The health check the supervisor runs (the service's `healthcheck:` over the image's
     /// `HEALTHCHECK`); nil: none.
     public var healthcheck: HealthConfig?
+    /// When the supervisor starts it again after it ended by itself; nil: never.
+    public var restart: RestartPolicy?
+    /// What the supervisor does when the health check turns it unhealthy (`x-berth`);
+    /// nil: nothing.
+    public var onUnhealthy: BerthExtension.UnhealthyAction?
+    /// `links:` and `external_links:` aliases, alias → the service or container name they
+    /// stand for; answered by the embedded DNS server to this container only, as Docker's.
+    public var links: [String: String]? = nil
     /// Delete the container (and its anonymous volumes) once it has exited (`run --rm`).
     public var autoRemove: Bool?
 
     public var portRequests: [PortRequest] {
-        get throws {
-            try ports.map { port in
-                let published: String? = port.hostPortLow.map { low in
-                    let high = port.hostPortHigh ?? low
-                    return high == low ? "\(low)" : "\(low)-\(high)"
-                }
-                return try PortRequest(hostIP: port.hostIP, published: published, target: port.containerPort, protocol: port.proto)
-            }
+        get throws { try Self.portRequests(ports) }
+    }
+
+    static func portRequests(_ ports: [Port]) throws -> [PortRequest] {
+        try ports.map { port in
+            try PortRequest(hostIP: port.hostIP, published: port.published, target: port.containerPort, protocol: port.proto)
         }
     }
 
@@ -100,11 +114,12 @@ extension LaunchConfig {
                     throw fail("networks.\(entry.key)", "the project declares no network \"\(entry.key)\"; add it under the top-level networks:")
                 }
                 let config = entry.value
+                if config?.ipv6_address != nil {
+                    throw fail("networks.\(entry.key).ipv6_address", "IPv6 is not supported: berth's networks are IPv4 only; remove it")
+                }
                 if let address = config?.ipv4_address, IPv4Address(address) == nil {
                     throw fail("networks.\(entry.key).ipv4_address", "\"\(address)\" is not an IPv4 address")
                 }
-                // `links: [db:database]` aliases are scoped to the linking container in Docker;
-                // berth's DNS has no per-client names yet, so only the service names resolve.
                 let aliases = [name] + (config?.aliases ?? [])
                 let attachment = Attachment(
                     network: network.name ?? "\(project.name)_\(entry.key)", aliases: aliases,
@@ -136,10 +151,7 @@ extension LaunchConfig {
             ports.append(Port(hostIP: port.host_ip, hostPortLow: low, hostPortHigh: high, containerPort: port.target, proto: proto))
         }
         do {
-            _ = try LaunchConfig(
-                service: name, networkMode: mode, networks: [], ports: ports, extraHosts: [], dns: [], dnsSearch: [], dnsOptions: [],
-                hostname: hostname
-            ).portRequests
+            _ = try portRequests(ports)
         } catch {
             throw fail("ports", "\(error)")
         }
@@ -152,7 +164,20 @@ extension LaunchConfig {
             service: name, networkMode: mode, networks: attachments.map(\.attachment), ports: ports, extraHosts: extraHosts,
             dns: service.dns ?? [], dnsSearch: service.dns_search ?? [], dnsOptions: service.dns_opt ?? [],
             hostname: hostname, domainname: service.domainname,
-            healthcheck: try HealthConfig.resolve(service: name, service.healthcheck, image: image?.healthcheck, imageShell: image?.shell))
+            healthcheck: try HealthConfig.resolve(service: name, service.healthcheck, image: image?.healthcheck, imageShell: image?.shell),
+            restart: try RestartPolicy.of(service: name, service), onUnhealthy: try BerthExtension.of(service: name, service).action,
+            links: linkAliases(service))
+    }
+
+    /// `links: [db:database]` / `external_links: [c:alias]` → alias → target (a bare
+    /// `db` adds nothing: the service's own name resolves already).
+    static func linkAliases(_ service: Service) -> [String: String]? {
+        var aliases: [String: String] = [:]
+        for link in (service.links ?? []) + (service.external_links ?? []) {
+            let parts = link.split(separator: ":", maxSplits: 1).map(String.init)
+            if parts.count == 2, !parts[1].isEmpty, parts[1] != parts[0] { aliases[parts[1]] = parts[0] }
+        }
+        return aliases.isEmpty ? nil : aliases
     }
 
     static let fileName = "launch.json"

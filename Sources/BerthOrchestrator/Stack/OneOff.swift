@@ -99,6 +99,7 @@ extension Stack {
             storage: storage.inputs(replacing: nil),
             oneOff: OneOffSettings(slug: slug, autoRemove: options.autoRemove, useAliases: options.useAliases))
         for warning in created.warnings { warn(warning) }
+        if let record = try? engine.store.record(created.id) { events.record("create", record) }
         return (created.id, containerName)
     }
 

@@ -3,6 +3,7 @@ import BerthRuntime
 import BerthSystem
 import ComposeSpec
 import Foundation
+import Synchronization
 
 /// The CLI's side of a project's lifecycle: plans against what is on disk, creates networks
 /// and containers, and has the supervisor start, stop and remove containers — in
@@ -24,8 +25,11 @@ public struct Stack: Sendable {
         networks = NetworkManager(root: root, runRoot: runRoot, firewall: Firewall(table: firewallTable))
         client = SupervisorClient(
             project: projectName, root: root, runRoot: runRoot, berthBinary: berthBinary,
-            environment: firewallTable == "berth" ? [] : ["BERTH_NFT_TABLE=\(firewallTable)"])
+            environment: SupervisorClient.environment(firewallTable: firewallTable))
     }
+
+    /// The project's event log (`berth events`).
+    public var events: EventLog { EventLog(runRoot: engine.runRoot, project: projectName) }
 
     /// This project's containers, by name.
     public func containers() -> [ContainerRecord] {
@@ -42,6 +46,7 @@ public struct Stack: Sendable {
         _ project: Project, options: UpOptions, images: [String: ResolvedImage], environment: [String: String] = [:],
         progress: @escaping StackProgress, warn: @escaping @Sendable (String) -> Void
     ) throws {
+        client.wakeIfNeeded(engine: engine)
         let observed = engine.observed(project: projectName)
         var hashes: [String: String] = [:]
         for (name, service) in project.services { hashes[name] = CanonicalOutput.configHash(service) }
@@ -62,6 +67,8 @@ public struct Stack: Sendable {
         for warning in projectVolumes.warnings { warn(warning) }
         let storage = StorageContext(stack: self, volumes: projectVolumes, environment: environment, renewAnonymous: options.renewAnonymousVolumes)
         let byName = Dictionary(observed.map { ($0.record.name, $0.record) }, uniquingKeysWith: { a, _ in a })
+        // Every container's name, read once: the new names are the plan's own (unique).
+        let names = Set(engine.store.records().map(\.name))
         if plan.removeOrphans {
             let orphans = plan.orphans.compactMap { byName[$0] }
             try concurrently(orphans) { record in try removeContainer(record, timeout: options.timeout, progress: progress) }
@@ -69,13 +76,43 @@ public struct Stack: Sendable {
 
         for level in plan.levels {
             try concurrently(level) { step in
-                for dependency in step.waitFor {
+                // Conditions are about running containers: creating alone waits for none.
+                for dependency in step.waitFor where !options.noStart {
                     try waitFor(dependency, of: step.service, progress: progress, warn: warn)
                 }
                 guard let service = project.services[step.service] else { return }
-                try concurrently(step.actions) { action in
+                var updates: [(ContainerRecord, String)] = []
+                var renames: [(ContainerRecord, String)] = []
+                for action in step.actions {
+                    if case .update(let old, let name, _) = action, let record = byName[old] { updates.append((record, name)) }
+                    if case .rename(let old, let name) = action, let record = byName[old] { renames.append((record, name)) }
+                }
+                try concurrently(step.actions.filter { action in
+                    switch action {
+                    case .update, .rename: return false
+                    default: return true
+                    }
+                }) { action in
                     try perform(action, project: project, service: step.service, config: service, image: images[step.service],
-                                existing: byName, options: options, storage: storage, progress: progress, warn: warn)
+                                existing: byName, names: names, options: options, storage: storage, progress: progress, warn: warn)
+                }
+                if let policy = step.updatePolicy, !updates.isEmpty {
+                    let updater = RollingUpdater(
+                        stack: self, service: step.service, policy: policy, timeout: options.timeout,
+                        create: { number, name, id, oldSpec in
+                            guard let image = images[step.service] else { throw EngineError("service \"\(step.service)\": no image resolved for it") }
+                            let created = try ContainerFactory(store: engine.store).create(
+                                project: project, service: step.service, config: service, number: number, name: name, image: image,
+                                storage: storage.inputs(replacing: oldSpec), id: id, existingNames: names)
+                            for warning in created.warnings { warn(warning) }
+                            return created.id
+                        },
+                        progress: progress)
+                    for warning in try updater.run(updates) { warn(warning) }
+                }
+                for (record, name) in renames {
+                    try request(.rename, [record], name: name)
+                    progress(.init(.container, name, "Renamed", .done))
                 }
             }
         }
@@ -83,15 +120,17 @@ public struct Stack: Sendable {
 
     private func perform(
         _ action: ContainerAction, project: Project, service: String, config: Service, image: ResolvedImage?,
-        existing: [String: ContainerRecord], options: UpOptions, storage: StorageContext, progress: StackProgress,
+        existing: [String: ContainerRecord], names: Set<String>, options: UpOptions, storage: StorageContext, progress: StackProgress,
         warn: (String) -> Void
     ) throws {
-        func newContainer(name: String, number: Int, replacing: ContainerSpec? = nil) throws -> String {
+        /// `old`: the name of the container this one replaces (removed by now).
+        func newContainer(name: String, number: Int, replacing: ContainerSpec? = nil, old: String? = nil) throws -> String {
             guard let image else { throw EngineError("service \"\(service)\": no image resolved for it") }
             let created = try ContainerFactory(store: engine.store).create(
                 project: project, service: service, config: config, number: number, name: name, image: image,
-                storage: storage.inputs(replacing: replacing))
+                storage: storage.inputs(replacing: replacing), existingNames: names.subtracting([old ?? ""]))
             for warning in created.warnings { warn(warning) }
+            if let record = try? engine.store.record(created.id) { events.record("create", record) }
             return created.id
         }
         switch action {
@@ -108,7 +147,7 @@ public struct Stack: Sendable {
                 try request(.stop, [record], timeout: options.timeout)
                 try request(.remove, [record])
             }
-            let id = try newContainer(name: name, number: number, replacing: oldSpec)
+            let id = try newContainer(name: name, number: number, replacing: oldSpec, old: old)
             // Anonymous volumes the new container did not take over (-V) go with the old one.
             if options.renewAnonymousVolumes, let oldSpec { _ = volumes.removeAnonymousVolumes(of: oldSpec) }
             progress(.init(.container, name, "Recreated", .done))
@@ -118,12 +157,18 @@ public struct Stack: Sendable {
             if options.noStart { return }
             try start(record.id, name: name, progress: progress)
         case .keep(let name):
-            progress(.init(.container, name, "Running", .done))
+            // Without starting (create, a foreground up's create phase), a kept container may
+            // be stopped: Compose shows it as Created then.
+            let stopped = options.noStart && existing[name].map { (try? engine.observe($0.id))?.status != .running } ?? false
+            progress(.init(.container, name, stopped ? "Created" : "Running", .done))
+        case .update, .rename:
+            break  // after the others: the rolling update's, renames
         case .restart(let name):
             guard let record = existing[name] else { return }
             progress(.init(.container, name, "Restarting", .working))
             try request(.stop, [record], timeout: options.timeout)
             try request(.start, [record])
+            events.record("restart", record)
             progress(.init(.container, name, "Restarted", .done))
         case .remove(let name):
             guard let record = existing[name] else { return }
@@ -290,12 +335,14 @@ public struct Stack: Sendable {
         }
     }
 
-    /// Stops the services' containers (all when `services` is empty), dependents first.
+    /// Stops the services' containers (all when `services` is empty), dependents first —
+    /// also those waiting for a restart by their policy, whose restart is cancelled.
     public func stop(_ project: Project?, services: [String], timeout: Int?, progress: @escaping StackProgress) throws {
         let selected = containers().filter { services.isEmpty || services.contains($0.service) }
         for level in shutdownLevels(selected, project: project) {
             try concurrently(level) { record in
-                guard (try? engine.observe(record.id))?.status == .running else { return }
+                guard let state = try? engine.observe(record.id),
+                      state.status == .running || engine.store.pendingRestart(record.id, state: state) != nil else { return }
                 progress(.init(.container, record.name, "Stopping", .working))
                 try request(.stop, [record], timeout: timeout)
                 progress(.init(.container, record.name, "Stopped", .done))
@@ -329,6 +376,20 @@ public struct Stack: Sendable {
         }
     }
 
+    /// `restart`: stops the services' containers (all when `services` is empty) and starts
+    /// them again, with the services that declare `depends_on: {S: {restart: true}}` on
+    /// them (transitively) unless `noDeps` — Compose's `restart`; each gets a `restart`
+    /// event.
+    public func restart(_ project: Project?, services: [String], noDeps: Bool, timeout: Int?, progress: @escaping StackProgress) throws {
+        let all = containers()
+        let selected = services.isEmpty || noDeps ? services : Label.withRestartDependents(services, among: all)
+        try stop(project, services: selected, timeout: timeout, progress: progress)
+        try start(project, services: selected, progress: progress)
+        for record in containers() where !record.oneOff && (selected.isEmpty || selected.contains(record.service)) {
+            events.record("restart", record)
+        }
+    }
+
     /// Containers in levels: a container's dependents are in earlier levels than it, so
     /// walking the levels in order stops dependents first; reversed, starts dependencies first.
     func shutdownLevels(_ records: [ContainerRecord], project: Project?) -> [[ContainerRecord]] {
@@ -359,8 +420,10 @@ public struct Stack: Sendable {
 
     /// One supervisor request; the first container error is thrown.
     @discardableResult
-    func request(_ op: SupervisorProtocol.Request.Operation, _ records: [ContainerRecord], timeout: Int? = nil, signal: Int32? = nil) throws -> SupervisorProtocol.Response {
-        let response = try client.send(.init(op: op, containers: records.map(\.id), timeout: timeout, signal: signal))
+    func request(
+        _ op: SupervisorProtocol.Request.Operation, _ records: [ContainerRecord], timeout: Int? = nil, signal: Int32? = nil, name: String? = nil
+    ) throws -> SupervisorProtocol.Response {
+        let response = try client.send(.init(op: op, containers: records.map(\.id), timeout: timeout, signal: signal, name: name))
         if let failure = response.results.first(where: { $0.error != nil }), let message = failure.error {
             throw EngineError(message)
         }
@@ -378,22 +441,30 @@ public struct Stack: Sendable {
 
 /// Serialises commands that change a project (`up`, `down`, `start`, `stop`, …): an
 /// exclusive flock on `<root>/projects/<project>/lock`, held until `release` or exit.
-public final class ProjectLock: @unchecked Sendable {
-    private var fd: Int32
+/// `release` may be called from any thread, more than once (a foreground `up` releases it
+/// from its start phase).
+public final class ProjectLock: Sendable {
+    private let fd: Atomic<Int32>
 
     public init(root: String, project: String) throws {
         let directory = "\(root)/projects/\(project)"
         try FS.makeDirectories(directory, mode: 0o700)
         let path = directory + "/lock"
-        fd = try Sys.check("open", path: path) { open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600) }
-        _ = try Sys.check("flock", path: path) { flock(fd, LOCK_EX) }
+        let opened = try Sys.check("open", path: path) { open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600) }
+        do {
+            _ = try Sys.check("flock", path: path) { flock(opened, LOCK_EX) }
+        } catch {
+            close(opened)
+            throw error
+        }
+        fd = Atomic(opened)
     }
 
     deinit { release() }
 
     public func release() {
-        if fd >= 0 { close(fd) }
-        fd = -1
+        let old = fd.exchange(-1, ordering: .acquiringAndReleasing)
+        if old >= 0 { close(old) }
     }
 }
 

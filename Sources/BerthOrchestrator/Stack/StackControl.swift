@@ -12,10 +12,16 @@ extension Stack {
         containers().filter { (try? engine.observe($0.id))?.status == .running }
     }
 
+    /// The container's cgroup: `berth/<project>/<name its run started under>` (a container
+    /// renamed while it runs keeps its cgroup).
+    public func cgroup(of record: ContainerRecord, layout: CgroupLayout) -> Cgroup {
+        Cgroup(layout: layout, project: record.project, name: (try? engine.store.spec(record.id).name) ?? record.name)
+    }
+
     /// Whether the container's processes are frozen (`pause`).
     public func isPaused(_ record: ContainerRecord) -> Bool {
         guard let layout = try? CgroupLayout.detect() else { return false }
-        return Cgroup(layout: layout, project: record.project, name: record.name).isFrozen
+        return cgroup(of: record, layout: layout).isFrozen
     }
 
     /// Sends `signal` to each container's main process (Compose's `kill`).

@@ -70,6 +70,15 @@ extension ContainerLifecycle {
         if condition == .exited {
             return state.status == .exited ? .met(exitCode: state.exitCode ?? 0) : .waiting
         }
+        if condition == .unready {
+            switch state.status {
+            case .exited: return .met(exitCode: state.exitCode ?? 0)
+            case .created: return .waiting
+            case .running:
+                let unhealthy = (prober.status(id) ?? engine.store.health(id, startedAt: state.startedAt)?.status) == .unhealthy
+                return unhealthy ? .met(exitCode: nil) : .waiting
+            }
+        }
         switch state.status {
         case .exited: return .failed("container \(record.name) exited (\(state.exitCode ?? 0))")
         case .created: return .waiting

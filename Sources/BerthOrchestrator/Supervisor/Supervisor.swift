@@ -29,6 +29,7 @@ public final class Supervisor: @unchecked Sendable {
         _ = berth_fcntl_setfl_nonblock(wake.read)
         let wakeFD = wake.write
         lifecycle.onWatchChange = { var byte: UInt8 = 1; _ = Glibc.write(wakeFD, &byte, 1) }
+        lifecycle.onRestartScheduleChange = { var byte: UInt8 = 1; _ = Glibc.write(wakeFD, &byte, 1) }
     }
 
     /// Takes the project's supervisor lock (waiting for a previous supervisor that is
@@ -69,10 +70,15 @@ public final class Supervisor: @unchecked Sendable {
             var fds = [pollfd(fd: listener, events: Int16(POLLIN), revents: 0), pollfd(fd: wake.read, events: Int16(POLLIN), revents: 0)]
             fds += watched.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) }
             var timeout: Int32 = -1
-            let idle = lock.withLock { activeRequests == 0 && servedRequests == 0 } && watched.isEmpty
+            let idle = lock.withLock { activeRequests == 0 && servedRequests == 0 } && lifecycle.runningCount == 0
             if idle {
                 let waited = Int((Clock.monotonicNanoseconds() - startedAt) / 1_000_000)
                 timeout = Int32(max(0, Self.firstRequestDeadlineMilliseconds - waited))
+            }
+            // The next restart's back-off ends: poll's deadline, no timer thread, no polling.
+            if let due = lifecycle.nextRestartDue {
+                let left = Int32(clamping: max(0, (due - Clock.monotonicNanoseconds() + 999_999) / 1_000_000))
+                timeout = timeout < 0 ? left : min(timeout, left)
             }
             let n = poll(&fds, nfds_t(fds.count), timeout)
             if n < 0 && errno != EINTR { return fail("poll: \(SystemError.errnoName(errno))") }
@@ -82,6 +88,10 @@ public final class Supervisor: @unchecked Sendable {
             }
             for (index, entry) in watched.enumerated() where fds[index + 2].revents != 0 {
                 lifecycle.monitorEnded(entry.id)
+            }
+            for id in lifecycle.restarts.takeDue(now: Clock.monotonicNanoseconds()) {
+                let lifecycle = lifecycle
+                Thread { lifecycle.restartDue(id) }.start()
             }
             if fds[0].revents != 0 {
                 let client = accept(listener, nil, nil)
@@ -170,6 +180,9 @@ public final class Supervisor: @unchecked Sendable {
                     return .init(container: id)
                 case .wait:
                     return .init(container: id, exitCode: try lifecycle.wait(id))
+                case .rename:
+                    try lifecycle.rename(id, to: request.name ?? "")
+                    return .init(container: id)
                 }
             } catch {
                 return .init(container: id, error: "\(error)")

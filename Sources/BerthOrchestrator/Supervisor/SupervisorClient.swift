@@ -24,6 +24,12 @@ public struct SupervisorClient: Sendable {
         paths = SupervisorPaths(runRoot: runRoot, project: project)
     }
 
+    /// What a supervisor's environment needs besides PATH: berth's nftables table when it
+    /// is not the default one (`BERTH_NFT_TABLE`).
+    public static func environment(firewallTable: String) -> [String] {
+        firewallTable == "berth" ? [] : ["BERTH_NFT_TABLE=\(firewallTable)"]
+    }
+
     /// Sends `request` (with `passing`: descriptors for an attached start); per-container
     /// failures come back in the results, a supervisor that cannot be reached or started throws.
     public func send(_ request: SupervisorProtocol.Request, passing: [Int32] = []) throws -> SupervisorProtocol.Response {

@@ -49,6 +49,8 @@ public enum SupervisorProtocol {
             /// Compose's words; the undecided ones are left out), or after `waitMilliseconds`
             /// (the undecided ones come back with `timedOut`).
             case waitCondition
+            /// Rename the (one) container to `name`.
+            case rename
         }
 
         /// What `waitCondition` waits for.
@@ -59,6 +61,9 @@ public enum SupervisorProtocol {
             case runningOrHealthy = "running_or_healthy"
             /// Exited, with its exit code (`service_completed_successfully`).
             case exited
+            /// No longer ready: exited, or unhealthy (watching a new replica of a rolling
+            /// update for `monitor`: a time-out means it held).
+            case unready
         }
 
         public var v: Int
@@ -69,12 +74,14 @@ public enum SupervisorProtocol {
         public var condition: WaitCondition?
         /// How long `waitCondition` may wait; nil: as long as it takes.
         public var waitMilliseconds: Int?
+        /// `rename`: the new name.
+        public var name: String?
         /// `start`: the client's stdio come with the request.
         public var attach: Bool?
 
         public init(
             op: Operation, containers: [String] = [], timeout: Int? = nil, signal: Int32? = nil, condition: WaitCondition? = nil,
-            waitMilliseconds: Int? = nil, attach: Bool? = nil
+            waitMilliseconds: Int? = nil, name: String? = nil, attach: Bool? = nil
         ) {
             v = SupervisorProtocol.version
             self.op = op
@@ -83,6 +90,7 @@ public enum SupervisorProtocol {
             self.signal = signal
             self.condition = condition
             self.waitMilliseconds = waitMilliseconds
+            self.name = name
             self.attach = attach
         }
     }

@@ -88,6 +88,12 @@ int berth_reset_signals(void);
  * by the init to receive signals through a blocked mask + sigwaitinfo instead. */
 int berth_block_all_signals(void);
 int berth_sigtimedwait_all(int timeout_ms, int *out_pid);
+/* A self-pipe for `signals` (one process-wide): their handler writes each signal's number
+ * as one byte to a pipe whose non-blocking, close-on-exec read end is returned. Works
+ * whichever thread the kernel delivers a signal to. EBUSY if one is installed already. */
+int berth_signal_pipe_install(const int *signals, int count);
+/* Restores the default disposition of `signals` and closes the pipe. */
+void berth_signal_pipe_remove(int read_fd, const int *signals, int count);
 
 /* ---- cgroup v2 device control ---- */
 /* One device rule: type 'a', 'b' or 'c'; major/minor -1 for '*'; access bits 1 = mknod,
@@ -142,11 +148,6 @@ int berth_send_with_fds(int sock, const void *data, size_t len, const int *fds, 
 /* recvmsg into `buffer`; received descriptors (close-on-exec) go to `fds` (at most `max`,
  * extra ones are closed), their number to *count. Bytes read (0 at EOF) or -1. */
 long berth_recv_with_fds(int sock, void *buffer, size_t len, int *fds, int max, int *count);
-/* Installs a handler for `signals` that writes each signal's number as one byte to a pipe;
- * returns the pipe's read end (non-blocking, close-on-exec). Once per process. */
-int berth_signal_pipe(const int *signals, int count);
-/* The next signal from that pipe: its number, 0 when none is pending, -1 on error. */
-int berth_signal_pipe_read(int fd);
 /* posix_spawn as berth_spawn_detached, with `pass[i]` as fd 3 + i (count ≤ 8). */
 int berth_spawn_passing(const char *path, char *const argv[], char *const envp[],
                         const char *log_path, const int *pass, int count, pid_t *pid_out);

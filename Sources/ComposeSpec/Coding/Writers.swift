@@ -1,56 +1,91 @@
 /// Writes `OutputValue` trees as YAML (block style, two-space indent, the shape
 /// `docker compose config` prints) or as indented JSON.
 public enum OutputWriter {
-    public static func yaml(_ value: OutputValue) -> String {
+    /// With `blockScalars`, multi-line strings are written as literal blocks (`|`), as
+    /// Kubernetes tools write them; otherwise double-quoted with `\n` escapes.
+    public static func yaml(_ value: OutputValue, blockScalars: Bool = false) -> String {
         var out = ""
+        let style = Style(blockScalars: blockScalars)
         switch value {
         case .map(let pairs) where !pairs.isEmpty:
-            writeMap(pairs, indent: 0, into: &out)
+            writeMap(pairs, indent: 0, style, into: &out)
         case .list(let items) where !items.isEmpty:
-            writeList(items, indent: 0, into: &out)
+            writeList(items, indent: 0, style, into: &out)
         default:
             out = scalar(value) + "\n"
         }
         return out
     }
 
-    private static func writeMap(_ pairs: [(String, OutputValue)], indent: Int, into out: inout String) {
+    private struct Style {
+        var blockScalars: Bool
+    }
+
+    private static func writeMap(_ pairs: [(String, OutputValue)], indent: Int, _ style: Style, into out: inout String) {
         let pad = String(repeating: " ", count: indent)
         for (key, value) in pairs {
             out += pad + quoteIfNeeded(key) + ":"
-            writeNested(value, indent: indent, into: &out)
+            writeNested(value, indent: indent, style, into: &out)
         }
     }
 
-    private static func writeList(_ items: [OutputValue], indent: Int, into out: inout String) {
+    private static func writeList(_ items: [OutputValue], indent: Int, _ style: Style, into out: inout String) {
         let pad = String(repeating: " ", count: indent)
         for item in items {
             switch item {
             case .map(let pairs) where !pairs.isEmpty:
                 // "- first: x" then the other keys aligned under "first".
                 var body = ""
-                writeMap(pairs, indent: indent + 2, into: &body)
+                writeMap(pairs, indent: indent + 2, style, into: &body)
                 out += pad + "- " + body.dropFirst(indent + 2)
             case .list(let inner) where !inner.isEmpty:
                 out += pad + "-\n"
-                writeList(inner, indent: indent + 2, into: &out)
+                writeList(inner, indent: indent + 2, style, into: &out)
             default:
-                out += pad + "- " + scalar(item) + "\n"
+                out += pad + "-" + inlineScalar(item, indent: indent + 2, style) + "\n"
             }
         }
     }
 
-    private static func writeNested(_ value: OutputValue, indent: Int, into out: inout String) {
+    private static func writeNested(_ value: OutputValue, indent: Int, _ style: Style, into out: inout String) {
         switch value {
         case .map(let pairs) where !pairs.isEmpty:
             out += "\n"
-            writeMap(pairs, indent: indent + 2, into: &out)
+            writeMap(pairs, indent: indent + 2, style, into: &out)
         case .list(let items) where !items.isEmpty:
             out += "\n"
-            writeList(items, indent: indent + 2, into: &out)
+            writeList(items, indent: indent + 2, style, into: &out)
         default:
-            out += " " + scalar(value) + "\n"
+            out += inlineScalar(value, indent: indent + 2, style) + "\n"
         }
+    }
+
+    /// A scalar after `key:` or `-`: ` value`, or a literal block whose lines are indented
+    /// by `indent` (without the final newline).
+    private static func inlineScalar(_ value: OutputValue, indent: Int, _ style: Style) -> String {
+        guard style.blockScalars, case .string(let text) = value, let header = blockHeader(text) else { return " " + scalar(value) }
+        let pad = String(repeating: " ", count: indent)
+        var body = text
+        while body.hasSuffix("\n") { body.removeLast() }
+        let lines = body.split(separator: "\n", omittingEmptySubsequences: false).map { $0.isEmpty ? "" : pad + $0 }
+        let trailing = String(repeating: "\n", count: max(0, text.count - body.count - 1))
+        return " " + header + "\n" + lines.joined(separator: "\n") + trailing
+    }
+
+    /// `|`, `|-` or `|+` for a string a literal block holds exactly; nil for single-line
+    /// strings and for those it cannot (control characters, trailing blanks, a leading
+    /// blank on the first line).
+    private static func blockHeader(_ text: String) -> String? {
+        guard text.contains("\n"), text.contains(where: { $0 != "\n" }) else { return nil }
+        for scalar in text.unicodeScalars where (scalar.value < 0x20 && scalar != "\n" && scalar != "\t") || scalar.value == 0x7F || scalar == "\u{FEFF}" {
+            return nil
+        }
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) where line.last == " " || line.last == "\t" {
+            return nil
+        }
+        if text.first == " " || text.first == "\t" || text.first == "\n" { return nil }
+        if !text.hasSuffix("\n") { return "|-" }
+        return text.hasSuffix("\n\n") ? "|+" : "|"
     }
 
     private static func scalar(_ value: OutputValue) -> String {

@@ -19,6 +19,9 @@ public struct LoadOptions: Sendable {
     public var readStandardInput: @Sendable () -> [UInt8] = { Array(FileHandle.standardInput.readDataToEndOfFile()) }
     /// Size, depth and alias-expansion limits for every file read.
     public var yamlLimits = YAMLReader.Limits()
+    /// Read the project directory's `.env` when no `envFiles` are given (false for Compose
+    /// documents berth writes itself, such as `kube play`'s translation).
+    public var readsDotEnv = true
 
     public init() {}
 }
@@ -94,7 +97,7 @@ struct LoadContext {
         let envFiles: [String]
         if options.envFiles.isEmpty {
             let dotEnv = projectDirectory + "/.env"
-            envFiles = FileManager.default.fileExists(atPath: dotEnv) ? [dotEnv] : []
+            envFiles = options.readsDotEnv && FileManager.default.fileExists(atPath: dotEnv) ? [dotEnv] : []
         } else {
             envFiles = options.envFiles.map { Paths.join(cwd, $0) }
         }

@@ -41,8 +41,10 @@ struct Validator {
                 throw ComposeError("\(path).container_name: invalid container name \"\(containerName)\"; use [a-zA-Z0-9][a-zA-Z0-9_.-]+", at: mark("services", name, "container_name"))
             }
             if service.replicas > 1 {
+                // compose-go's wording (`validate.go`), with what to do.
+                let key = service.deploy?.replicas != nil ? "deploy.replicas" : "scale"
                 throw ComposeError(
-                    "\(path): container_name \"\(containerName)\" can't be used with \(service.replicas) replicas, as a container name must be unique; remove container_name or set one replica", at: mark("services", name, "container_name"))
+                    "services.\(key): can't set container_name and \(name) as container name must be unique; remove container_name or set one replica", at: mark("services", name, "container_name"))
             }
         }
         if service.network_mode != nil, let networks = service.networks, !networks.isEmpty, !(networks.count == 1 && networks.keys == ["default"] && networks["default"] == .some(nil)) {

@@ -139,6 +139,8 @@ public struct FileObject: Codable, Sendable, Equatable {
     public var template_driver: String?
     public var extensions: Extensions?
 
+    public init() {}
+
     enum CodingKeys: String, CodingKey, CaseIterable {
         case name, file, environment, content, external, labels, driver, driver_opts, template_driver
         case extensions = "x-*"

@@ -216,6 +216,7 @@ public struct DeployConfig: Codable, Sendable, Equatable {
         public var max_failure_ratio: Double?
         public var order: String?
         public var extensions: Extensions?
+        public init() {}
         enum CodingKeys: String, CodingKey, CaseIterable {
             case parallelism, delay, failure_action, monitor, max_failure_ratio, order
             case extensions = "x-*"
@@ -228,6 +229,7 @@ public struct DeployConfig: Codable, Sendable, Equatable {
         public var devices: [DeviceRequest]?
         public var generic_resources: [ComposeValue]?
         public var extensions: Extensions?
+        public init() {}
         enum CodingKeys: String, CodingKey, CaseIterable {
             case cpus, memory, pids, devices, generic_resources
             case extensions = "x-*"
@@ -237,6 +239,7 @@ public struct DeployConfig: Codable, Sendable, Equatable {
         public var limits: Resource?
         public var reservations: Resource?
         public var extensions: Extensions?
+        public init() {}
         enum CodingKeys: String, CodingKey, CaseIterable {
             case limits, reservations
             case extensions = "x-*"
@@ -358,6 +361,7 @@ public struct HealthCheck: Codable, Sendable, Equatable {
     public var retries: UInt64?
     public var disable: Bool?
     public var extensions: Extensions?
+    public init() {}
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case test, timeout, interval, retries, start_period, start_interval, disable
@@ -414,6 +418,7 @@ public struct ServiceNetwork: Codable, Sendable, Equatable {
     public var priority: Int?
     public var gw_priority: Int?
     public var extensions: Extensions?
+    public init() {}
     enum CodingKeys: String, CodingKey, CaseIterable {
         case aliases, interface_name, ipv4_address, ipv6_address, link_local_ips, mac_address, driver_opts, priority
         case gw_priority
@@ -540,6 +545,7 @@ public struct ServiceVolume: Codable, Sendable, Equatable {
         public var size: ByteSize?
         public var mode: UInt32?
         public var extensions: Extensions?
+        public init() {}
         enum CodingKeys: String, CodingKey, CaseIterable {
             case size, mode
             case extensions = "x-*"

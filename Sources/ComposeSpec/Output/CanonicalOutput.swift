@@ -30,13 +30,21 @@ public enum CanonicalOutput {
 
     /// SHA-256 of the service's canonical JSON, leaving out what does not change the
     /// container itself (as Compose's `ServiceHash`): build, pull_policy, scale,
-    /// deploy.replicas, depends_on and profiles. Stable across runs and key orders.
+    /// deploy.replicas, depends_on and profiles — and, as berth rolls updates with them,
+    /// deploy.update_config and deploy.rollback_config (a deploy left empty counts as none).
+    /// Stable across runs and key orders.
     public static func configHash(_ service: Service) -> String {
         var copy = service
         copy.build = nil
         copy.pull_policy = nil
         copy.scale = nil
         copy.deploy?.replicas = nil
+        copy.deploy?.update_config = nil
+        copy.deploy?.rollback_config = nil
+        if let deploy = copy.deploy, deploy.mode == nil, deploy.labels == nil, deploy.resources == nil, deploy.restart_policy == nil,
+           deploy.placement == nil, deploy.endpoint_mode == nil, deploy.extensions == nil {
+            copy.deploy = nil
+        }
         copy.depends_on = nil
         copy.profiles = nil
         let value = (try? OutputEncoder().encode(copy)) ?? .null

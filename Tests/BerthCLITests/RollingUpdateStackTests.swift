@@ -1,0 +1,179 @@
+import BerthOrchestrator
+import BerthSystem
+import BerthTestSupport
+import Foundation
+import Testing
+
+/// End-to-end rolling updates (root tier): two busybox httpd replicas behind a published port
+/// range, with a healthcheck; a start-first update serves every request sent during it, a
+/// new version that turns unhealthy is rolled back, and the same file changes nothing.
+@Suite(.serialized, .enabled(if: canRunStacks, "needs root and /bin/busybox (busybox-static)"))
+struct RollingUpdateStackTests {
+    /// Version 3 writes no page, so its healthcheck fails.
+    static func web(low: UInt16, version: Int, order: String = "start-first", failureAction: String = "rollback", monitor: String = "300ms") -> String {
+        """
+        services:
+          web:
+            image: busybox
+            command: [sh, -c, "trap 'exit 0' TERM; mkdir -p /tmp/w; [ \\"$$VERSION\\" = 3 ] || echo v$$VERSION > /tmp/w/index.html; httpd -f -p 80 -h /tmp/w & wait"]
+            environment: {VERSION: "\(version)"}
+            ports: ["\(low)-\(low + 1):80"]
+            healthcheck:
+              test: ["CMD-SHELL", "test -e /tmp/w/index.html && nc -w 1 127.0.0.1 80 </dev/null"]
+              interval: 200ms
+              retries: 1
+            deploy:
+              replicas: 2
+              update_config: {order: \(order), monitor: \(monitor), failure_action: \(failureAction)}
+
+        """
+    }
+
+    /// Requests to both published ports, one after the other, while `command` runs; the
+    /// answers by body ("v1\n"…, "" for none).
+    static func requests(during command: () throws -> RunOutput, low: UInt16) throws -> (run: RunOutput, answers: [String: Int]) {
+        let done = LockedFlag()
+        let answers = LockedCounts()
+        let thread = Thread {
+            var count = 0
+            while !done.value && count < 50_000 {
+                answers.add(StackFixture.httpGet(port: low + UInt16(count % 2), path: "/index.html") ?? "")
+                count += 1
+            }
+            done.finish()
+        }
+        thread.start()
+        let run = try command()
+        done.set()
+        done.waitFinished()
+        return (run, answers.value)
+    }
+
+    @Test func startFirstUpdateAnswersThroughoutAndAFailingVersionRollsBack() throws {
+        let low = ScaleStackTests.freeRange(2)
+        let stack = try StackFixture(Self.web(low: low, version: 1))
+        let p = stack.project
+        let up = try stack.run(["up", "--wait"])
+        #expect(up.code == 0, "\(up.stderr)")
+        let firstIDs = try [stack.container("web", 1).record.id, stack.container("web", 2).record.id]
+
+        // Same file: nothing touched.
+        let same = try stack.run(["up", "-d"])
+        #expect(same.code == 0 && same.stderr.split(separator: "\n").sorted() == [" Container \(p)-web-1  Running", " Container \(p)-web-2  Running"], "\(same.stderr)")
+
+        // Version 2, start-first: every request answered, first by v1, then by v2.
+        try stack.write(Self.web(low: low, version: 2))
+        let (update, answers) = try Self.requests(during: { try stack.run(["up", "-d"]) }, low: low)
+        #expect(update.code == 0, "\(update.stderr)")
+        #expect(answers[""] == nil, "failed requests: \(answers)")
+        #expect(Set(answers.keys) == ["v1\n", "v2\n"], "\(answers)")
+        let lines = update.stderr.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        #expect(lines.first == "Container \(p)-web-1  Updating", "\(update.stderr)")
+        #expect(lines.filter { $0.hasSuffix("  Updated") } == ["Container \(p)-web-1  Updated", "Container \(p)-web-2  Updated"])
+        // Replica 1 completes (its old container stopped) before replica 2 starts.
+        let stopped1 = try #require(lines.firstIndex(of: "Container \(p)-web-1  Stopped"))
+        let updating2 = try #require(lines.firstIndex(of: "Container \(p)-web-2  Updating"))
+        #expect(stopped1 < updating2)
+        #expect(lines.filter { $0.hasSuffix("  Removed") }.count == 2)
+        let ps = try stack.run(["ps", "-a", "--format", "{{.Name}} {{.State}} {{.Health}} {{.Ports}}"])
+        #expect(ps.stdout == "\(p)-web-1 running healthy 0.0.0.0:\(low)->80/tcp\n\(p)-web-2 running healthy 0.0.0.0:\(low + 1)->80/tcp\n")
+        let updatedIDs = try [stack.container("web", 1).record.id, stack.container("web", 2).record.id]
+        #expect(Set(updatedIDs).isDisjoint(with: firstIDs))
+        for port in [low, low + 1] { #expect(StackFixture.httpGet(port: port, path: "/index.html") == "v2\n") }
+        // The renamed containers: exec by number, DNS by their final name.
+        #expect(try stack.run(["exec", "-T", "--index", "2", "web", "cat", "/tmp/w/index.html"]).stdout == "v2\n")
+        let lookup = try stack.run(["exec", "-T", "web", "nslookup", "\(p)-web-2"])
+        #expect(lookup.code == 0, "\(lookup.stdout)\(lookup.stderr)")
+
+        // Version 3 never turns healthy: rolled back; v2 answers throughout and after.
+        try stack.write(Self.web(low: low, version: 3))
+        let (failing, during) = try Self.requests(during: { try stack.run(["up", "-d"]) }, low: low)
+        #expect(failing.code == 1)
+        #expect(failing.stderr.range(
+            of: #"Error: service "web": update rolled back due to failure of \#(p)-web-1: container [0-9a-f]{12}_\#(p)-web-1 is unhealthy; every replica is back on its previous container\n$"#,
+            options: .regularExpression) != nil, "\(failing.stderr)")
+        #expect(failing.stderr.contains(" Container \(p)-web-1  Reverted\n"))
+        #expect(!failing.stderr.contains("web-2  Updating"), "the update stops at the first failure")
+        #expect(Set(during.keys) == ["v2\n"], "\(during)")
+        #expect(try [stack.container("web", 1).record.id, stack.container("web", 2).record.id] == updatedIDs)
+        #expect(try stack.run(["ps", "-a", "--format", "{{.Name}} {{.Health}}"]).stdout == "\(p)-web-1 healthy\n\(p)-web-2 healthy\n")
+
+        let (down, left) = try stack.close()
+        #expect(down.code == 0, "\(down.stderr)")
+        #expect(left == [])
+    }
+
+    /// The CLI is killed while replica 1's new container is monitored: the next up keeps
+    /// that container and gives it the replica's name, removes the old one, and updates replica 2
+    /// (how the update rolls is not the container's configuration: a shorter monitor changes
+    /// nothing else).
+    @Test func anUpdateCutShortByAKilledCLIIsConverged() throws {
+        let low = ScaleStackTests.freeRange(2)
+        let stack = try StackFixture(Self.web(low: low, version: 1, monitor: "10m"))
+        let p = stack.project
+        #expect(try stack.run(["up", "--wait"]).code == 0)
+        try stack.write(Self.web(low: low, version: 2, monitor: "10m"))
+        let cut = try LiveProcess(["/usr/bin/env", "-C", stack.directory, berthBinary, "up", "-d"], environment: stack.environment)
+        try cut.waitForStderr(containing: "_\(p)-web-1  Healthy\n")
+        cut.kill(SIGKILL)
+        #expect(cut.wait() == 128 + SIGKILL)
+        let names = try stack.run(["ps", "-a", "--format", "{{.Name}}"]).stdout.split(separator: "\n")
+        #expect(names.count == 3 && names.filter { $0.hasSuffix("_\(p)-web-1") }.count == 1, "\(names)")
+
+        try stack.write(Self.web(low: low, version: 2, monitor: "100ms"))
+        let again = try stack.run(["up", "-d"])
+        #expect(again.code == 0, "\(again.stderr)")
+        #expect(again.stderr.contains(" Container \(p)-web-1  Removed\n") && again.stderr.contains(" Container \(p)-web-1  Renamed\n"), "\(again.stderr)")
+        #expect(again.stderr.contains(" Container \(p)-web-2  Updated\n"), "\(again.stderr)")
+        #expect(try stack.run(["ps", "-a", "--format", "{{.Name}} {{.State}}"]).stdout == "\(p)-web-1 running\n\(p)-web-2 running\n")
+        for port in [low, low + 1] { #expect(StackFixture.httpGet(port: port, path: "/index.html") == "v2\n") }
+        #expect(try stack.run(["exec", "-T", "--index", "1", "web", "cat", "/tmp/w/index.html"]).stdout == "v2\n")
+        let (down, left) = try stack.close()
+        #expect(down.code == 0, "\(down.stderr)")
+        #expect(left == [])
+    }
+
+    /// stop-first, failure_action pause: replica 1 is updated... to a version that fails, so it
+    /// goes back; the update pauses with replica 2 untouched, and says how to resume.
+    @Test func stopFirstPause() throws {
+        let low = ScaleStackTests.freeRange(2)
+        let stack = try StackFixture(Self.web(low: low, version: 1, order: "stop-first", failureAction: "pause"))
+        let p = stack.project
+        #expect(try stack.run(["up", "--wait"]).code == 0)
+        let ids = try [stack.container("web", 1).record.id, stack.container("web", 2).record.id]
+        try stack.write(Self.web(low: low, version: 3, order: "stop-first", failureAction: "pause"))
+        let paused = try stack.run(["up", "-d"])
+        #expect(paused.code == 1)
+        #expect(paused.stderr.hasSuffix("is unhealthy; 0 of 2 replicas updated, the others keep their previous container: fix the service and run up again to resume\n"), "\(paused.stderr)")
+        #expect(paused.stderr.contains(" Container \(p)-web-1  Stopping\n") && paused.stderr.contains(" Container \(p)-web-1  Reverted\n"))
+        #expect(try [stack.container("web", 1).record.id, stack.container("web", 2).record.id] == ids)
+        for port in [low, low + 1] { #expect(StackFixture.httpGet(port: port, path: "/index.html") == "v1\n") }
+        let (down, left) = try stack.close()
+        #expect(down.code == 0, "\(down.stderr)")
+        #expect(left == [])
+    }
+}
+
+final class LockedFlag: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var flag = false
+    private var finished = false
+    var value: Bool { condition.withLock { flag } }
+    func set() { condition.withLock { flag = true } }
+    func finish() {
+        condition.withLock {
+            finished = true
+            condition.broadcast()
+        }
+    }
+    func waitFinished() {
+        condition.withLock { while !finished { condition.wait() } }
+    }
+}
+
+final class LockedCounts: @unchecked Sendable {
+    private let lock = NSLock()
+    private var counts: [String: Int] = [:]
+    var value: [String: Int] { lock.withLock { counts } }
+    func add(_ key: String) { lock.withLock { counts[key, default: 0] += 1 } }
+}
