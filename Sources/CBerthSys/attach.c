@@ -9,7 +9,8 @@
 #include "CBerthSys.h"
 
 /* Bytes and descriptors in one message (SCM_RIGHTS): how a CLI hands its stdio to the
- * supervisor along with a request line. */
+ * supervisor along with a request line, and how a container's first process hands its pty
+ * master to the monitor. */
 int berth_send_with_fds(int sock, const void *data, size_t len, const int *fds, int count) {
     if (count < 0 || count > BERTH_MAX_PASSED_FDS || len == 0) { errno = EINVAL; return -1; }
     struct iovec iov = { (void *)data, len };
@@ -58,4 +59,19 @@ long berth_recv_with_fds(int sock, void *buffer, size_t len, int *fds, int max, 
         }
     }
     return (long)r;
+}
+
+/* One descriptor with one byte (the console socket's pty master). */
+int berth_send_fd(int sock, int fd) {
+    char byte = 'F';
+    return berth_send_with_fds(sock, &byte, 1, &fd, 1) == 1 ? 0 : -1;
+}
+
+int berth_recv_fd(int sock) {
+    char byte;
+    int fd = -1, count = 0;
+    long r = berth_recv_with_fds(sock, &byte, 1, &fd, 1, &count);
+    if (r <= 0) { if (r == 0) errno = ECONNRESET; return -1; }
+    if (count == 0) { errno = EPROTO; return -1; }
+    return fd;
 }

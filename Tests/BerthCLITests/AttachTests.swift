@@ -21,7 +21,7 @@ struct AttachTests {
         let record = try stack.container("talker").record
         let log = stack.engine.store.path(record.id) + "/\(record.id)-json.log"
         let attach = try LiveProcess(["/usr/bin/env", "-C", stack.directory, berthBinary, "attach", "talker"], environment: stack.environment)
-        try Self.waitUntilReading(attach, log)
+        try attach.waitUntilHolding(log) { $0 == log }  // what is logged from then on reaches it
         #expect(try stack.run(["exec", "-T", "talker", "sh", "-c", "echo one > /tmp/m && mv /tmp/m /tmp/msg"]).code == 0)
         try attach.waitForStdout(containing: "out one\n")
         try attach.waitForStderr(containing: "err one\n")
@@ -35,18 +35,5 @@ struct AttachTests {
         let (down, left) = try stack.close()
         #expect(down.code == 0, "\(down.stderr)")
         #expect(left == [])
-    }
-
-    /// Blocks until the attach process has the container's log open (what is written from
-    /// then on reaches it).
-    static func waitUntilReading(_ process: LiveProcess, _ log: String) throws {
-        let deadline = Date().addingTimeInterval(60)
-        let fds = "/proc/\(process.process.processIdentifier)/fd"
-        while Date() < deadline {
-            let entries = (try? FileManager.default.contentsOfDirectory(atPath: fds)) ?? []
-            if entries.contains(where: { (try? FileManager.default.destinationOfSymbolicLink(atPath: fds + "/" + $0)) == log }) { return }
-            sched_yield()
-        }
-        throw TestSupportError("berth attach did not open \(log) within 60 s")
     }
 }

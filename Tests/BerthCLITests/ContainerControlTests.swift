@@ -104,7 +104,9 @@ struct ContainerControlTests {
         #expect(nothing.code == 0 && nothing.stderr == "No stopped containers\n" && nothing.stdout == "")
 
         let waiter = try LiveProcess(["/usr/bin/env", "-C", stack.directory, berthBinary, "wait", "job"], environment: stack.environment)
-        try Self.waitUntilAsking(waiter)
+        // It picks its containers, then asks the supervisor (the only socket it opens): an exit
+        // from then on is one it sees.
+        try waiter.waitUntilHolding("the supervisor's socket") { $0.hasPrefix("socket:") }
         #expect(try stack.run(["exec", "-T", "job", "sh", "-c", "echo go > /tmp/go"]).code == 0)
         #expect(waiter.wait() == 4)
         #expect(waiter.stdout == "container \"/\(p)-job-1\" exited with status code 4\n")
@@ -143,27 +145,12 @@ struct ContainerControlTests {
         #expect(try stack.run(["up", "-d"]).code == 0)
         let waiter = try LiveProcess(
             ["/usr/bin/env", "-C", stack.directory, berthBinary, "wait", "--down-project", "job"], environment: stack.environment)
-        try Self.waitUntilAsking(waiter)
+        try waiter.waitUntilHolding("the supervisor's socket") { $0.hasPrefix("socket:") }
         #expect(try stack.run(["exec", "-T", "job", "sh", "-c", "echo go > /tmp/go"]).code == 0)
         #expect(waiter.wait() == 0)
         #expect(waiter.stdout == "container \"/\(p)-job-1\" exited with status code 0\n")
         #expect(stack.leftovers() == [])
         let (_, left) = try stack.close()
         #expect(left == [])
-    }
-
-    /// Blocks until `berth wait` has picked its containers and asks the supervisor (it then
-    /// holds a socket: the only one it opens), so that an exit from now on is one it sees.
-    static func waitUntilAsking(_ process: LiveProcess) throws {
-        let deadline = Date().addingTimeInterval(60)
-        let fds = "/proc/\(process.process.processIdentifier)/fd"
-        while Date() < deadline {
-            let entries = (try? FileManager.default.contentsOfDirectory(atPath: fds)) ?? []
-            if entries.contains(where: { (try? FileManager.default.destinationOfSymbolicLink(atPath: fds + "/" + $0))?.hasPrefix("socket:") == true }) {
-                return
-            }
-            sched_yield()
-        }
-        throw TestSupportError("berth wait did not ask the supervisor within 60 s")
     }
 }

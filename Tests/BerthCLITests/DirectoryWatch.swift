@@ -47,3 +47,22 @@ final class DirectoryWatch {
         (try? String(contentsOfFile: directory + "/" + name, encoding: .utf8)) ?? ""
     }
 }
+
+extension LiveProcess {
+    /// Blocks until the process has a descriptor open whose target (`readlink` of
+    /// /proc/PID/fd/N) `matches` — the moment it holds a socket or a log file; throws after
+    /// 60 s. There is no event for another process opening a file, so this looks (yielding
+    /// between looks) until then.
+    func waitUntilHolding(_ what: String, _ matches: (String) -> Bool) throws {
+        let deadline = Date().addingTimeInterval(60)
+        let fds = "/proc/\(process.processIdentifier)/fd"
+        while Date() < deadline {
+            let entries = (try? FileManager.default.contentsOfDirectory(atPath: fds)) ?? []
+            if entries.contains(where: { (try? FileManager.default.destinationOfSymbolicLink(atPath: fds + "/" + $0)).map(matches) == true }) {
+                return
+            }
+            sched_yield()
+        }
+        throw TestSupportError("\(process.arguments?.joined(separator: " ") ?? "the process") did not open \(what) within 60 s")
+    }
+}

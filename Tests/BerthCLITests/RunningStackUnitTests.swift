@@ -33,9 +33,9 @@ import Testing
     }
 
     @Test func statsFormatting() throws {
-        #expect(StatsFormat.binarySize(160 * 1024) == "160KiB")
-        #expect(StatsFormat.binarySize(50_616_320) == "48.27MiB")
-        #expect(StatsFormat.binarySize(0) == "0B")
+        #expect(Human.binarySize(160 * 1024) == "160KiB")
+        #expect(Human.binarySize(50_616_320) == "48.27MiB")
+        #expect(Human.binarySize(0) == "0B")
         let counters = NetworkCounters.parse("""
             Inter-|   Receive                                                |  Transmit
              face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed

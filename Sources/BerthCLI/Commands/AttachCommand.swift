@@ -23,18 +23,10 @@ enum AttachCommand {
         guard invocation.arguments.count == 1, let service = invocation.arguments.first else {
             throw UsageError(message: "attach needs one service: berth attach SERVICE", command: "attach")
         }
-        var index: Int?
-        if let text = invocation.options.value("index") {
-            guard let n = Int(text), n >= 0 else { throw UsageError(message: "invalid --index \"\(text)\": give 1 or more", command: "attach") }
-            index = n > 0 ? n : nil
-        }
+        let index = try StackContext.index(invocation)
         let context = try StackContext(invocation, needsFile: false)
         try context.checkServices([service])
-        let running = context.containers(services: [service], oneOff: false, all: false).sorted { $0.number < $1.number }
-        guard let record = index.map({ n in running.first { $0.number == n } }) ?? running.first else {
-            if let index { throw CLIError("service \"\(service)\" is not running container #\(index)") }
-            throw CLIError("service \"\(service)\" is not running")
-        }
+        let record = try context.specifiedContainer(service, index: index)
         return try AttachSession(stack: context.stack, record: record, console: invocation.console,
                                  proxySignals: invocation.options.flag("sig-proxy", default: true)).run()
     }

@@ -33,11 +33,7 @@ enum CpCommand {
         }
         if sourceService != nil && destinationService != nil { throw CLIError("copying between services is not supported") }
         guard let service = sourceService ?? destinationService else { throw CLIError("unknown copy direction: name a service as SERVICE:PATH on one side") }
-        var index: Int?
-        if let text = invocation.options.value("index") {
-            guard let n = Int(text), n >= 1 else { throw UsageError(message: "invalid --index \"\(text)\": give 1 or more", command: "cp") }
-            index = n
-        }
+        let index = try StackContext.index(invocation)
         let context = try StackContext(invocation, needsFile: false)
         try context.checkServices([service])
         var records = context.containers(services: [service], oneOff: invocation.options.flag("all"), all: true)

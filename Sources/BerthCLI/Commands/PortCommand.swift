@@ -22,23 +22,10 @@ enum PortCommand {
         }
         let proto = invocation.options.value("protocol") ?? "tcp"
         guard proto == "tcp" || proto == "udp" else { throw UsageError(message: "invalid --protocol \"\(proto)\": use tcp or udp", command: "port") }
-        var index: Int?
-        if let text = invocation.options.value("index") {
-            guard let n = Int(text), n >= 0 else { throw UsageError(message: "invalid --index \"\(text)\": give 1 or more", command: "port") }
-            index = n > 0 ? n : nil
-        }
+        let index = try StackContext.index(invocation)
         let context = try StackContext(invocation, needsFile: false)
         try context.checkServices([service])
-        let running = context.containers(services: [service], oneOff: true, all: false)
-            .sorted { ($0.oneOff ? 1 : 0, $0.number) < ($1.oneOff ? 1 : 0, $1.number) }
-        guard let first = running.first else { throw CLIError("service \"\(service)\" is not running") }
-        var container = first
-        if let index {
-            guard let chosen = running.first(where: { $0.number == index && !$0.oneOff }) else {
-                throw CLIError("service \"\(service)\" is not running container #\(index)")
-            }
-            container = chosen
-        }
+        let container = try context.specifiedContainer(service, index: index)
         let bindings = ((try? NetworkStore(root: invocation.root).all()) ?? []).flatMap { $0.endpoints[container.name]?.ports ?? [] }
         guard let binding = bindings.first(where: { $0.containerPort == port && $0.proto.rawValue == proto }) else {
             throw CLIError("no port \(port)/\(proto) for container \(container.name)")

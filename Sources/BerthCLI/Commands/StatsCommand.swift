@@ -143,7 +143,7 @@ struct StatsFormat {
             ("Container", row.id),
             ("ID", truncate ? String(row.id.prefix(12)) : row.id),
             ("MemPerc", String(format: "%.2f%%", row.memoryPercent)),
-            ("MemUsage", Self.binarySize(row.usage.memoryBytes) + " / " + Self.binarySize(row.usage.memoryLimit ?? 0)),
+            ("MemUsage", Human.binarySize(row.usage.memoryBytes) + " / " + Human.binarySize(row.usage.memoryLimit ?? 0)),
             ("Name", row.name),
             ("NetIO", Human.size(Int64(row.usage.networkReceived)) + " / " + Human.size(Int64(row.usage.networkSent))),
             ("PIDs", String(row.usage.pids)),
@@ -158,17 +158,5 @@ struct StatsFormat {
         var text = ""
         for row in rows.sorted(by: { $0.name < $1.name }) { text += try GoTemplate.render(template, fields: fields(row), command: "stats") + "\n" }
         return table ? TabWriter.render(text: try header() + "\n" + text) : text
-    }
-
-    /// go-units `BytesSize`: `%.4g` with KiB, MiB, GiB….
-    static func binarySize(_ bytes: UInt64) -> String {
-        let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"]
-        var value = Double(bytes)
-        var unit = 0
-        while value >= 1024, unit < units.count - 1 {
-            value /= 1024
-            unit += 1
-        }
-        return String(format: "%.4g", value) + units[unit]
     }
 }
