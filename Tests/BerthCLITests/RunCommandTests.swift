@@ -1,5 +1,6 @@
 import BerthOrchestrator
 import BerthSystem
+import CBerthSys
 import BerthTestSupport
 import Foundation
 import Testing
@@ -114,6 +115,43 @@ struct RunCommandTests {
         run.kill(SIGINT)
         #expect(run.wait() == 9)
         #expect(run.stdout == "ready\ngot INT\n")
+        let (down, left) = try stack.close()
+        #expect(down.code == 0, "\(down.stderr)")
+        #expect(left == [])
+    }
+
+    /// With a terminal as stdin, the one-off gets a pseudo-terminal of the terminal's size,
+    /// and its exit code comes back.
+    @Test func terminal() throws {
+        let stack = try StackFixture(Self.appAndDatabase)
+        var master: Int32 = -1, number: Int32 = -1
+        #expect(berth_open_ptmx("/dev/ptmx", &master, &number) == 0)
+        defer { Glibc.close(master) }
+        var size = winsize(ws_row: 30, ws_col: 100, ws_xpixel: 0, ws_ypixel: 0)
+        #expect(ioctl(master, UInt(TIOCSWINSZ), &size) == 0)
+        let slavePath = "/dev/pts/\(number)"
+        let slave = FileHandle(forUpdatingAtPath: slavePath)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["-C", stack.directory, berthBinary, "--progress", "quiet", "run", "--rm", "--no-deps", "app", "sh", "-c", "tty; stty size; exit 4"]
+        process.environment = ProcessInfo.processInfo.environment.merging(stack.environment) { $1 }
+        process.standardInput = slave
+        process.standardOutput = slave
+        process.standardError = slave
+        try process.run()
+        try slave?.close()
+        // Everything the terminal shows, until the last holder of the slave side is gone (EIO).
+        var output: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = Glibc.read(master, &buffer, buffer.count)
+            if n <= 0 { break }
+            output += buffer[0..<n]
+        }
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 4)
+        let text = String(decoding: output, as: UTF8.self)
+        #expect(text.contains("/dev/pts/0\r\n30 100\r\n"), "\(text.debugDescription)")
         let (down, left) = try stack.close()
         #expect(down.code == 0, "\(down.stderr)")
         #expect(left == [])
