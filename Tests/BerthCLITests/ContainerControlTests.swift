@@ -104,11 +104,10 @@ struct ContainerControlTests {
         #expect(nothing.code == 0 && nothing.stderr == "No stopped containers\n" && nothing.stdout == "")
 
         let waiter = try LiveProcess(["/usr/bin/env", "-C", stack.directory, berthBinary, "wait", "job"], environment: stack.environment)
-        // It picks its containers, then asks the supervisor (the only socket it opens): an exit
-        // from then on is one it sees.
-        try waiter.waitUntilHolding("the supervisor's socket") { $0.hasPrefix("socket:") }
+        // It picks its containers, then asks the supervisor: an exit from then on is one it sees.
+        try waitForConnection(to: stack.runRoot + "/projects/\(p)/supervisor.sock")
         #expect(try stack.run(["exec", "-T", "job", "sh", "-c", "echo go > /tmp/go"]).code == 0)
-        #expect(waiter.wait() == 4)
+        #expect(waiter.wait() == 4, "\(waiter.stderr)")
         #expect(waiter.stdout == "container \"/\(p)-job-1\" exited with status code 4\n")
 
         let declined = try stack.run(["rm"], stdin: "n\n")
@@ -145,9 +144,9 @@ struct ContainerControlTests {
         #expect(try stack.run(["up", "-d"]).code == 0)
         let waiter = try LiveProcess(
             ["/usr/bin/env", "-C", stack.directory, berthBinary, "wait", "--down-project", "job"], environment: stack.environment)
-        try waiter.waitUntilHolding("the supervisor's socket") { $0.hasPrefix("socket:") }
+        try waitForConnection(to: stack.runRoot + "/projects/\(p)/supervisor.sock")
         #expect(try stack.run(["exec", "-T", "job", "sh", "-c", "echo go > /tmp/go"]).code == 0)
-        #expect(waiter.wait() == 0)
+        #expect(waiter.wait() == 0, "\(waiter.stderr)")
         #expect(waiter.stdout == "container \"/\(p)-job-1\" exited with status code 0\n")
         #expect(stack.leftovers() == [])
         let (_, left) = try stack.close()

@@ -66,3 +66,20 @@ extension LiveProcess {
         throw TestSupportError("\(process.arguments?.joined(separator: " ") ?? "the process") did not open \(what) within 60 s")
     }
 }
+
+/// Blocks until a connection to the Unix socket `path` is open (its server side, accepted,
+/// shows in /proc/net/unix as CONNECTED with that path) — how a test knows that a client has
+/// reached a supervisor; throws after 60 s. Looks, yielding between looks: nothing signals
+/// another process's accept.
+func waitForConnection(to path: String) throws {
+    let deadline = Date().addingTimeInterval(60)
+    while Date() < deadline {
+        let table = (try? String(contentsOfFile: "/proc/net/unix", encoding: .utf8)) ?? ""
+        for line in table.split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            if fields.count >= 8, fields[5] == "03", fields[7] == path { return }
+        }
+        sched_yield()
+    }
+    throw TestSupportError("nothing connected to \(path) within 60 s")
+}

@@ -59,6 +59,26 @@ struct ForegroundUpTests {
         #expect(left == [])
     }
 
+    /// A restart policy's runs are followed, each with its exit line, until the container
+    /// stays down (Compose's monitor keeps a restarting container watched).
+    @Test func followsTheRestartsOfARestartPolicy() throws {
+        let stack = try StackFixture("""
+            services:
+              flaky:
+                image: busybox
+                command: [sh, -c, "echo run; exit 1"]
+                restart: on-failure:2
+
+            """)
+        let up = try stack.run(["up"])
+        #expect(up.code == 0, "\(up.stderr)")
+        #expect(up.stdout == "Attaching to flaky-1\n" + String(repeating: "flaky-1  | run\nflaky-1 exited with code 1\n", count: 3))
+        #expect(try stack.container("flaky").state.exitCode == 1)
+        let (down, left) = try stack.close()
+        #expect(down.code == 0, "\(down.stderr)")
+        #expect(left == [])
+    }
+
     @Test func abortOnExitAndExitCodeFrom() throws {
         // The sleeper ignores SIGTERM as PID 1: stop_signal SIGKILL ends it at once (137).
         let stack = try StackFixture("""

@@ -23,7 +23,8 @@ struct InspectionTests {
                 volumes: ["\(shared):/shared"]
               busy:
                 image: busybox
-                command: [sh, -c, "while :; do :; done"]
+                command: [sh, -c, "while [ ! -e /shared/spin ]; do usleep 20000; done; while :; do :; done"]
+                volumes: ["\(shared):/shared"]
 
             """)
         return (stack, try DirectoryWatch(shared))
@@ -54,11 +55,14 @@ struct InspectionTests {
 
         // What the busy loop really got around the command (its cgroup's CPU time over the
         // wall time): on a quiet machine one CPU, on a busy one its share; `stats` must agree.
+        // The busy loop spins only for the measurement (the suite's other tests share the CPUs).
+        try "".write(toFile: watch.directory + "/spin", atomically: false, encoding: .utf8)
         let busy = try stack.container("busy").record
         let cgroup = Cgroup(layout: try CgroupLayout.detect(), project: p, name: busy.name)
         let cpuBefore = cgroup.usage().cpuNanoseconds, wallBefore = Clock.monotonicNanoseconds()
         let stats = try stack.run(["stats", "--no-stream", "--format", "json"])
         let share = Double(cgroup.usage().cpuNanoseconds - cpuBefore) / Double(Clock.monotonicNanoseconds() - wallBefore) * 100
+        #expect(try stack.run(["kill", "busy"]).code == 0)
         #expect(stats.code == 0, "\(stats.stderr)")
         let entries = try stats.stdout.split(separator: "\n").map { line in
             try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: String])

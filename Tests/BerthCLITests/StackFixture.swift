@@ -1,3 +1,4 @@
+import BerthNetwork
 import BerthOrchestrator
 import BerthSystem
 import BerthTestSupport
@@ -106,11 +107,19 @@ final class StackFixture {
         return found
     }
 
-    /// `down`, then what is left (expected empty); removes the temporary directory.
+    /// `down`, then what is left (expected empty); removes the temporary directory. The
+    /// project's bridges must be gone once the background deletion `down` started is done.
     func close() throws -> (down: RunOutput, leftovers: [String]) {
         closed = true
+        let bridges = ((try? FS.listDirectory(root + "/networks")) ?? []).filter { $0.hasSuffix(".json") }.compactMap { file in
+            (try? JSONDecoder().decode(NetworkRecord.self, from: Data(FS.read(root + "/networks/" + file))))?.bridge
+        }
         let down = try run(["down", "-t", "0"])
-        let left = leftovers()
+        var left = leftovers()
+        let deletions = BridgeDeletions(runRoot: runRoot)
+        if let lock = try? deletions.lock() { Glibc.close(lock) }
+        left += deletions.scheduled().map { "bridge pending deletion \($0)" }
+        left += bridges.filter { FS.exists("/sys/class/net/" + $0) }.map { "bridge \($0)" }
         try? FileManager.default.removeItem(atPath: base)
         return (down, left)
     }

@@ -30,6 +30,7 @@ final class NetworkWorld {
             for name in (try? FileManager.default.contentsOfDirectory(atPath: dir + "/run/netns")) ?? [] {
                 try? NetworkNamespace(path: dir + "/run/netns/" + name).remove()
             }
+            _ = try? manager.deleteScheduledBridges()
             try? manager.firewall.apply(FirewallState(networks: [], ports: []))
         }
     }

@@ -89,11 +89,19 @@ final class EventLog: Sendable {
     }
 
     var all: [LogEvent] { events.withLock { $0 } }
-    var texts: [String] { all.map { event in
+    /// Lines and exits; the ends of logs are `ends`.
+    var texts: [String] { all.compactMap { event in
         switch event {
         case .line(let line): return "\(line.name): \(line.text)"
         case .exited(_, let name, let code): return "\(name) exited \(code)"
+        case .ended: return nil
         }
+    } }
+
+    /// The containers whose logs ended, in order.
+    var ends: [String] { all.compactMap { event in
+        if case .ended(_, let name) = event { return name }
+        return nil
     } }
 
     @discardableResult
@@ -225,6 +233,9 @@ final class StreamerThread: Sendable {
         end()
         #expect(thread.join())
         #expect(events.texts == ["web-1: started", "web-1 exited 255"])
+        // The end of the log comes last, once: the container stopped for good.
+        #expect(events.all.last == .ended(containerID: web.id, name: "web-1"))
+        #expect(events.ends == ["web-1"])
     }
 
     @Test func containersCreatedWhileFollowingAreDiscovered() throws {
@@ -272,9 +283,11 @@ final class StreamerThread: Sendable {
         streamer.finish(web.id)
         endWorker()
         #expect(events.wait { $0.last == "worker-1 exited 255" })
+        #expect(!events.ends.contains("worker-1"), "worker's log waits for a restart")
         streamer.finish(worker.id)
         #expect(thread.join(), "run() returned once both were finished")
         #expect(events.texts == ["web-1: a", "worker-1: b", "worker-1 exited 255"])
+        #expect(events.ends.sorted() == ["web-1", "worker-1"])
 
         // stop() ends a streamer that waits for more containers.
         let idle = try LogStreamer(engine: f.engine, endsWhenIdle: false, sink: events.append)

@@ -49,6 +49,7 @@ struct AttachSession {
                 switch event {
                 case .line(let line): line.stream == .stderr ? console.err(line.text + "\n") : console.out(line.text + "\n")
                 case .exited(_, _, let code): outcome.set(code)
+                case .ended: break
                 }
             }
         }

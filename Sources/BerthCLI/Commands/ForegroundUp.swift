@@ -52,6 +52,12 @@ final class ForegroundUp: @unchecked Sendable {
         var startError: (any Error)?
         /// Containers (names) whose start request is under way.
         var starting: Set<String> = []
+        /// Watched containers whose never-started logs were ended.
+        var dropped: Set<String> = []
+        /// Containers (names) a stop has taken on; `unreported`: those another stop had
+        /// already, whose lines the stack's stop leaves out.
+        var claimed: Set<String> = []
+        var unreported: Set<String> = []
         var stopsRunning = 0
         var stopError: (any Error)?
     }
@@ -127,9 +133,9 @@ final class ForegroundUp: @unchecked Sendable {
         var unloggedRecords: [ContainerRecord] = []
         for record in records where attachedIDs.contains(record.id) || watchedIDs.contains(record.id) {
             do {
-                // The next run's whole output (or the current run's from now on), across
-                // restarts until it has exited for good.
-                try streamer.add(record, name: ProjectScope.shortName(record), options: LogOptions(tail: 0), follow: .untilFinished)
+                // The next run's whole output (or the current run's from now on), through
+                // the restarts of its restart policy until it stops for good (`.ended`).
+                try streamer.add(record, name: ProjectScope.shortName(record), options: LogOptions(tail: 0), follow: .nextRun)
             } catch {
                 guard error.code == .notLogged else { throw error }
                 warn("Can't retrieve logs for \"\(record.name)\": \(error.message)")
@@ -188,7 +194,7 @@ final class ForegroundUp: @unchecked Sendable {
             // watched container has exited.
             if now.muted ? now.starting.isEmpty && now.stopsRunning == 0 : now.startOver {
                 if now.muted { dropNeverStarted() }
-                if state.withLock({ $0.remaining.isEmpty }) { break }
+                if now.remaining.isEmpty { break }
             }
             var fds = [pollfd(fd: signals.fd, events: Int16(POLLIN), revents: 0), pollfd(fd: wake.read, events: Int16(POLLIN), revents: 0)]
             if poll(&fds, 2, -1) < 0 && errno != EINTR {
@@ -253,15 +259,20 @@ final class ForegroundUp: @unchecked Sendable {
 
     /// Once the stack is being stopped and nothing starts: watched containers that were
     /// not running when the session began and have not started since (their start was never
-    /// reached) have no exit to wait for.
+    /// reached) have no run to wait for: their logs are ended (`.ended` follows).
     private func dropNeverStarted() {
-        let remaining = state.withLock { $0.remaining }
-        for id in remaining {
+        let candidates = state.withLock { s -> Set<String> in
+            let fresh = s.remaining.subtracting(s.dropped)
+            s.dropped.formUnion(fresh)
+            return fresh
+        }
+        for id in candidates {
             guard let before = found[id], !before.running else { continue }
             let now = (try? stack.engine.observe(id)) ?? stack.engine.store.state(id)
             if now.status != .running && now.startedAt == before.startedAt {
                 streamer?.finish(id)
-                state.withLock { _ = $0.remaining.remove(id) }
+            } else {
+                state.withLock { _ = $0.dropped.remove(id) }
             }
         }
     }
@@ -273,17 +284,15 @@ final class ForegroundUp: @unchecked Sendable {
             s.stopsRunning += 1
         }
         console.err(message + "\n")
-        bulkStop.enter()
         stop(nil)
     }
 
-    /// Entered while the stop of the whole stack runs: a late starter's own stop waits for
-    /// it, then stops the container only if that stop did not (it may have seen it running
-    /// before its "Started" arrived) — one Stopping/Stopped per container.
-    private let bulkStop = DispatchGroup()
-
     /// Stops `records` (nil: the stop services' running containers) on a thread of its
-    /// own; `stopsRunning` was counted up for it.
+    /// own; `stopsRunning` was counted up for it. A container is stopped by whichever stop
+    /// claims it first — the stack's (when it finds it running) or its own as a late starter
+    /// (when the stack's looked before its start completed) — and shows one Stopping/Stopped;
+    /// neither waits for the other (a stack stop waiting out a long grace period must not
+    /// hold a late starter up).
     private func stop(_ records: [ContainerRecord]?) {
         Thread { [self] in
             defer {
@@ -292,21 +301,36 @@ final class ForegroundUp: @unchecked Sendable {
             }
             do {
                 if let records {
-                    bulkStop.wait()
-                    for record in records where (try? stack.engine.observe(record.id))?.status == .running {
+                    for record in records where claim(record.name) && (try? stack.engine.observe(record.id))?.status == .running {
                         stopBoard.record(.init(.container, record.name, "Stopping", .working))
                         let response = try stack.client.send(.init(op: .stop, containers: [record.id], timeout: settings.timeout))
                         if let message = response.results.compactMap(\.error).first { throw CLIError(message) }
                         stopBoard.record(.init(.container, record.name, "Stopped", .done))
                     }
                 } else {
-                    defer { bulkStop.leave() }
-                    try stack.stop(settings.project, services: settings.stopServices, timeout: settings.timeout, progress: stopBoard.progress)
+                    let board = stopBoard
+                    // The stack's stop reports only the containers it claims (a repeated
+                    // request for one a late starter's stop has is harmless: stop is idempotent).
+                    try stack.stop(settings.project, services: settings.stopServices, timeout: settings.timeout) { [self] event in
+                        if event.kind == .container && event.status == "Stopping" && !claim(event.name) {
+                            state.withLock { _ = $0.unreported.insert(event.name) }
+                            return
+                        }
+                        if event.kind == .container && event.status == "Stopped" && state.withLock({ $0.unreported.remove(event.name) != nil }) {
+                            return
+                        }
+                        board.record(event)
+                    }
                 }
             } catch {
                 state.withLock { if $0.stopError == nil { $0.stopError = error } }
             }
         }.start()
+    }
+
+    /// True for the first stop that asks to stop container `name`.
+    private func claim(_ name: String) -> Bool {
+        state.withLock { $0.claimed.insert(name).inserted }
     }
 
     /// SIGKILL to every running container of the services (Compose's `kill`, errors of
@@ -326,12 +350,15 @@ final class ForegroundUp: @unchecked Sendable {
         Thread { [self] in
             let response = try? stack.client.send(.init(op: .wait, containers: [record.id]))
             let code = response?.results.first?.exitCode ?? 255
-            deliver([.exited(containerID: record.id, name: ProjectScope.shortName(record), exitCode: code)])
+            let name = ProjectScope.shortName(record)
+            deliver([.exited(containerID: record.id, name: name, exitCode: code), .ended(containerID: record.id, name: name)])
         }.start()
     }
 
-    /// The streamer's batches (on its thread): lines of attached containers, exits of
-    /// watched ones, and Compose's decisions on those exits.
+    /// The streamer's batches (on its thread): lines of attached containers, the runs'
+    /// exits of watched ones with Compose's decisions on them (every exit counts, one its
+    /// restart policy follows too, as in Compose's monitor), and the ends of their logs —
+    /// a watched container stopped for good.
     private func deliver(_ events: [LogEvent]) {
         var shown: [LogEvent] = []
         var decided = false
@@ -339,24 +366,23 @@ final class ForegroundUp: @unchecked Sendable {
             if !shown.isEmpty { output.write(shown) }
             shown = []
         }
-        let muted = state.withLock { $0.muted }
         for event in events {
             switch event {
             case .line(let line):
-                if attachedIDs.contains(line.containerID) && !muted { shown.append(event) }
+                if attachedIDs.contains(line.containerID) && !state.withLock({ $0.muted }) { shown.append(event) }
             case .exited(let id, _, let code):
                 guard watchedIDs.contains(id) else { continue }
                 if attachedIDs.contains(id) && !state.withLock({ $0.muted }) { shown.append(event) }
                 flush()
-                // A restart policy that has restarted it already: it goes on.
-                if (try? stack.engine.observe(id))?.status == .running { continue }
-                streamer?.finish(id)
                 decided = true
                 let service = serviceOf[id] ?? ""
                 state.withLock { s in
-                    s.remaining.remove(id)
                     if s.cascade.exited(service: service, code: code) { s.abortRequested = true }
                 }
+            case .ended(let id, _):
+                guard watchedIDs.contains(id) else { continue }
+                decided = true
+                state.withLock { _ = $0.remaining.remove(id) }
             }
         }
         flush()

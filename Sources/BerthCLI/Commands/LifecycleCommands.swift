@@ -10,7 +10,7 @@ enum DownCommand {
         name: "down", arguments: "",
         abstract: "Stop and remove the project's containers and networks.",
         discussion: """
-            Stops the project's containers (dependents first), removes them, then removes the networks the project created. External networks are left alone. Named volumes keep their data unless -v is given. Works from the Compose file or from -p NAME alone. Once nothing of the project runs, its supervisor exits; down waits for that, so nothing of the project is left behind when it returns.
+            Stops the project's containers (dependents first), removes them, then removes the networks the project created. External networks are left alone. Named volumes keep their data unless -v is given. Works from the Compose file or from -p NAME alone. Once nothing of the project runs, its supervisor exits; down waits for that, so nothing of the project is left behind when it returns, but for the bridges of the removed networks: the kernel takes 30-50 ms to delete one, so a short-lived background process (berth reap-bridges) that down starts deletes them, and a network created meanwhile waits for it.
             """,
         options: [
             StackContext.timeoutOption,

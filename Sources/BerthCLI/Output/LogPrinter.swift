@@ -105,7 +105,7 @@ final class LogOutput: Sendable {
                     append(printer.line(line), toStderr: splitStreams && line.stream == .stderr)
                 case .exited(_, let name, let code) where exitStatus:
                     append(printer.status(name, "exited with code \(code)"), toStderr: false)
-                case .exited:
+                case .exited, .ended:
                     break
                 }
             }

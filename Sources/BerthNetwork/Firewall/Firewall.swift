@@ -2,16 +2,21 @@
 import Glibc
 #endif
 import BerthSystem
+import CBerthSys
 import Foundation
 
-/// Applies the ruleset with Debian's `nft` (one `nft -f -` transaction) and turns on IPv4
-/// forwarding when a network needs it. Forwarding is never turned off again: other software
-/// on the host may rely on it (Docker leaves it on too).
+/// Applies the ruleset as one nftables transaction — through libnftables in this process
+/// when it can be loaded (no process start; the netlink socket stays open, so the kernel's
+/// deferred cleanup of deleted rules never holds us up), else with Debian's `nft -f -` —
+/// and turns on IPv4 forwarding when a network needs it. Forwarding is never turned off
+/// again: other software on the host may rely on it (Docker leaves it on too).
 public struct Firewall: Sendable {
     public var nftPath: String?
     public var procSys: String
     /// berth's tables are `inet <table>` and `ip <table>_nat`.
     public var table: String
+    /// false: always run the nft program (tests of that path).
+    public var useLibrary = true
 
     public init(table: String = "berth", procSys: String = "/proc/sys") {
         nftPath = ["/usr/sbin/nft", "/sbin/nft", "/usr/bin/nft"].first { access($0, X_OK) == 0 }
@@ -20,13 +25,31 @@ public struct Firewall: Sendable {
     }
 
     public func apply(_ state: FirewallState) throws {
-        guard let nft = nftPath else {
-            throw NetworkError(.unsupported, "nft not found (looked in /usr/sbin, /sbin, /usr/bin): install Debian's nftables package")
-        }
         if state.needsForwarding {
             try enableForwarding()
         }
-        let script = FirewallRuleset.render(state, table: table)
+        try run(FirewallRuleset.render(state, table: table))
+    }
+
+    /// Runs an nft script as one transaction.
+    func run(_ script: String) throws {
+        if useLibrary {
+            var message: UnsafeMutablePointer<CChar>?
+            let result = berth_nft_run(script, &message)
+            defer { free(message) }
+            switch result {
+            case 0:
+                return
+            case 1:
+                let text = message.map { String(cString: $0) } ?? ""
+                throw NetworkError(.system, "nftables refused berth's ruleset: \(text.trimmingCharacters(in: .whitespacesAndNewlines))")
+            default:
+                break  // no libnftables: the program
+            }
+        }
+        guard let nft = nftPath else {
+            throw NetworkError(.unsupported, "neither libnftables.so.1 nor nft found (looked in /usr/sbin, /sbin, /usr/bin): install Debian's nftables package")
+        }
         let result = try Subprocess.run([nft, "-f", "-"], input: script)
         guard result.status == .exited(0) else {
             throw NetworkError(.system, "nft -f - failed (\(result.status)) applying berth's ruleset: \(result.output.trimmingCharacters(in: .whitespacesAndNewlines))")

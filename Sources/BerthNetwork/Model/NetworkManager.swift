@@ -60,6 +60,8 @@ public struct NetworkManager: Sendable {
 
     public func create(name: String, options: NetworkOptions = NetworkOptions()) throws -> NetworkRecord {
         try Self.validate(name: name)
+        // A bridge of a removed network still being deleted holds its subnet and its name.
+        try deleteScheduledBridges()
         if options.enableIPv6 {
             throw NetworkError(.unsupported, "network \(name): enable_ipv6 is not supported by berth yet; remove it (IPv4 only)")
         }
@@ -151,17 +153,63 @@ public struct NetworkManager: Sendable {
         if !record.internal { try firewall.allowLocalnetRouting(bridge: record.bridge) }
     }
 
-    /// Removes a network without endpoints: its bridge, its state and its firewall rules.
+    /// Removes a network without endpoints: its firewall rules, its bridge, its state.
+    /// The rules go first: their removal then completes in the kernel (RCU) while the
+    /// bridge is deleted, instead of after it. If the bridge cannot be deleted, the record
+    /// stays (a later remove retries; the next firewall sync restores its rules).
     public func remove(name: String) throws {
         try store.locked {
-            let record = try load(name)
-            if !record.endpoints.isEmpty {
-                throw NetworkError(.inUse, "network \(name) has active endpoints (\(record.endpoints.keys.sorted().joined(separator: ", "))): stop or disconnect those containers first")
-            }
+            let record = try withdraw(name)
             _ = try RouteNetlink().deleteLink(name: record.bridge)
             try store.delete(name)
-            try syncFirewall(records: try store.all())
         }
+    }
+
+    /// Under the store lock: the record of network `name`, which must have no endpoints,
+    /// its firewall rules already gone.
+    private func withdraw(_ name: String) throws -> NetworkRecord {
+        let record = try load(name)
+        if !record.endpoints.isEmpty {
+            throw NetworkError(.inUse, "network \(name) has active endpoints (\(record.endpoints.keys.sorted().joined(separator: ", "))): stop or disconnect those containers first")
+        }
+        try syncFirewall(records: try store.all().filter { $0.name != name })
+        return record
+    }
+
+    /// Removes a network as `remove` does, but leaves its bridge (attached to nothing,
+    /// without firewall rules, no longer berth's) to `BridgeDeletions`: the caller then has
+    /// a background process delete it (`deleteScheduledBridges` with the lock passed on),
+    /// or deletes it later itself.
+    public func removeLeavingBridge(name: String) throws {
+        try store.locked {
+            let record = try withdraw(name)
+            try bridgeDeletions.schedule(record.bridge)
+            try store.delete(name)
+        }
+    }
+
+    public var bridgeDeletions: BridgeDeletions { BridgeDeletions(runRoot: runRoot) }
+
+    /// Deletes the bridges of removed networks left for later (waiting first for a
+    /// background process at it); returns their names.
+    @discardableResult
+    public func deleteScheduledBridges() throws -> [String] {
+        let deletions = bridgeDeletions
+        guard !deletions.scheduled().isEmpty else { return [] }
+        let fd = try deletions.lock()
+        defer { close(fd) }
+        return try deletions.deleteScheduled(store: store)
+    }
+
+    /// Deletes the scheduled bridges while holding `lockFD`, the deletions' lock (taken by
+    /// the process that scheduled them and passed on).
+    public func deleteScheduledBridges(holding lockFD: Int32) throws -> [String] {
+        // Locking again through the same open file description succeeds at once if (and
+        // only if) it holds the lock.
+        guard flock(lockFD, LOCK_EX | LOCK_NB) == 0 else {
+            throw NetworkError(.system, "delete bridges of removed networks: fd \(lockFD) does not hold \(bridgeDeletions.lockPath)")
+        }
+        return try bridgeDeletions.deleteScheduled(store: store)
     }
 
     /// Removes every network without endpoints that `matching` selects; returns their names.

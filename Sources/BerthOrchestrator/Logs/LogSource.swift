@@ -65,6 +65,9 @@ public enum LogEvent: Sendable, Equatable {
     case line(LogLine)
     /// The container's run ended and all its output has been delivered.
     case exited(containerID: String, name: String, exitCode: Int32)
+    /// Following the container's log ended, after its last line and exit: it stopped for
+    /// good (no restart to come), went away, or `finish`/`stop` ended it (`up` waits for this).
+    case ended(containerID: String, name: String)
 }
 
 public struct LogStreamError: Error, Sendable, Equatable, CustomStringConvertible {

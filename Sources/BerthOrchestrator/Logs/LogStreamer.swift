@@ -409,6 +409,7 @@ struct StreamLoop {
 
     private mutating func end(_ log: FollowedLog) {
         log.emitPartial(into: &events)
+        if log.prepared.follow != .no { events.append(.ended(containerID: log.id, name: log.name)) }
         log.closeAll()
         logs.removeAll { $0 === log }
         if log.prepared.watch >= 0 && !logs.contains(where: { $0.prepared.watch == log.prepared.watch }) {

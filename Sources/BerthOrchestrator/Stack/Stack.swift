@@ -330,8 +330,28 @@ public struct Stack: Sendable {
                 continue
             }
             progress(.init(.network, record.name, "Removing", .working))
-            try networks.remove(name: record.name)
+            try networks.removeLeavingBridge(name: record.name)
             progress(.init(.network, record.name, "Removed", .done))
+        }
+        try deleteBridgesInBackground()
+    }
+
+    /// The bridges of the networks `down` removed are deleted by a detached
+    /// `berth reap-bridges`, which gets the deletions' lock from us (held from now until it
+    /// is done): the kernel's 30-50 ms per bridge are not `down`'s. If it cannot be
+    /// started, they are deleted here.
+    private func deleteBridgesInBackground() throws {
+        guard !networks.bridgeDeletions.scheduled().isEmpty else { return }
+        let lockFD = try networks.bridgeDeletions.lock()
+        defer { close(lockFD) }
+        do {
+            _ = try Spawn.detached(
+                path: client.berthBinary,
+                arguments: [client.berthBinary, "--root", client.root, "--run-root", client.runRoot, "reap-bridges", "--lock-fd", "3"],
+                environment: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+                logPath: networks.bridgeDeletions.directory + "/.reaper.log", passFD: lockFD)
+        } catch {
+            _ = try networks.deleteScheduledBridges(holding: lockFD)
         }
     }
 
@@ -407,23 +427,26 @@ public struct Stack: Sendable {
         return out
     }
 
+    /// Stops (gracefully) and removes a container in one supervisor request.
     private func removeContainer(_ record: ContainerRecord, timeout: Int?, progress: StackProgress) throws {
-        if (try? engine.observe(record.id))?.status == .running {
-            progress(.init(.container, record.name, "Stopping", .working))
-            try request(.stop, [record], timeout: timeout)
+        let running = (try? engine.observe(record.id))?.status == .running
+        progress(.init(.container, record.name, running ? "Stopping" : "Removing", .working))
+        try request(.remove, [record], timeout: timeout, stopGracefully: true)
+        if running {
             progress(.init(.container, record.name, "Stopped", .done))
+            progress(.init(.container, record.name, "Removing", .working))
         }
-        progress(.init(.container, record.name, "Removing", .working))
-        try request(.remove, [record])
         progress(.init(.container, record.name, "Removed", .done))
     }
 
     /// One supervisor request; the first container error is thrown.
     @discardableResult
     func request(
-        _ op: SupervisorProtocol.Request.Operation, _ records: [ContainerRecord], timeout: Int? = nil, signal: Int32? = nil, name: String? = nil
+        _ op: SupervisorProtocol.Request.Operation, _ records: [ContainerRecord], timeout: Int? = nil, signal: Int32? = nil,
+        name: String? = nil, stopGracefully: Bool? = nil
     ) throws -> SupervisorProtocol.Response {
-        let response = try client.send(.init(op: op, containers: records.map(\.id), timeout: timeout, signal: signal, name: name))
+        let response = try client.send(.init(
+            op: op, containers: records.map(\.id), timeout: timeout, signal: signal, name: name, stopGracefully: stopGracefully))
         if let failure = response.results.first(where: { $0.error != nil }), let message = failure.error {
             throw EngineError(message)
         }

@@ -495,8 +495,14 @@ public final class ContainerLifecycle: @unchecked Sendable {
         changes.notify()
     }
 
-    public func remove(_ id: String) throws {
-        _ = try stop(id, signal: SIGKILL, timeout: 0)
+    /// Stops the container (SIGKILL; with `gracefully`, as `stop` does with `signal` and
+    /// `timeout`), releases its network and deletes it.
+    public func remove(_ id: String, gracefully: Bool = false, signal: Int32? = nil, timeout: Int? = nil) throws {
+        if gracefully {
+            _ = try stop(id, signal: signal, timeout: timeout)
+        } else {
+            _ = try stop(id, signal: SIGKILL, timeout: 0)
+        }
         let containerLock = containerLock(id)
         containerLock.lock()
         defer { containerLock.unlock() }

@@ -173,7 +173,7 @@ public final class Supervisor: @unchecked Sendable {
                     let state = try lifecycle.stop(id, signal: request.signal, timeout: request.timeout)
                     return .init(container: id, exitCode: state.exitCode)
                 case .remove:
-                    try lifecycle.remove(id)
+                    try lifecycle.remove(id, gracefully: request.stopGracefully == true, signal: request.signal, timeout: request.timeout)
                     return .init(container: id)
                 case .kill:
                     try lifecycle.kill(id, signal: request.signal ?? SIGKILL)

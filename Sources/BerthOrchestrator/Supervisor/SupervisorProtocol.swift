@@ -36,7 +36,8 @@ public enum SupervisorProtocol {
             /// Stop them: `signal` (default the container's stop signal), then SIGKILL after
             /// `timeout` seconds (default the container's grace period).
             case stop
-            /// Stop (SIGKILL) if running, release the network, delete the container.
+            /// Stop if running (SIGKILL, or as `stop` does with `stopGracefully`), release the
+            /// network, delete the container.
             case remove
             /// Send `signal` without waiting.
             case kill
@@ -76,12 +77,16 @@ public enum SupervisorProtocol {
         public var waitMilliseconds: Int?
         /// `rename`: the new name.
         public var name: String?
+        /// `remove`: stop a running container with `signal` and `timeout` (the container's own
+        /// by default) first, in the same request: one round trip, and the supervisor stays
+        /// until the container is gone (it exits once nothing runs).
+        public var stopGracefully: Bool?
         /// `start`: the client's stdio come with the request.
         public var attach: Bool?
 
         public init(
             op: Operation, containers: [String] = [], timeout: Int? = nil, signal: Int32? = nil, condition: WaitCondition? = nil,
-            waitMilliseconds: Int? = nil, name: String? = nil, attach: Bool? = nil
+            waitMilliseconds: Int? = nil, name: String? = nil, stopGracefully: Bool? = nil, attach: Bool? = nil
         ) {
             v = SupervisorProtocol.version
             self.op = op
@@ -91,6 +96,7 @@ public enum SupervisorProtocol {
             self.condition = condition
             self.waitMilliseconds = waitMilliseconds
             self.name = name
+            self.stopGracefully = stopGracefully
             self.attach = attach
         }
     }

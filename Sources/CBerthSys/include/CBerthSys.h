@@ -203,6 +203,13 @@ void berth_tls_close(struct berth_tls *tls);
 /* 1 when libarchive.so.13 could be loaded; call before any archive_* function. */
 int berth_archive_available(void);
 
+/* ---- nftables ---- */
+/* Runs an nft script as one transaction through libnftables (dlopen'd on first use; one
+ * context per process, serialised). Returns 0 on success; 1 when nft refused the script,
+ * with its error text in *message (free() it); -1 with errno ENOENT when libnftables.so.1
+ * cannot be loaded (the caller then runs the nft program). */
+int berth_nft_run(const char *script, char **message);
+
 /* ---- SHA-256 (sha256.c) ---- */
 /* Streaming SHA-256; uses the x86 SHA extensions when present. `portable` = 1 forces the
  * generic code (tests compare both). */
