@@ -39,9 +39,11 @@ public struct ContainerEngine: Sendable {
 
     /// Starts a created or exited container and returns once its command runs, or throws
     /// the runtime's own explanation of why it could not. `exitHook`: what its monitor runs
-    /// once it has ended (see `ExitHook`).
+    /// once it has ended (see `ExitHook`). `stdio`: the standard input, output and error of
+    /// whoever is attached (`berth run`), which the container's streams go to besides its
+    /// log; nil: nobody (output only to the log, input from /dev/null).
     @discardableResult
-    public func start(_ id: String, exitHook: ExitHook? = nil) throws -> ContainerState {
+    public func start(_ id: String, stdio: [Int32]? = nil, exitHook: ExitHook? = nil) throws -> ContainerState {
         let record = try store.record(id)
         var state = try observe(id)
         if state.status == .running { return state }
@@ -60,12 +62,13 @@ public struct ContainerEngine: Sendable {
         defer { close(readEnd) }
         let pid: pid_t
         do {
+            let attached = stdio.map { $0.count == 3 } ?? false
             pid = try Spawn.detached(
                 path: runtimeBinary,
                 arguments: [runtimeBinary, "run", "--spec", dir + "/spec", "--status-file", dir + "/exit.json",
-                            "--ready-fd", "3", "--run-root", runRoot] + hookArguments,
+                            "--ready-fd", "3", "--stdio", attached ? "4,5,6" : "none", "--run-root", runRoot] + hookArguments,
                 environment: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
-                logPath: dir + "/monitor.log", passFD: writeEnd)
+                logPath: dir + "/monitor.log", passing: [writeEnd] + (attached ? stdio ?? [] : []))
         } catch {
             close(writeEnd)
             throw EngineError("container \(record.name): cannot start the monitor \(runtimeBinary): \(error)")

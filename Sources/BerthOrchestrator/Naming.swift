@@ -32,6 +32,8 @@ public enum Label {
     public static let dependsOn = "com.docker.compose.depends_on"
     public static let image = "com.docker.compose.image"
     public static let replace = "com.docker.compose.replace"
+    /// A one-off container's random id (`berth run`), whose first 12 digits name it.
+    public static let slug = "com.docker.compose.slug"
     public static let network = "com.docker.compose.network"
     public static let volume = "com.docker.compose.volume"
 

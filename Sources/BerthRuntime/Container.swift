@@ -30,6 +30,8 @@ public struct RunOptions: Sendable {
     /// Kill the container if this process dies (foreground `runtime run`); a supervisor
     /// that must survive restarts sets this to false.
     public var killWithParent: Bool
+    /// The container's standard streams; -1: none (input from /dev/null, output only to
+    /// the log — a supervised container's monitor, which nobody is attached to).
     public var stdin: Int32
     public var stdout: Int32
     public var stderr: Int32
@@ -273,9 +275,12 @@ public enum ContainerRunner {
             cleanups.push { close(parentEnd) }
             childEnds.append(fds[1])
         } else {
-            if !spec.process.openStdin {
-                devNull = try Sys.check("open", path: "/dev/null") { open("/dev/null", O_RDONLY | O_CLOEXEC) }
-                childStdin = devNull
+            let detached = options.stdout < 0 || options.stderr < 0
+            if !spec.process.openStdin || options.stdin < 0 || (detached && spec.log == nil) {
+                devNull = try Sys.check("open", path: "/dev/null") { open("/dev/null", O_RDWR | O_CLOEXEC) }
+                if !spec.process.openStdin || options.stdin < 0 { childStdin = devNull }
+                if options.stdout < 0 { childStdout = devNull }
+                if options.stderr < 0 { childStderr = devNull }
                 childEnds.append(devNull)
             }
             if spec.log != nil {

@@ -32,7 +32,7 @@ struct Monitor {
         self.errPipe = errPipe
         self.ptyMaster = ptyMaster
         self.log = log
-        stdinOpen = ptyMaster >= 0 && spec.process.openStdin
+        stdinOpen = ptyMaster >= 0 && spec.process.openStdin && options.stdin >= 0
     }
 
     mutating func wait() throws -> ExitStatus {
@@ -130,7 +130,7 @@ struct Monitor {
             let n = read(source, &buffer, buffer.count)
             if n > 0 {
                 let chunk = buffer[0..<n]
-                try? FS.writeAll(fd: fd, Array(chunk), path: stream)
+                if fd >= 0 { try? FS.writeAll(fd: fd, Array(chunk), path: stream) }
                 try? log?.append(chunk, stream: stream)
                 continue
             }

@@ -63,6 +63,7 @@ public enum RuntimeCommand {
         RuntimeOption(["--shm-size"], "SIZE", "Size of /dev/shm (default 64m)."),
         RuntimeOption(["--spec"], "FILE", "Read the whole container spec from FILE (berth-spec text) instead of options."),
         RuntimeOption(["--status-file"], "FILE", "Write the exit code, OOMKilled flag and start/finish times as JSON to FILE."),
+        RuntimeOption(["--stdio"], "IN,OUT,ERR", "The container's standard input, output and error: three open descriptors (default 0,1,2), or none (input from /dev/null, output only to --log-path)."),
         RuntimeOption(["--stop-signal"], "SIGNAL", "Signal sent on SIGINT/SIGTERM to berth (default SIGTERM)."),
         RuntimeOption(["--stop-timeout"], "SECONDS", "Grace period before SIGKILL after the stop signal (default 10)."),
         RuntimeOption(["--sysctl"], "KEY=VALUE", "Set a namespaced sysctl.", repeatable: true),
@@ -325,8 +326,11 @@ public enum RuntimeCommand {
             }
             runOptions.readyFD = fd
         }
+        if let text = last("--stdio") {
+            (runOptions.stdin, runOptions.stdout, runOptions.stderr) = try parseStdio(text)
+        }
         if let specFile = last("--spec") {
-            let allowed: Set<String> = ["--spec", "--run-root", "--status-file", "--ready-fd", "--exit-hook"]
+            let allowed: Set<String> = ["--spec", "--run-root", "--status-file", "--ready-fd", "--exit-hook", "--stdio"]
             if let other = values.first(where: { !allowed.contains($0.0) }) {
                 throw RuntimeError("\(other.0) cannot be combined with --spec: the spec file holds the whole container", kind: .usage)
             }
@@ -459,6 +463,17 @@ public enum RuntimeCommand {
         spec.namespaces.cgroup = try namespaceMode(last("--cgroupns"), option: "--cgroupns", allowed: ["private", "host"])
 
         return Parsed(spec: spec, options: runOptions, statusFile: last("--status-file"), exitHook: last("--exit-hook"))
+    }
+
+    /// `--stdio IN,OUT,ERR` (open descriptors) or `none` (all -1).
+    static func parseStdio(_ text: String) throws -> (Int32, Int32, Int32) {
+        if text == "none" { return (-1, -1, -1) }
+        let fds = text.split(separator: ",", omittingEmptySubsequences: false).map { Int32($0) }
+        guard fds.count == 3, let input = fds[0], let output = fds[1], let error = fds[2],
+              [input, output, error].allSatisfy({ $0 >= 0 && fcntl($0, F_GETFD) >= 0 }) else {
+            throw RuntimeError("invalid --stdio \(text): give three open descriptors IN,OUT,ERR (such as 4,5,6) or none", kind: .usage)
+        }
+        return (input, output, error)
     }
 
     static func namespaceMode(_ value: String?, option: String, allowed: [String]) throws -> ContainerSpec.NamespaceMode {

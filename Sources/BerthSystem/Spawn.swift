@@ -9,10 +9,17 @@ public enum Spawn {
     /// stderr appended to `logPath`, `passFD` as its fd 3, nothing else inherited. Uses
     /// posix_spawn, so a multi-threaded caller may use it.
     public static func detached(path: String, arguments: [String], environment: [String], logPath: String, passFD: Int32 = -1) throws -> pid_t {
+        try detached(path: path, arguments: arguments, environment: environment, logPath: logPath, passing: passFD >= 0 ? [passFD] : [])
+    }
+
+    /// `detached`, handing over several descriptors: `passing[i]` becomes fd 3 + i (at most 8).
+    public static func detached(path: String, arguments: [String], environment: [String], logPath: String, passing: [Int32]) throws -> pid_t {
         var pid: pid_t = 0
         let code = withCStrings(arguments) { argv in
             withCStrings(environment) { envp in
-                berth_spawn_detached(path, argv, envp, logPath, passFD, &pid)
+                passing.withUnsafeBufferPointer { fds in
+                    berth_spawn_passing(path, argv, envp, logPath, fds.baseAddress, Int32(fds.count), &pid)
+                }
             }
         }
         if code != 0 { throw SystemError("spawn", path: path, errno: code) }

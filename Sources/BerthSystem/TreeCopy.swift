@@ -23,6 +23,11 @@ public struct TreeCopy {
     private let display: String
     /// The destination root, which the paths in `links` are relative to.
     private let root: Int32
+    /// Owner of everything created (nil: the source's), as `cp` without `-a` wants.
+    private var owner: (uid: uid_t, gid: gid_t)?
+    /// Replace existing non-directories of the destination (a copy into a populated
+    /// directory); otherwise an existing name is an error.
+    private var overwrite = false
 
     struct DeviceInode: Hashable {
         var device: UInt64
@@ -39,6 +44,31 @@ public struct TreeCopy {
     /// the copy in errors.
     public static func copyContents(from source: Int32, to destination: Int32, display: String) throws {
         var copy = TreeCopy(root: destination, display: display)
+        try copy.copyChildren(from: source, to: destination, relative: "")
+        var st = stat()
+        _ = try Sys.check("fstat", path: display) { fstat(source, &st) }
+        try copy.applyMetadata(source: source, destination: destination, st, path: "")
+    }
+
+    /// Copies the entry `name` of the directory `source` into the directory `destination` as
+    /// `newName` — recursively for a directory, merging into an existing one. `owner` nil
+    /// keeps the source's owners; existing non-directories are replaced.
+    public static func copyEntry(
+        named name: String, from source: Int32, to destination: Int32, as newName: String, owner: (uid: uid_t, gid: gid_t)?, display: String
+    ) throws {
+        var copy = TreeCopy(root: destination, display: display)
+        copy.owner = owner
+        copy.overwrite = true
+        var st = stat()
+        _ = try Sys.check("stat", path: display) { fstatat(source, name, &st, AT_SYMLINK_NOFOLLOW) }
+        try copy.copyEntry(name, st, from: source, to: destination, path: newName, sourceName: name)
+    }
+
+    /// `copyContents` with `copyEntry`'s owner and overwrite rules (`cp SRC/. DEST`).
+    public static func mergeContents(from source: Int32, to destination: Int32, owner: (uid: uid_t, gid: gid_t)?, display: String) throws {
+        var copy = TreeCopy(root: destination, display: display)
+        copy.owner = owner
+        copy.overwrite = true
         try copy.copyChildren(from: source, to: destination, relative: "")
         var st = stat()
         _ = try Sys.check("fstat", path: display) { fstat(source, &st) }
@@ -84,8 +114,13 @@ public struct TreeCopy {
         }
     }
 
-    private mutating func copyEntry(_ name: String, _ st: stat, from source: Int32, to destination: Int32, path: String) throws {
+    /// `sourceName` names the entry in `source` when it differs from its name in
+    /// `destination` (the last component of `path`).
+    private mutating func copyEntry(_ name: String, _ st: stat, from source: Int32, to destination: Int32, path: String, sourceName: String? = nil) throws {
+        let from = sourceName ?? name
+        let name = path.split(separator: "/").last.map(String.init) ?? name
         let type = st.st_mode & S_IFMT
+        if overwrite && type != S_IFDIR { try replaceable(name, in: destination, path: path) }
         if type != S_IFDIR && st.st_nlink > 1 {
             let key = DeviceInode(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))
             if let first = links[key] {
@@ -98,14 +133,14 @@ public struct TreeCopy {
         case S_IFDIR:
             let (_, mkdirCode) = Sys.attempt { mkdirat(destination, name, 0o700) }
             if mkdirCode != 0 && mkdirCode != EEXIST { throw SystemError("mkdir", path: shown(path), errno: mkdirCode) }
-            let from = try Sys.check("open", path: shown(path)) { openat(source, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+            let from = try Sys.check("open", path: shown(path)) { openat(source, from, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
             defer { close(from) }
             let to = try Sys.check("open", path: shown(path)) { openat(destination, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
             defer { close(to) }
             try copyChildren(from: from, to: to, relative: path)
             try applyMetadata(source: from, destination: to, st, path: path)
         case S_IFREG:
-            let from = try Sys.check("open", path: shown(path)) { openat(source, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) }
+            let from = try Sys.check("open", path: shown(path)) { openat(source, from, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) }
             defer { close(from) }
             let to = try Sys.check("create", path: shown(path)) {
                 openat(destination, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
@@ -115,14 +150,14 @@ public struct TreeCopy {
             try applyMetadata(source: from, destination: to, st, path: path)
         case S_IFLNK:
             var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-            let n = try Sys.check("readlink", path: shown(path)) { readlinkat(source, name, &buffer, buffer.count - 1) }
+            let n = try Sys.check("readlink", path: shown(path)) { readlinkat(source, from, &buffer, buffer.count - 1) }
             buffer[n] = 0
             _ = try Sys.check("symlink", path: shown(path)) { symlinkat(buffer, destination, name) }
-            _ = try Sys.check("chown", path: shown(path)) { fchownat(destination, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) }
+            _ = try Sys.check("chown", path: shown(path)) { fchownat(destination, name, owner?.uid ?? st.st_uid, owner?.gid ?? st.st_gid, AT_SYMLINK_NOFOLLOW) }
             try setTimes(destination, name, st, path: path)
         case S_IFCHR, S_IFBLK, S_IFIFO:
             _ = try Sys.check("mknod", path: shown(path)) { mknodat(destination, name, st.st_mode & ~0o7777 | 0o600, st.st_rdev) }
-            _ = try Sys.check("chown", path: shown(path)) { fchownat(destination, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) }
+            _ = try Sys.check("chown", path: shown(path)) { fchownat(destination, name, owner?.uid ?? st.st_uid, owner?.gid ?? st.st_gid, AT_SYMLINK_NOFOLLOW) }
             _ = try Sys.check("chmod", path: shown(path)) { fchmodat(destination, name, st.st_mode & 0o7777, 0) }
             try setTimes(destination, name, st, path: path)
         default:
@@ -157,7 +192,7 @@ public struct TreeCopy {
 
     /// Owner, then mode, then xattrs, then times, on an open fd.
     private func applyMetadata(source: Int32, destination: Int32, _ st: stat, path: String) throws {
-        _ = try Sys.check("chown", path: shown(path)) { fchown(destination, st.st_uid, st.st_gid) }
+        _ = try Sys.check("chown", path: shown(path)) { fchown(destination, owner?.uid ?? st.st_uid, owner?.gid ?? st.st_gid) }
         _ = try Sys.check("chmod", path: shown(path)) { fchmod(destination, st.st_mode & 0o7777) }
         try copyXattrs(from: source, to: destination, path: path)
         var times = [st.st_atim, st.st_mtim]
@@ -187,6 +222,17 @@ public struct TreeCopy {
             if read < 0 { continue }
             _ = try Sys.check("setxattr \(name)", path: shown(path)) { berth_fsetxattr(to, name, value, Int(read)) }
         }
+    }
+
+    /// Makes room for a non-directory `name`: an existing file, link or node goes (never
+    /// followed); an existing directory is an error.
+    private func replaceable(_ name: String, in directory: Int32, path: String) throws {
+        var existing = stat()
+        guard fstatat(directory, name, &existing, AT_SYMLINK_NOFOLLOW) == 0 else { return }
+        if (existing.st_mode & S_IFMT) == S_IFDIR {
+            throw SystemError("cannot overwrite a directory with a non-directory", path: shown(path), errno: EISDIR)
+        }
+        _ = try Sys.check("unlink", path: shown(path)) { unlinkat(directory, name, 0) }
     }
 
     private func shown(_ relative: String) -> String {

@@ -326,47 +326,6 @@ int berth_open_ptmx(const char *ptmx, int *master, int *pts_number) {
 
 int berth_socketpair(int fds[2]) { return socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds); }
 
-int berth_send_fd(int sock, int fd) {
-    char byte = 'F';
-    struct iovec iov = { &byte, 1 };
-    union { struct cmsghdr align; char buf[CMSG_SPACE(sizeof(int))]; } u;
-    memset(&u, 0, sizeof u);
-    struct msghdr msg;
-    memset(&msg, 0, sizeof msg);
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = u.buf;
-    msg.msg_controllen = sizeof u.buf;
-    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &fd, sizeof(int));
-    ssize_t r;
-    do { r = sendmsg(sock, &msg, MSG_NOSIGNAL); } while (r < 0 && errno == EINTR);
-    return r == 1 ? 0 : -1;
-}
-
-int berth_recv_fd(int sock) {
-    char byte;
-    struct iovec iov = { &byte, 1 };
-    union { struct cmsghdr align; char buf[CMSG_SPACE(sizeof(int))]; } u;
-    struct msghdr msg;
-    memset(&msg, 0, sizeof msg);
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = u.buf;
-    msg.msg_controllen = sizeof u.buf;
-    ssize_t r;
-    do { r = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC); } while (r < 0 && errno == EINTR);
-    if (r <= 0) { if (r == 0) errno = ECONNRESET; return -1; }
-    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-    if (!c || c->cmsg_type != SCM_RIGHTS) { errno = EPROTO; return -1; }
-    int fd;
-    memcpy(&fd, CMSG_DATA(c), sizeof(int));
-    return fd;
-}
-
 /* A classic runc-style device filter in eBPF:
  *   r2 = type (access_type & 0xffff), r3 = access (access_type >> 16), r4 = major, r5 = minor
  *   per rule: skip unless type/access/major/minor match, else r0 = allow; exit

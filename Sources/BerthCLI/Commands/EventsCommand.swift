@@ -7,7 +7,7 @@ enum EventsCommand {
         name: "events", arguments: "[SERVICE...]",
         abstract: "Receive real time events from containers.",
         discussion: """
-            Streams the events of the project's containers (one-off containers left out, as Compose leaves them out) until interrupted: create, start, die (with exitCode and execDuration), kill (with signal), stop, restart, destroy and health_status: healthy or unhealthy; Docker's actions, with Docker's attributes (image, name, the container's labels other than com.docker.compose.*). A restart by the restart policy is a die then a start, as in Docker.
+            Streams the events of the project's containers (one-off containers left out, as Compose leaves them out) until interrupted: create, start, die (with exitCode and execDuration), kill (with signal), stop, restart, destroy, pause, unpause and health_status: healthy or unhealthy; Docker's actions, with Docker's attributes (image, name, the container's labels other than com.docker.compose.*). A restart by the restart policy is a die then a start, as in Docker.
 
             Each event is a line such as 2026-11-21 10:00:00.123456 container start ID (image=busybox, name=demo-web-1), followed by an empty line as Compose prints it; with --json, one JSON object per line with the fields time, type, action, id, service and attributes.
 

@@ -45,6 +45,9 @@ enum ExecCommand {
             if let index { throw CLIError("service \"\(service)\" is not running container #\(index)", exitCode: 1) }
             throw CLIError("service \"\(service)\" is not running", exitCode: 1)
         }
+        if context.stack.isPaused(record) {
+            throw CLIError("container \(record.name) is paused, unpause the container before exec", exitCode: 1)
+        }
         let runtime = StackContext.runtimeBinary(invocation)
         var args = [runtime, "exec", "--project", context.name, "--run-root", invocation.runRoot]
         for entry in invocation.options.all("env") {

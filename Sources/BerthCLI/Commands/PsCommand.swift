@@ -21,7 +21,7 @@ enum PsCommand {
             OptionSpec("orphans", help: "Include containers of services the Compose file does not declare (--orphans=false leaves them out).", default: "true"),
             OptionSpec("quiet", short: "q", help: "Only display IDs."),
             OptionSpec("services", help: "Display services."),
-            OptionSpec("status", value: "STATUS", help: "Filter services by status: created, running, restarting or exited (also paused, removing, dead, which berth containers never are); repeatable.", repeatable: true),
+            OptionSpec("status", value: "STATUS", help: "Filter services by status: created, running, paused, restarting or exited (also removing, dead, which berth containers never are); repeatable.", repeatable: true),
         ],
         examples: [
             ("berth ps", "The running containers of the project in this directory."),
@@ -57,6 +57,7 @@ enum PsCommand {
         let now = LogTime.now()
         let networks = (try? NetworkStore(root: invocation.root).all()) ?? []
         var summaries: [ContainerSummary] = []
+        let layout = try? CgroupLayout.detect()
         for record in scope.containers(oneOff: all) where services.isEmpty || services.contains(record.service) {
             let state = (try? scope.engine.observe(record.id)) ?? scope.engine.store.state(record.id)
             let restart = scope.engine.store.pendingRestart(record.id, state: state)
@@ -64,8 +65,9 @@ enum PsCommand {
             guard all || state.status == .running || restart != nil else { continue }
             let spec = (try? FS.readString(scope.engine.store.path(record.id) + "/spec")).flatMap { try? ContainerSpec(decoding: $0) }
             let health = state.status == .running ? scope.engine.store.health(record.id, startedAt: state.startedAt)?.status : nil
+            let paused = state.status == .running && layout.map { Cgroup(layout: $0, project: record.project, name: spec?.name ?? record.name).isFrozen } == true
             summaries.append(ContainerSummary(
-                record: record, state: state, health: health, restart: restart, networks: networks, spec: spec, now: now))
+                record: record, state: state, health: health, restart: restart, paused: paused, networks: networks, spec: spec, now: now))
         }
         if !statuses.isEmpty { summaries = summaries.filter { statuses.contains($0.state) } }
         summaries.sort { $0.name < $1.name }

@@ -29,10 +29,11 @@ struct ContainerSummary {
 
     /// `networks` are the stored networks (their endpoints hold published ports); `health`
     /// is the current run's healthcheck verdict (`ContainerStore.health`); `restart` the
-    /// restart its policy has scheduled after the current run's end.
+    /// restart its policy has scheduled after the current run's end; `paused`: the
+    /// container's cgroup is frozen (`berth pause`).
     init(
         record: ContainerRecord, state: ContainerState, health: ContainerHealth.Status? = nil, restart: RestartRecord.Pending? = nil,
-        networks: [NetworkRecord], spec: ContainerSpec?, now: LogTime
+        paused: Bool = false, networks: [NetworkRecord], spec: ContainerSpec?, now: LogTime
     ) {
         id = record.id
         name = record.name
@@ -45,7 +46,7 @@ struct ContainerSummary {
         let finished = state.finishedAt.flatMap { LogTime(rfc3339: $0) }
         self.health = ""
         exitCode = 0
-        self.state = Self.dockerState(state, restarting: restart != nil)
+        self.state = paused && state.status == .running ? "paused" : Self.dockerState(state, restarting: restart != nil)
         switch state.status {
         case .exited where restart != nil:
             let code = state.exitCode ?? 0
@@ -54,7 +55,9 @@ struct ContainerSummary {
         case .running:
             self.health = health?.rawValue ?? ""
             status = "Up " + Human.duration(seconds: Int64(now.secondsSince(started ?? now)))
+            // Docker's State.String(): Paused wins over the health.
             switch health {
+            case _ where paused: status += " (Paused)"
             case nil: break
             case .starting: status += " (health: starting)"
             case let verdict?: status += " (\(verdict.rawValue))"

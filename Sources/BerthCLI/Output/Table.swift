@@ -55,14 +55,22 @@ enum Human {
     /// `HumanSizeWithPrecision(size, 3)`: decimal units, three significant digits
     /// (`4.26MB`, `854kB`, `100MB`).
     static func size(_ bytes: Int64) -> String {
-        let units = ["B", "kB", "MB", "GB", "TB", "PB", "EB"]
-        var value = Double(bytes)
+        scaled(Double(bytes), base: 1000, units: ["B", "kB", "MB", "GB", "TB", "PB", "EB"], format: "%.3g")
+    }
+
+    /// `BytesSize`: binary units, four significant digits (`160KiB`, `48.27MiB`, `7.66GiB`).
+    static func binarySize(_ bytes: UInt64) -> String {
+        scaled(Double(bytes), base: 1024, units: ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"], format: "%.4g")
+    }
+
+    private static func scaled(_ size: Double, base: Double, units: [String], format: String) -> String {
+        var value = size
         var unit = 0
-        while value >= 1000, unit < units.count - 1 {
-            value /= 1000
+        while value >= base, unit < units.count - 1 {
+            value /= base
             unit += 1
         }
-        return String(format: "%.3g", value) + units[unit]
+        return String(format: format, value) + units[unit]
     }
 
     /// `HumanDuration`: "Less than a second", "About a minute", "3 hours", "2 weeks", …

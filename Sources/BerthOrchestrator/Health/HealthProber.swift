@@ -62,6 +62,9 @@ public final class HealthProber: @unchecked Sendable {
     /// updated; it must be quick and must not call back into the prober. Set it before the
     /// first `track`.
     public var onChange: @Sendable (_ id: String, _ name: String, _ status: ContainerHealth.Status) -> Void = { _, _, _ in }
+    /// Whether a container is paused: its probes wait (Docker probes only running, unpaused
+    /// containers — an exec into a frozen cgroup would freeze too).
+    public var isPaused: @Sendable (_ id: String) -> Bool = { _ in false }
 
     private let lock = NSLock()
     private var tracked: [String: Tracked] = [:]
@@ -231,6 +234,8 @@ public final class HealthProber: @unchecked Sendable {
                     } else {
                         entry.probe = probe
                     }
+                } else if now >= entry.due && isPaused(id) {
+                    entry.due = entry.machine.nextProbe(after: now)
                 } else if now >= entry.due {
                     do {
                         entry.probe = try spawn(entry.target)

@@ -15,7 +15,7 @@ public struct ContainerFactory: Sendable {
     /// many containers reads the store once, not once per container).
     public func create(
         project: Project, service: String, config: Service, number: Int, name: String, image: ResolvedImage,
-        storage: StorageInputs, oneOff: Bool = false, id: String = ContainerFactory.newID(), existingNames: Set<String>? = nil
+        storage: StorageInputs, oneOff: OneOffSettings? = nil, id: String = ContainerFactory.newID(), existingNames: Set<String>? = nil
     ) throws -> (id: String, warnings: [String]) {
         let directory = store.path(id)
         let plan = try ServiceContainer.storage(
@@ -23,13 +23,23 @@ public struct ContainerFactory: Sendable {
         let spec = try ServiceContainer.spec(
             project: project, service: service, service: config, containerName: name, id: id, image: image, directory: directory,
             storage: plan)
-        let launch = try LaunchConfig.of(
+        var launch = try LaunchConfig.of(
             project: project, service: service, service: config, hostname: spec.hostname ?? String(id.prefix(12)), image: image)
         let hash = CanonicalOutput.configHash(config)
-        let labels = Label.container(
-            project: project, service: service, service: config, number: number, configHash: hash, imageDigest: image.digest, oneOff: oneOff)
+        var labels = Label.container(
+            project: project, service: service, service: config, number: number, configHash: hash, imageDigest: image.digest,
+            oneOff: oneOff != nil)
+        if let oneOff {
+            labels.insert((Label.slug, oneOff.slug), at: labels.firstIndex { $0.0 == Label.version } ?? labels.endIndex)
+            launch.autoRemove = oneOff.autoRemove
+            // Compose's getAliases: a one-off answers to its container name only, unless
+            // --use-aliases.
+            if !oneOff.useAliases {
+                for index in launch.networks.indices { launch.networks[index].aliases = [] }
+            }
+        }
         let record = ContainerRecord(
-            id: id, name: name, project: project.name, service: service, number: number, oneOff: oneOff,
+            id: id, name: name, project: project.name, service: service, number: number, oneOff: oneOff != nil,
             labels: labels.map { [$0.0, $0.1] }, image: image.reference, imageDigest: image.digest, configHash: hash,
             command: spec.process.args, created: Clock.rfc3339Nano(), exposedPorts: CreateConfig.exposedPorts(service: config, image: image),
             createConfig: CreateConfig.of(service: config, image: image))

@@ -70,6 +70,8 @@ public struct LaunchConfig: Codable, Sendable, Equatable {
     /// `links:` and `external_links:` aliases, alias → the service or container name they
     /// stand for; answered by the embedded DNS server to this container only, as Docker's.
     public var links: [String: String]? = nil
+    /// Delete the container (and its anonymous volumes) once it has exited (`run --rm`).
+    public var autoRemove: Bool?
 
     public var portRequests: [PortRequest] {
         get throws { try Self.portRequests(ports) }

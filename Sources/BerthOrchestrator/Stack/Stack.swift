@@ -190,7 +190,7 @@ public struct Stack: Sendable {
     /// Compose's `depends_on` conditions that need more than the level order
     /// (`waitDependencies`), waited on by the supervisor — event-driven, not polled. A
     /// dependency that is not `required` and fails is a warning, and the dependent starts.
-    private func waitFor(_ dependency: Dependency, of service: String, progress: StackProgress, warn: (String) -> Void) throws {
+    func waitFor(_ dependency: Dependency, of service: String, progress: StackProgress, warn: (String) -> Void) throws {
         guard dependency.condition != .started else { return }
         let records = containers().filter { $0.service == dependency.service && !$0.oneOff }
         if records.isEmpty {
@@ -265,7 +265,7 @@ public struct Stack: Sendable {
     }
 
     /// A network of the project, created unless it exists (external ones must).
-    private func ensureNetwork(_ project: Project, key: String, progress: StackProgress) throws {
+    func ensureNetwork(_ project: Project, key: String, progress: StackProgress) throws {
         guard let network = project.networks?[key] else { return }
         let name = network.name ?? "\(project.name)_\(key)"
         if (try? networks.inspect(name: name)) != nil { return }

@@ -45,6 +45,9 @@ public final class ContainerLifecycle: @unchecked Sendable {
     private var forcedRestarts: Set<String> = []
     /// Called (on some thread) when a watched container's monitor is gone.
     public var onWatchChange: @Sendable () -> Void = {}
+    /// Exit codes of auto-removed containers (`run --rm`), for the `wait` requests that
+    /// come after the container is gone.
+    private var removedExitCodes: [String: Int32] = [:]
 
     public init(project: String, engine: ContainerEngine, networks: NetworkManager, exitHook: ExitHook? = nil) throws {
         self.project = project
@@ -67,6 +70,10 @@ public final class ContainerLifecycle: @unchecked Sendable {
             if status == .unhealthy, let self {
                 Thread { self.actOnUnhealthy(id) }.start()
             }
+        }
+        prober.isPaused = { [engine] id in
+            guard let spec = try? engine.store.spec(id), let layout = try? CgroupLayout.detect() else { return false }
+            return Cgroup(layout: layout, project: spec.project, name: spec.name).isFrozen
         }
     }
 
@@ -114,16 +121,17 @@ public final class ContainerLifecycle: @unchecked Sendable {
 
     /// Starts the container by hand (`start`, `up`, `restart`): a pending restart is
     /// dropped, and the restart count and back-off begin anew, as Docker's do.
+    /// `stdio`: an attached client's stdin, stdout and stderr (`berth run`), nil: none.
     @discardableResult
-    public func start(_ id: String) throws -> ContainerState {
+    public func start(_ id: String, stdio: [Int32]? = nil) throws -> ContainerState {
         let containerLock = containerLock(id)
         containerLock.lock()
         defer { containerLock.unlock() }
-        return try startLocked(id, byPolicy: false)
+        return try startLocked(id, byPolicy: false, stdio: stdio)
     }
 
     /// `start` under the container's lock; `byPolicy`: a restart by the restart policy.
-    func startLocked(_ id: String, byPolicy: Bool) throws -> ContainerState {
+    func startLocked(_ id: String, byPolicy: Bool, stdio: [Int32]? = nil) throws -> ContainerState {
         let record = try engine.store.record(id)
         var state = try engine.observe(id)
         if state.status == .running {
@@ -174,7 +182,7 @@ public final class ContainerLifecycle: @unchecked Sendable {
             }
             // This run's namespaces and files: every start writes them again, so no sync.
             try FS.writeAtomically(directory + "/spec", sync: false, Array(spec.encoded.utf8), mode: 0o600)
-            state = try engine.start(id, exitHook: launch.restart == nil ? nil : exitHook.map { hook in
+            state = try engine.start(id, stdio: stdio, exitHook: launch.restart == nil ? nil : exitHook.map { hook in
                 var hook = hook
                 hook.arguments.append(id)
                 return hook
@@ -328,7 +336,26 @@ public final class ContainerLifecycle: @unchecked Sendable {
             }
         }
         handleExit(id, state)
+        if (try? LaunchConfig.load(directory: engine.store.path(id)))?.autoRemove == true {
+            lock.withLock { removedExitCodes[id] = state.exitCode ?? 0 }
+            removeStopped(id)
+        }
         changes.notify()
+    }
+
+    /// Deletes an exited container with its anonymous volumes (`--rm`), under its lock.
+    private func removeStopped(_ id: String) {
+        let spec = try? engine.store.spec(id)
+        let record = try? engine.store.record(id)
+        do {
+            try engine.remove(id)
+        } catch {
+            Self.log("cannot remove container \(record?.name ?? id) (run --rm): \(error)")
+            return
+        }
+        restarts.cancel(id)
+        if let spec { _ = VolumeStore(root: engine.root).removeAnonymousVolumes(of: spec) }
+        if let record { events.record("destroy", record) }
     }
 
     /// At supervisor start: watch the running containers again (re-reserving their ports
@@ -344,6 +371,9 @@ public final class ContainerLifecycle: @unchecked Sendable {
             guard state.status == .running else {
                 releaseNetwork(run, id: record.id)
                 resumeRestart(record.id, state)
+                if state.startedAt != nil, (try? LaunchConfig.load(directory: engine.store.path(record.id)))?.autoRemove == true {
+                    removeStopped(record.id)
+                }
                 continue
             }
             let endpoints = (try? networks.endpoints(container: run)) ?? []
@@ -377,11 +407,13 @@ public final class ContainerLifecycle: @unchecked Sendable {
 
     /// Stops the container. `byUser` (a command): a pending restart is dropped, and the
     /// restart policy leaves it stopped; otherwise (`on-unhealthy: restart`) its policy
-    /// decides what follows. Events: `kill` per signal, `die`, `stop`.
+    /// decides what follows. Events: `kill` per signal, `die`, `stop`. A paused
+    /// container is thawed first, so that it can handle its stop signal.
     @discardableResult
     public func stop(_ id: String, signal: Int32?, timeout: Int?, byUser: Bool = true) throws -> ContainerState {
         let containerLock = containerLock(id)
         containerLock.lock()
+        if let cgroup = try? cgroup(id), cgroup.isFrozen { try? cgroup.thaw() }
         let spec = try? ContainerSpec(decoding: try FS.readString(engine.store.path(id) + "/spec"))
         let record = try? engine.store.record(id)
         // Another container keeps serving these ports (a rolling update): it gets their new
@@ -425,6 +457,42 @@ public final class ContainerLifecycle: @unchecked Sendable {
         defer { close(fd) }
         events.record("kill", record, extra: ["signal": "\(signal)"])
         _ = berth_pidfd_send_signal(fd, signal)
+        // A frozen process takes SIGKILL only once thawed (cgroup v1), as runc's kill does.
+        if signal == SIGKILL, let cgroup = try? cgroup(id), cgroup.isFrozen { try? cgroup.thaw() }
+    }
+
+    // MARK: pause
+
+    /// The container's cgroup, `berth/<project>/<name of its run>`.
+    func cgroup(_ id: String) throws -> Cgroup {
+        let record = try engine.store.record(id)
+        return Cgroup(layout: try CgroupLayout.detect(), project: record.project, name: runName(id) ?? record.name)
+    }
+
+    /// Freezes the container's processes (Docker's `pause`).
+    public func pause(_ id: String) throws {
+        let containerLock = containerLock(id)
+        containerLock.lock()
+        defer { containerLock.unlock() }
+        let record = try engine.store.record(id)
+        guard try engine.observe(id).status == .running else { throw EngineError("container \(record.name) is not running") }
+        let cgroup = try cgroup(id)
+        if cgroup.isFrozen { throw EngineError("container \(record.name) is already paused") }
+        try cgroup.freeze()
+        events.record("pause", record)
+        changes.notify()
+    }
+
+    public func unpause(_ id: String) throws {
+        let containerLock = containerLock(id)
+        containerLock.lock()
+        defer { containerLock.unlock() }
+        let record = try engine.store.record(id)
+        let cgroup = try cgroup(id)
+        guard try engine.observe(id).status == .running, cgroup.isFrozen else { throw EngineError("container \(record.name) is not paused") }
+        try cgroup.thaw()
+        events.record("unpause", record)
+        changes.notify()
     }
 
     /// Stops the container (SIGKILL; with `gracefully`, as `stop` does with `signal` and
@@ -438,12 +506,12 @@ public final class ContainerLifecycle: @unchecked Sendable {
         let containerLock = containerLock(id)
         containerLock.lock()
         defer { containerLock.unlock() }
-        let record = try? engine.store.record(id)
+        guard let record = try? engine.store.record(id) else { return }  // auto-removed as it stopped
         if let name = runName(id) { releaseNetwork(name, id: id) }
         try engine.remove(id)
         restarts.cancel(id)
         lock.withLock { containerLocks[id] = nil }
-        if let record { events.record("destroy", record) }
+        events.record("destroy", record)
     }
 
     /// The name the container's current (or last) run started under: its name then. A
@@ -456,16 +524,23 @@ public final class ContainerLifecycle: @unchecked Sendable {
     /// The replica slot whose host ports a container shares: its service and number.
     static func slot(_ record: ContainerRecord) -> String { "\(record.service)#\(record.number)" }
 
-    /// Blocks until the container is not running; returns its exit code.
+    /// Blocks until the container is not running; returns its exit code. The exit's
+    /// consequences (network released, an auto-removed container — `run --rm` — gone) come
+    /// first, also when the supervisor's loop is handling them at the same moment.
     public func wait(_ id: String) throws -> Int32 {
-        var state = try engine.observe(id)
-        while state.status == .running {
+        while true {
+            if let code = lock.withLock({ removedExitCodes[id] }) { return code }
+            _ = try engine.store.record(id)  // removed by someone else: "no such file"
+            let state = try engine.observe(id)
+            guard state.status == .running else {
+                monitorEnded(id)
+                if let code = lock.withLock({ removedExitCodes[id] }) { return code }
+                return (try? engine.observe(id))?.exitCode ?? state.exitCode ?? 0
+            }
             guard let pid = state.monitorPid, let start = state.monitorStartTime,
-                  let fd = ProcessIdentity(pid: pid, startTime: start).openPidfd() else { break }
+                  let fd = ProcessIdentity(pid: pid, startTime: start).openPidfd() else { continue }
             _ = ContainerEngine.waitReadable(fd, milliseconds: Int(Int32.max))
             close(fd)
-            state = try engine.observe(id)
         }
-        return state.exitCode ?? 0
     }
 }

@@ -123,11 +123,12 @@ public final class Supervisor: @unchecked Sendable {
     /// One connection: a request line, its response line.
     private func serve(_ client: Int32) {
         defer { close(client) }
-        let line = ContainerEngine.readLine(client)
+        let (line, passed) = DescriptorPassing.readLine(client)
+        defer { passed.forEach { close($0) } }
         let response: SupervisorProtocol.Response
         if let request = try? JSONDecoder().decode(SupervisorProtocol.Request.self, from: Data(line.utf8)) {
             response = request.v == SupervisorProtocol.version
-                ? handle(request, client: client)
+                ? handle(request, client: client, passed: passed)
                 : .init(error: "protocol version \(request.v) is not supported (this supervisor speaks \(SupervisorProtocol.version)): use the same berth binary for the CLI and the supervisor")
         } else {
             response = .init(error: "unreadable request: \(line.prefix(200))")
@@ -143,8 +144,9 @@ public final class Supervisor: @unchecked Sendable {
         bytes.removeAll()
     }
 
-    /// `client`: the requester's socket, watched for a hang-up while a request waits.
-    func handle(_ request: SupervisorProtocol.Request, client: Int32 = -1) -> SupervisorProtocol.Response {
+    /// `client`: the requester's socket, watched for a hang-up while a request waits;
+    /// `passed`: the descriptors that came with the request (an attached start's stdio).
+    func handle(_ request: SupervisorProtocol.Request, client: Int32 = -1, passed: [Int32] = []) -> SupervisorProtocol.Response {
         if request.op == .hello { return .init(pid: getpid()) }
         if request.op == .waitCondition {
             let results = lifecycle.waitFor(
@@ -156,7 +158,16 @@ public final class Supervisor: @unchecked Sendable {
                 switch request.op {
                 case .hello, .waitCondition: return .init(container: id)
                 case .start:
-                    try lifecycle.start(id)
+                    if request.attach == true && passed.count != 3 {
+                        return .init(container: id, error: "an attached start needs the client's stdin, stdout and stderr; \(passed.count) descriptors came")
+                    }
+                    try lifecycle.start(id, stdio: request.attach == true ? passed : nil)
+                    return .init(container: id)
+                case .pause:
+                    try lifecycle.pause(id)
+                    return .init(container: id)
+                case .unpause:
+                    try lifecycle.unpause(id)
                     return .init(container: id)
                 case .stop:
                     let state = try lifecycle.stop(id, signal: request.signal, timeout: request.timeout)

@@ -30,15 +30,15 @@ public struct SupervisorClient: Sendable {
         firewallTable == "berth" ? [] : ["BERTH_NFT_TABLE=\(firewallTable)"]
     }
 
-    /// Sends `request`; per-container failures come back in the results, a supervisor that
-    /// cannot be reached or started throws.
-    public func send(_ request: SupervisorProtocol.Request) throws -> SupervisorProtocol.Response {
+    /// Sends `request` (with `passing`: descriptors for an attached start); per-container
+    /// failures come back in the results, a supervisor that cannot be reached or started throws.
+    public func send(_ request: SupervisorProtocol.Request, passing: [Int32] = []) throws -> SupervisorProtocol.Response {
         var lastError: (any Error)?
         for _ in 0..<3 {
             do {
                 let fd = try connectOrStart()
                 defer { close(fd) }
-                let response = try exchange(fd, request)
+                let response = try exchange(fd, request, passing: passing)
                 if let error = response.error { throw EngineError("supervisor of project \(project): \(error)") }
                 return response
             } catch let error as ConnectionLost {
@@ -60,16 +60,10 @@ public struct SupervisorClient: Sendable {
         var description: String
     }
 
-    private func exchange(_ fd: Int32, _ request: SupervisorProtocol.Request) throws -> SupervisorProtocol.Response {
-        var bytes = SupervisorProtocol.encodeLine(request)
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes.withUnsafeMutableBytes { Glibc.send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
-            if written < 0 && errno == EINTR { continue }
-            if written <= 0 { throw ConnectionLost(description: "the supervisor closed the connection") }
-            offset += written
+    private func exchange(_ fd: Int32, _ request: SupervisorProtocol.Request, passing: [Int32] = []) throws -> SupervisorProtocol.Response {
+        if !DescriptorPassing.send(fd, SupervisorProtocol.encodeLine(request), fds: passing) {
+            throw ConnectionLost(description: "the supervisor closed the connection")
         }
-        bytes.removeAll()
         let line = ContainerEngine.readLine(fd)
         if line.isEmpty { throw ConnectionLost(description: "the supervisor ended before answering") }
         do {

@@ -29,7 +29,9 @@ public enum SupervisorProtocol {
         public enum Operation: String, Codable, Sendable {
             /// Who are you: answers with the supervisor's pid.
             case hello
-            /// Start the containers (networks, ports, DNS, then the process).
+            /// Start the containers (networks, ports, DNS, then the process). With `attach`,
+            /// the request carries the client's stdin, stdout and stderr (SCM_RIGHTS), which
+            /// become the container's streams (`berth run`).
             case start
             /// Stop them: `signal` (default the container's stop signal), then SIGKILL after
             /// `timeout` seconds (default the container's grace period).
@@ -39,6 +41,8 @@ public enum SupervisorProtocol {
             case remove
             /// Send `signal` without waiting.
             case kill
+            /// Freeze every process of the containers (the cgroup freezer), and thaw them.
+            case pause, unpause
             /// Answer once each container has exited, with its exit code.
             case wait
             /// Answer once every container meets `condition` (default `healthy`), or as soon
@@ -77,10 +81,12 @@ public enum SupervisorProtocol {
         /// by default) first, in the same request: one round trip, and the supervisor stays
         /// until the container is gone (it exits once nothing runs).
         public var stopGracefully: Bool?
+        /// `start`: the client's stdio come with the request.
+        public var attach: Bool?
 
         public init(
             op: Operation, containers: [String] = [], timeout: Int? = nil, signal: Int32? = nil, condition: WaitCondition? = nil,
-            waitMilliseconds: Int? = nil, name: String? = nil, stopGracefully: Bool? = nil
+            waitMilliseconds: Int? = nil, name: String? = nil, stopGracefully: Bool? = nil, attach: Bool? = nil
         ) {
             v = SupervisorProtocol.version
             self.op = op
@@ -91,6 +97,7 @@ public enum SupervisorProtocol {
             self.waitMilliseconds = waitMilliseconds
             self.name = name
             self.stopGracefully = stopGracefully
+            self.attach = attach
         }
     }
 

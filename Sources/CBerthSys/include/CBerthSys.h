@@ -141,6 +141,17 @@ int berth_spawn_detached(const char *path, char *const argv[], char *const envp[
 /* The same, with stdout+stderr onto out_fd (≥ 3, e.g. a pipe's write end) instead of a log. */
 int berth_spawn_piped(const char *path, char *const argv[], char *const envp[], int out_fd, pid_t *pid_out);
 
+/* ---- attaching a CLI's stdio (attach.c) ---- */
+#define BERTH_MAX_PASSED_FDS 8
+/* sendmsg of `data` with `count` descriptors (SCM_RIGHTS); bytes sent or -1. */
+int berth_send_with_fds(int sock, const void *data, size_t len, const int *fds, int count);
+/* recvmsg into `buffer`; received descriptors (close-on-exec) go to `fds` (at most `max`,
+ * extra ones are closed), their number to *count. Bytes read (0 at EOF) or -1. */
+long berth_recv_with_fds(int sock, void *buffer, size_t len, int *fds, int max, int *count);
+/* posix_spawn as berth_spawn_detached, with `pass[i]` as fd 3 + i (count ≤ 8). */
+int berth_spawn_passing(const char *path, char *const argv[], char *const envp[],
+                        const char *log_path, const int *pass, int count, pid_t *pid_out);
+
 /* ---- network ---- */
 /* Brings up `lo` in the calling process's network namespace. */
 int berth_loopback_up(void);
