@@ -21,7 +21,12 @@ struct PowerCutTests {
 
             """
         }
-        let stack = try StackFixture("services:\n" + writer("a") + writer("b") + "volumes:\n  data: {}\n")
+        // A subnet outside the default pool: while the "rebooted" bridge is gone, a test with
+        // other roots running in parallel would take a freed default subnet (its IPAM does
+        // not see this root's records), and the restored bridge's DNS address would clash.
+        let subnet = "10.254.\(Int.random(in: 100...250)).0/24"
+        let stack = try StackFixture("services:\n" + writer("a") + writer("b") + "volumes:\n  data: {}\n"
+            + "networks:\n  default:\n    ipam: {config: [{subnet: \"\(subnet)\"}]}\n")
         let p = stack.project
         let up = try stack.run(["up", "-d"])
         #expect(up.code == 0, "\(up.stderr)")
