@@ -133,7 +133,7 @@ struct PowerCutTests {
             return fields.count > 4 && fields[4].hasPrefix(stack.base) ? String(fields[4]) : nil
         }
         for point in mountPoints.sorted(by: { $0.count > $1.count }) { umount2(point, Int32(MNT_DETACH)) }
-        for controller in ["memory", "pids", "cpu", "cpu,cpuacct", "freezer", "unified"] {
+        for controller in (try? FS.listDirectory("/sys/fs/cgroup")) ?? [] {
             let project = "/sys/fs/cgroup/\(controller)/berth/\(stack.project)"
             for child in (try? FS.listDirectory(project)) ?? [] { rmdir(project + "/" + child) }
             rmdir(project)
