@@ -89,11 +89,6 @@ public final class DNSRecords: @unchecked Sendable {
         }
     }
 
-    /// Forgets what `setClient` said of an address (its container stopped).
-    public func removeClient(_ client: IPv4Address) {
-        lock.withLock { clients[client] = nil }
-    }
-
     /// Forgets what `setClient` said of every address of `container`.
     public func removeClients(container: String) {
         lock.withLock { clients = clients.filter { $0.value.container != container } }

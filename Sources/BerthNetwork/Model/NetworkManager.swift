@@ -116,11 +116,6 @@ public struct NetworkManager: Sendable {
         }
     }
 
-    /// Creates the bridge of a stored network if the host lost it (after a reboot).
-    public func restore(name: String) throws {
-        try store.locked { try restoreBridgeIfLost(try load(name)) }
-    }
-
     /// Under the store lock: the bridge and firewall rules of `record` again if the host lost
     /// them (a reboot takes both; the record on disk survives), so the first attach after a
     /// reboot finds its network whole.
