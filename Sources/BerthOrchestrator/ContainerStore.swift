@@ -103,7 +103,7 @@ public struct ContainerStore: Sendable {
     /// not a container (`records()` skips it).
     public func create(_ record: ContainerRecord, spec: String, files: [String: [UInt8]] = [:]) throws {
         let dir = path(record.id)
-        try FS.makeDirectories(directory, mode: 0o700)
+        try FS.makeSpreadDirectory(directory, mode: 0o700)
         _ = try Sys.check("mkdir", path: dir) { mkdir(dir, 0o700) }
         try FS.writeAtomically(dir + "/spec", Array(spec.utf8), mode: 0o600)
         for (name, bytes) in files.sorted(by: { $0.key < $1.key }) {

@@ -139,6 +139,7 @@ public final class ContainerLifecycle: @unchecked Sendable {
             return state
         }
         var restartRecord = engine.store.restartRecord(id)
+        let recorded = restartRecord
         if !byPolicy {
             restarts.cancel(id)
             restartRecord.tracker = RestartTracker()
@@ -192,7 +193,8 @@ public final class ContainerLifecycle: @unchecked Sendable {
             throw error
         }
         restartRecord.pending = nil
-        try? engine.store.saveRestartRecord(restartRecord, for: id)
+        // Written only when it changed: a synced file per start, and a new inode each time.
+        if restartRecord != recorded { try? engine.store.saveRestartRecord(restartRecord, for: id) }
         // Stamped with the run's start, so that a `die` that follows at once is not earlier.
         events.record("start", record, time: state.startedAt.flatMap(Self.nanoseconds))
         for (network, endpoint) in endpoints {

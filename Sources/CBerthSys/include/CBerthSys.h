@@ -72,6 +72,10 @@ int berth_setdomainname(const char *name, size_t len);
 long berth_statfs_flags(const char *path);
 /* statfs f_type (file system magic), or -1. */
 long long berth_statfs_type(const char *path);
+/* Sets FS_TOPDIR_FL (`chattr +T`) on a directory: ext2/3/4's Orlov allocator then spreads its
+ * subdirectories over block groups as it does for top-level ones. 0 or -errno (file systems
+ * without inode flags, such as tmpfs, answer -ENOTTY or -EOPNOTSUPP). */
+int berth_mark_top_directory(const char *path);
 int berth_fcntl_setfl_nonblock(int fd);
 int berth_fcntl_setfd_cloexec(int fd, int on);
 
