@@ -189,6 +189,16 @@ public enum Planner {
                 recreated.insert(name)
             }
         }
+        // A service whose namespaces another joins (`network_mode: service:x`, `ipc`, `pid`,
+        // `uts`, `cgroup`) is recreated: so are the joiners, which would keep the old
+        // container's namespaces — in level order, so that joiners of joiners follow.
+        for name in levels.joined() {
+            guard let service = project.services[name], let current = actions[name],
+                  NamespaceJoin.of(service)?.contains(where: { $0.service.map(recreated.contains) == true }) == true else { continue }
+            let mine = serviceContainers.filter { $0.service == name }
+            actions[name] = replacing(current, containers: mine, project: project, service: name, config: service, rolling: policies[name] != nil)
+            if actions[name]?.contains(where: \.replaces) == true { recreated.insert(name) }
+        }
         // `depends_on: {x: {restart: true}}`: recreating x restarts its running dependents.
         for name in selected {
             let restartOn = (graph.dependencies[name] ?? []).filter { $0.restart && recreated.contains($0.service) }
@@ -232,6 +242,30 @@ public enum Planner {
             let bounds = published.split(separator: "-").compactMap { Int($0) }
             guard let low = bounds.first, let high = bounds.last else { continue }
             if high - low + 1 < scale { throw PlanError.hostPortWithScale(service: name, port: port, scale: scale) }
+        }
+    }
+
+    /// `actions` with every container that stays replaced: recreated, or updated when
+    /// `rolling` and it runs.
+    static func replacing(
+        _ actions: [ContainerAction], containers: [ObservedContainer], project: Project, service name: String, config: Service, rolling: Bool
+    ) -> [ContainerAction] {
+        var renamed = Set<String>()
+        let replaced = actions.map { action -> ContainerAction in
+            let kept: String
+            switch action {
+            case .keep(let container), .start(let container), .restart(let container): kept = container
+            default: return action
+            }
+            guard let observed = containers.first(where: { $0.name == kept }) else { return action }
+            renamed.insert(kept)
+            let own = Naming.containerName(project: project.name, service: name, number: observed.number, serviceConfig: config)
+            return rolling && observed.state.isRunning
+                ? .update(old: kept, name: own, number: observed.number) : .recreate(old: kept, name: own, number: observed.number)
+        }
+        return replaced.filter { action in
+            if case .rename(let old, _) = action { return !renamed.contains(old) }
+            return true
         }
     }
 

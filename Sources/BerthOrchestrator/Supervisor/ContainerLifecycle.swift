@@ -152,6 +152,8 @@ public final class ContainerLifecycle: @unchecked Sendable {
         spec.name = record.name
         var endpoints: [(network: NetworkRecord, endpoint: Endpoint)] = []
         do {
+            let joined = try applyJoins(launch, record: record, spec: &spec)
+            if launch.shareableIPC == true { try shareIPC(id, spec: &spec) }
             switch launch.networkMode {
             case .bridge:
                 endpoints = try attach(record, launch: launch)
@@ -178,7 +180,11 @@ public final class ContainerLifecycle: @unchecked Sendable {
                     host: (try? FS.readString("/etc/resolv.conf")) ?? "", dns: launch.dns, search: launch.dnsSearch,
                     options: launch.dnsOptions, keepLoopback: true)
             case .shared:
-                break
+                // Docker's joiner uses the files of the container whose network it joins.
+                if let target = joined[.network], let shared = try? engine.store.spec(target.id) {
+                    spec.etcHosts = shared.etcHosts
+                    spec.resolvConf = shared.resolvConf
+                }
             }
             // This run's namespaces and files: every start writes them again, so no sync.
             try FS.writeAtomically(directory + "/spec", sync: false, Array(spec.encoded.utf8), mode: 0o600)
@@ -265,9 +271,10 @@ public final class ContainerLifecycle: @unchecked Sendable {
         }
     }
 
-    /// Gives back what a container held while it ran. Safe to repeat; errors are not
-    /// fatal (a missing link or pin is what we want).
+    /// Gives back what a container held while it ran (its network, its shareable
+    /// `/dev/shm`). Safe to repeat; errors are not fatal (a missing link or pin is what we want).
     func releaseNetwork(_ name: String, id: String) {
+        releaseSharedIPC(id)
         dnsRecords.remove(container: name)
         dnsRecords.removeClients(container: name)
         ports.release(holder: id)

@@ -92,7 +92,7 @@ struct Validator {
         if let mode = service.network_mode, mode.hasPrefix("service:") {
             try requireService(String(mode.dropFirst(8)), from: name, key: "network_mode")
         }
-        for key in [("ipc", service.ipc), ("pid", service.pid)] {
+        for key in [("ipc", service.ipc), ("pid", service.pid), ("uts", service.uts), ("cgroup", service.cgroup)] {
             if let value = key.1, value.hasPrefix("service:") {
                 try requireService(String(value.dropFirst(8)), from: name, key: key.0)
             }
