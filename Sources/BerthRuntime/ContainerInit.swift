@@ -97,6 +97,7 @@ enum ContainerInit {
 
         Trace.mark("child-start")
         let cgroupRoots = c.bornInCgroup ? [] : try c.cgroup.openRoots()
+        if spec.infra { try InfraInit.run(c, cgroupRoots: cgroupRoots) }
         // Mounts: keep ours from propagating back to the host.
         try Mounts.mount(source: "none", target: "/", type: nil, flags: MountFlags.slave | MountFlags.recursive, displayTarget: "/ (make rslave)")
         if let overlay = c.overlay {
