@@ -313,7 +313,10 @@ public enum Planner {
                     ? .update(old: container.name, name: own, number: container.number)
                     : .recreate(old: container.name, name: own, number: container.number))
             } else {
-                out.append(container.state.isRunning || options.noStart ? .keep(name: container.name) : .start(name: container.name))
+                // A pod's init member that has completed stays so while its pod replica stays
+                // (Kubernetes runs init containers once per pod).
+                let completedInit = config.isPodInit && container.state == .exited(0)
+                out.append(container.state.isRunning || options.noStart || completedInit ? .keep(name: container.name) : .start(name: container.name))
                 if container.name != own { out.append(.rename(old: container.name, name: own)) }
             }
         }

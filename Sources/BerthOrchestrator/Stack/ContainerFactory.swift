@@ -29,6 +29,15 @@ public struct ContainerFactory: Sendable {
         var labels = Label.container(
             project: project, service: service, service: config, number: number, configHash: hash, imageDigest: image.digest,
             oneOff: oneOff != nil)
+        if oneOff == nil, let pod = config.podName {
+            // A member joins the infra of its own pod replica.
+            labels += Self.podLabels(pod: pod, infra: false, isInit: config.isPodInit)
+            launch.joins = launch.joins?.map { join in
+                var join = join
+                if join.service == Pod.infraService(pod) { join.replica = number }
+                return join
+            }
+        }
         if let oneOff {
             labels.insert((Label.slug, oneOff.slug), at: labels.firstIndex { $0.0 == Label.version } ?? labels.endIndex)
             launch.autoRemove = oneOff.autoRemove
@@ -43,9 +52,7 @@ public struct ContainerFactory: Sendable {
             labels: labels.map { [$0.0, $0.1] }, image: image.reference, imageDigest: image.digest, configHash: hash,
             command: spec.process.args, created: Clock.rfc3339Nano(), exposedPorts: CreateConfig.exposedPorts(service: config, image: image),
             createConfig: CreateConfig.of(service: config, image: image))
-        if existingNames?.contains(name) ?? store.records().contains(where: { $0.name == name }) {
-            throw EngineError("Conflict. The container name \"/\(name)\" is already in use. Remove it (berth rm \(name)) or choose another container_name.")
-        }
+        try checkName(name, existingNames: existingNames)
         try store.create(record, spec: spec.encoded, files: [LaunchConfig.fileName: try launch.encoded()])
         if let volumes = storage.store {
             do {
@@ -56,6 +63,41 @@ public struct ContainerFactory: Sendable {
             }
         }
         return (id, plan.warnings)
+    }
+
+    /// The infra container of replica `number` of `pod` (`config`: its service from
+    /// `PodExpansion`): holds the pod's namespaces (see `ContainerSpec.infra`), attached to
+    /// the pod's networks with its members' names, publishing their ports.
+    public func createInfra(
+        project: Project, pod: Pod, config: Service, number: Int, name: String, id: String = ContainerFactory.newID(),
+        existingNames: Set<String>? = nil
+    ) throws -> String {
+        let service = Pod.infraService(pod.name)
+        var spec = ContainerSpec(name: name, project: project.name, root: .directory("", readOnly: true), process: .init(args: ["pause"]))
+        spec.infra = true
+        spec.hostname = pod.hostname
+        spec.domainname = pod.domainname
+        let launch = try LaunchConfig.of(project: project, service: service, service: config, hostname: pod.hostname)
+        let hash = CanonicalOutput.configHash(config)
+        let labels = Label.container(project: project, service: service, service: config, number: number, configHash: hash, imageDigest: nil)
+            + Self.podLabels(pod: pod.name, infra: true, isInit: false)
+        let record = ContainerRecord(
+            id: id, name: name, project: project.name, service: service, number: number, oneOff: false,
+            labels: labels.map { [$0.0, $0.1] }, image: "", imageDigest: nil, configHash: hash, command: spec.process.args,
+            created: Clock.rfc3339Nano(), exposedPorts: config.expose)
+        try checkName(name, existingNames: existingNames)
+        try store.create(record, spec: spec.encoded, files: [LaunchConfig.fileName: try launch.encoded()])
+        return id
+    }
+
+    static func podLabels(pod: String, infra: Bool, isInit: Bool) -> [(String, String)] {
+        [(Label.pod, pod)] + (infra ? [(Label.podInfra, "True")] : []) + (isInit ? [(Label.podInit, "True")] : [])
+    }
+
+    private func checkName(_ name: String, existingNames: Set<String>?) throws {
+        if existingNames?.contains(name) ?? store.records().contains(where: { $0.name == name }) {
+            throw EngineError("Conflict. The container name \"/\(name)\" is already in use. Remove it (berth rm \(name)) or choose another container_name.")
+        }
     }
 
     /// 64 hex digits, like a Docker container id.

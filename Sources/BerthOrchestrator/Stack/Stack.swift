@@ -47,6 +47,8 @@ public struct Stack: Sendable {
         progress: @escaping StackProgress, warn: @escaping @Sendable (String) -> Void
     ) throws {
         client.wakeIfNeeded(engine: engine)
+        let options = try PodExpansion.options(options, project: project)
+        let project = PodExpansion.expand(project)
         let observed = engine.observed(project: projectName)
         var hashes: [String: String] = [:]
         for (name, service) in project.services { hashes[name] = CanonicalOutput.configHash(service) }
@@ -125,6 +127,12 @@ public struct Stack: Sendable {
     ) throws {
         /// `old`: the name of the container this one replaces (removed by now).
         func newContainer(name: String, number: Int, replacing: ContainerSpec? = nil, old: String? = nil) throws -> String {
+            if let pod = project.pods.first(where: { Pod.infraService($0.name) == service }) {
+                let id = try ContainerFactory(store: engine.store).createInfra(
+                    project: project, pod: pod, config: config, number: number, name: name, existingNames: names.subtracting([old ?? ""]))
+                if let record = try? engine.store.record(id) { events.record("create", record) }
+                return id
+            }
             guard let image else { throw EngineError("service \"\(service)\": no image resolved for it") }
             let created = try ContainerFactory(store: engine.store).create(
                 project: project, service: service, config: config, number: number, name: name, image: image,
@@ -159,8 +167,10 @@ public struct Stack: Sendable {
         case .keep(let name):
             // Without starting (create, a foreground up's create phase), a kept container may
             // be stopped: Compose shows it as Created then.
-            let stopped = options.noStart && existing[name].map { (try? engine.observe($0.id))?.status != .running } ?? false
-            progress(.init(.container, name, stopped ? "Created" : "Running", .done))
+            let status = existing[name].flatMap { try? engine.observe($0.id) }?.status
+            // A completed init member of a pod (see Planner.reconcile) has exited.
+            let shown = options.noStart ? (status == .running ? "Running" : "Created") : (status == .exited ? "Exited" : "Running")
+            progress(.init(.container, name, shown, .done))
         case .update, .rename:
             break  // after the others: the rolling update's, renames
         case .restart(let name):
@@ -291,6 +301,7 @@ public struct Stack: Sendable {
         _ project: Project?, timeout: Int?, removeOrphans: Bool, removeVolumes: Bool = false, progress: @escaping StackProgress,
         warn: (String) -> Void
     ) throws {
+        let project = project.map(PodExpansion.expand)
         var all = containers()
         if let project {
             let known = Set(project.services.keys).union(project.disabledServices.keys)
@@ -358,6 +369,7 @@ public struct Stack: Sendable {
     /// Stops the services' containers (all when `services` is empty), dependents first —
     /// also those waiting for a restart by their policy, whose restart is cancelled.
     public func stop(_ project: Project?, services: [String], timeout: Int?, progress: @escaping StackProgress) throws {
+        let project = project.map(PodExpansion.expand)
         let selected = containers().filter { services.isEmpty || services.contains($0.service) }
         for level in shutdownLevels(selected, project: project) {
             try concurrently(level) { record in
@@ -377,6 +389,7 @@ public struct Stack: Sendable {
         _ project: Project?, services: [String], waitForConditions: Bool = false, progress: @escaping StackProgress,
         warn: @escaping @Sendable (String) -> Void = { _ in }
     ) throws {
+        let project = project.map(PodExpansion.expand)
         let selected = containers().filter { (services.isEmpty || services.contains($0.service)) && !$0.oneOff }
         if selected.isEmpty && !services.isEmpty {
             throw EngineError("no container found for service \(services.joined(separator: ", "))")
@@ -414,7 +427,10 @@ public struct Stack: Sendable {
     /// walking the levels in order stops dependents first; reversed, starts dependencies first.
     func shutdownLevels(_ records: [ContainerRecord], project: Project?) -> [[ContainerRecord]] {
         guard let project, let levels = try? DependencyGraph(project: project).levels(DependencyGraph(project: project).services) else {
-            return records.isEmpty ? [] : [records]
+            // Without the file: pods' infras after their members, which join them.
+            let infras = records.filter { $0.label(Label.podInfra) == "True" }
+            let others = records.filter { $0.label(Label.podInfra) != "True" }
+            return [others, infras].filter { !$0.isEmpty }
         }
         var out: [[ContainerRecord]] = []
         let known = Set(levels.joined())

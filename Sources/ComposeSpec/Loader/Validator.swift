@@ -7,7 +7,9 @@ struct Validator {
     var tree: Node = .null()
 
     /// The mark of the deepest node found along `path` (a key's own mark for the last step).
-    func mark(_ path: String...) -> Mark {
+    func mark(_ path: String...) -> Mark { mark(path) }
+
+    func mark(_ path: [String]) -> Mark {
         var node = tree
         var found = tree.mark
         for component in path {
@@ -29,6 +31,7 @@ struct Validator {
             try validateService(name, service)
         }
         try checkDependencyCycles()
+        try validatePods()
     }
 
     private func validateService(_ name: String, _ service: Service) throws(ComposeError) {

@@ -1,0 +1,198 @@
+import BerthNetwork
+import BerthOrchestrator
+import BerthSystem
+import BerthTestSupport
+import Foundation
+import Testing
+
+/// berth's pods end to end (root tier): `x-berth: {pod: NAME}` members share localhost and
+/// one address per pod replica, scale as whole pod replicas, restart alone, and init members
+/// run first.
+@Suite(.serialized, .enabled(if: canRunStacks, "needs root and /bin/busybox (busybox-static)"))
+struct PodStackTests {
+    static let pod = """
+        services:
+          web:
+            image: busybox
+            command: [httpd, -f, -p, "80", -h, /www]
+            x-berth: {pod: app}
+          sidecar:
+            image: busybox
+            command: [sh, -c, "mkfifo /tmp/f; read line < /tmp/f; exit 3"]
+            restart: on-failure
+            x-berth: {pod: app}
+          client:
+            image: busybox
+            command: [sleep, "1000"]
+
+        """
+
+    /// `readlink /proc/self/ns/<kind>` in replica `index` of `service`.
+    func namespace(_ stack: StackFixture, _ service: String, _ kind: String, index: Int = 1) throws -> String {
+        let out = try stack.run(["exec", "-T", "--index", "\(index)", service, "readlink", "/proc/self/ns/\(kind)"])
+        #expect(out.code == 0, "\(out.stderr)")
+        return out.stdout
+    }
+
+    /// The addresses `name` resolves to from the client container, sorted.
+    func resolve(_ stack: StackFixture, _ name: String) throws -> [String] {
+        let out = try stack.run(["exec", "-T", "client", "nslookup", name])
+        guard let answer = out.stdout.range(of: "Name:") else { return [] }
+        return out.stdout[answer.lowerBound...].split(separator: "\n").filter { $0.hasPrefix("Address") }
+            .compactMap { $0.split(separator: " ").last.map(String.init) }.sorted()
+    }
+
+    /// The pod replica's address: its infra container's endpoint on the default network.
+    func podAddress(_ stack: StackFixture, replica: Int = 1) throws -> String {
+        let name = "\(stack.project)-app-infra-\(replica)"
+        let networks = try NetworkStore(root: stack.root).all()
+        let addresses = networks.compactMap { network in network.endpoints[name].map { "\($0.address)" } }
+        guard let address = addresses.first else { throw TestSupportError("no endpoint of \(name)") }
+        return address
+    }
+
+    @Test func membersShareLocalhostAndOneAddress() throws {
+        let stack = try StackFixture(Self.pod)
+        let p = stack.project
+        let up = try stack.run(["up", "-d"])
+        #expect(up.code == 0, "\(up.stderr)")
+        // The infra first, then the members that join it.
+        let lines = up.stderr.split(separator: "\n").map(String.init)
+        let infraStarted = try #require(lines.firstIndex(of: " Container \(p)-app-infra-1  Started"), "\(up.stderr)")
+        for member in ["web", "sidecar"] {
+            #expect(lines.firstIndex(of: " Container \(p)-\(member)-1  Creating").map { $0 > infraStarted } == true, "\(up.stderr)")
+        }
+
+        // The sidecar reaches web's server over localhost: one network namespace, and IPC
+        // and UTS too (the pod's host name), but each its own pid namespace.
+        let fetched = try stack.run(["exec", "-T", "sidecar", "sh", "-c", "echo 'GET /index.html HTTP/1.0' | nc 127.0.0.1 80"])
+        #expect(fetched.stdout.hasSuffix("\r\n\r\nhello from berth\n"), "\(fetched.stdout) \(fetched.stderr)")
+        for kind in ["net", "ipc", "uts"] {
+            #expect(try namespace(stack, "web", kind) == namespace(stack, "sidecar", kind), "\(kind)")
+        }
+        #expect(try namespace(stack, "web", "pid") != namespace(stack, "sidecar", "pid"))
+        #expect(try stack.run(["exec", "-T", "sidecar", "hostname"]).stdout == "app\n")
+
+        // One address for the pod, which both members' names resolve to.
+        let address = try podAddress(stack)
+        #expect(try resolve(stack, "web") == [address])
+        #expect(try resolve(stack, "sidecar") == [address])
+        let served = try stack.run(["exec", "-T", "client", "sh", "-c", "echo 'GET /index.html HTTP/1.0' | nc \(address) 80"])
+        #expect(served.stdout.hasSuffix("\r\n\r\nhello from berth\n"), "\(served.stdout) \(served.stderr)")
+
+        let (down, left) = try stack.close()
+        #expect(down.code == 0, "\(down.stderr)")
+        #expect(left == [])
+    }
+
+    /// Replicas are per pod: scaling a member scales the pod — replica i holds member i of
+    /// every service in its own namespaces, at its own address.
+    @Test func scalingAPodAddsWholeReplicas() throws {
+        let stack = try StackFixture(Self.pod)
+        let p = stack.project
+        #expect(try stack.run(["up", "-d"]).code == 0)
+        let scaled = try stack.run(["scale", "web=3"])
+        #expect(scaled.code == 0, "\(scaled.stderr)")
+        let running = try stack.run(["ps", "--format", "{{.Name}}"])
+        #expect(running.stdout == (["app-infra-1", "app-infra-2", "app-infra-3", "client-1", "sidecar-1", "sidecar-2", "sidecar-3", "web-1", "web-2", "web-3"]
+            .map { "\(p)-\($0)\n" }.joined()), "\(running.stdout)")
+
+        let addresses = try (1...3).map { try podAddress(stack, replica: $0) }
+        #expect(Set(addresses).count == 3)
+        #expect(try resolve(stack, "web") == addresses.sorted())
+        #expect(try resolve(stack, "sidecar") == addresses.sorted())
+        var networks: [String] = []
+        for index in 1...3 {
+            let net = try namespace(stack, "web", "net", index: index)
+            #expect(try namespace(stack, "sidecar", "net", index: index) == net, "replica \(index)")
+            networks.append(net)
+        }
+        #expect(Set(networks).count == 3)
+
+        // Down to 2: the third pod replica goes as a whole.
+        let down = try stack.run(["up", "-d", "-t", "0", "--scale", "sidecar=2"])
+        #expect(down.code == 0, "\(down.stderr)")
+        #expect(try stack.run(["ps", "-a", "--format", "{{.Name}}"]).stdout == (["app-infra-1", "app-infra-2", "client-1", "sidecar-1", "sidecar-2", "web-1", "web-2"]
+            .map { "\(p)-\($0)\n" }.joined()))
+        #expect(try resolve(stack, "web") == Array(addresses.prefix(2)).sorted())
+
+        let mismatch = try stack.run(["up", "-d", "--scale", "web=2", "--scale", "sidecar=3"])
+        #expect(mismatch.code == 1)
+        #expect(mismatch.stderr == "Error: pod \"app\": --scale web=2 and sidecar=3 disagree; the members of a pod scale together: give one count\n", "\(mismatch.stderr)")
+
+        let (closed, left) = try stack.close()
+        #expect(closed.code == 0, "\(closed.stderr)")
+        #expect(left == [])
+    }
+
+    /// A member that crashes is restarted by its policy alone: the other member and the
+    /// infra keep running, and the pod keeps its address.
+    @Test func aCrashedMemberRestartsAloneAndTheAddressStays() throws {
+        let stack = try StackFixture(Self.pod)
+        #expect(try stack.run(["up", "-d"]).code == 0)
+        let address = try podAddress(stack)
+        let web = try stack.container("web").state
+        let infra = try stack.container("app-infra").state
+        let before = try stack.container("sidecar").state
+
+        #expect(try stack.run(["exec", "-T", "sidecar", "sh", "-c", "echo crash > /tmp/f"]).code == 0)
+        try stack.waitFor("sidecar", "restarted") { _, state in state.status == .running && state.startedAt != before.startedAt }
+
+        #expect(try stack.container("web").state.pid == web.pid)
+        #expect(try stack.container("web").state.startedAt == web.startedAt)
+        #expect(try stack.container("app-infra").state.pid == infra.pid)
+        #expect(try podAddress(stack) == address)
+        #expect(try namespace(stack, "sidecar", "net") == namespace(stack, "web", "net"))
+        let fetched = try stack.run(["exec", "-T", "sidecar", "sh", "-c", "echo 'GET /index.html HTTP/1.0' | nc 127.0.0.1 80"])
+        #expect(fetched.stdout.hasSuffix("\r\n\r\nhello from berth\n"), "\(fetched.stdout) \(fetched.stderr)")
+        #expect(try resolve(stack, "sidecar") == [address])
+
+        let (down, left) = try stack.close()
+        #expect(down.code == 0, "\(down.stderr)")
+        #expect(left == [])
+    }
+
+    /// Init members run to completion, one after the other, before the other members start;
+    /// once done they stay done while their pod replica stays.
+    @Test func initMembersRunFirstInOrder() throws {
+        let stack = try StackFixture("""
+            services:
+              web:
+                image: busybox
+                command: [sh, -c, "echo web >> /shared/order; exec sleep 1000"]
+                volumes: [shared:/shared]
+                x-berth: {pod: app}
+              migrate:
+                image: busybox
+                command: [sh, -c, "echo migrate >> /shared/order"]
+                volumes: [shared:/shared]
+                x-berth: {pod: app, init: true}
+              seed:
+                image: busybox
+                command: [sh, -c, "echo seed >> /shared/order"]
+                volumes: [shared:/shared]
+                x-berth: {pod: app, init: true}
+            volumes:
+              shared: {}
+
+            """)
+        let p = stack.project
+        let up = try stack.run(["up", "-d"])
+        #expect(up.code == 0, "\(up.stderr)")
+        let lines = up.stderr.split(separator: "\n").map(String.init)
+        func at(_ line: String) throws -> Int { try #require(lines.firstIndex(of: " Container \(p)-\(line)"), "\(line) in \(up.stderr)") }
+        #expect(try at("migrate-1  Exited") < at("seed-1  Creating"))
+        #expect(try at("seed-1  Exited") < at("web-1  Creating"))
+        #expect(try stack.run(["exec", "-T", "web", "cat", "/shared/order"]).stdout == "migrate\nseed\nweb\n")
+        #expect(try stack.container("migrate").state.exitCode == 0)
+
+        let again = try stack.run(["up", "-d"])
+        #expect(again.code == 0, "\(again.stderr)")
+        #expect(again.stderr.contains(" Container \(p)-migrate-1  Exited\n") && !again.stderr.contains("Starting"), "\(again.stderr)")
+        #expect(try stack.run(["exec", "-T", "web", "cat", "/shared/order"]).stdout == "migrate\nseed\nweb\n")
+
+        let (down, left) = try stack.close()
+        #expect(down.code == 0, "\(down.stderr)")
+        #expect(left == [])
+    }
+}
