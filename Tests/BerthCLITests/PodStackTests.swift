@@ -10,12 +10,16 @@ import Testing
 /// run first.
 @Suite(.serialized, .enabled(if: canRunStacks, "needs root and /bin/busybox (busybox-static)"))
 struct PodStackTests {
-    static let pod = """
+    static let pod = Self.pod(ports: "")
+
+    /// `ports`: the web member's `ports:` entry, if any.
+    static func pod(ports: String) -> String {
+        """
         services:
           web:
             image: busybox
             command: [httpd, -f, -p, "80", -h, /www]
-            x-berth: {pod: app}
+            x-berth: {pod: app}\(ports.isEmpty ? "" : "\n    ports: [\"\(ports)\"]")
           sidecar:
             image: busybox
             command: [sh, -c, "mkfifo /tmp/f; read line < /tmp/f; exit 3"]
@@ -26,6 +30,7 @@ struct PodStackTests {
             command: [sleep, "1000"]
 
         """
+    }
 
     /// `readlink /proc/self/ns/<kind>` in replica `index` of `service`.
     func namespace(_ stack: StackFixture, _ service: String, _ kind: String, index: Int = 1) throws -> String {
@@ -52,7 +57,8 @@ struct PodStackTests {
     }
 
     @Test func membersShareLocalhostAndOneAddress() throws {
-        let stack = try StackFixture(Self.pod)
+        let port = StackFixture.freePort()
+        let stack = try StackFixture(Self.pod(ports: "127.0.0.1:\(port):80"))
         let p = stack.project
         let up = try stack.run(["up", "-d"])
         #expect(up.code == 0, "\(up.stderr)")
@@ -79,6 +85,26 @@ struct PodStackTests {
         #expect(try resolve(stack, "sidecar") == [address])
         let served = try stack.run(["exec", "-T", "client", "sh", "-c", "echo 'GET /index.html HTTP/1.0' | nc \(address) 80"])
         #expect(served.stdout.hasSuffix("\r\n\r\nhello from berth\n"), "\(served.stdout) \(served.stderr)")
+        // A member's published port lands on the pod.
+        #expect(StackFixture.httpGet(port: port, path: "/index.html") == "hello from berth\n")
+
+        // ps groups the pod's containers (its infra first) and names their pod replica;
+        // pod ls and pod inspect show the pod.
+        let ps = try stack.run(["ps", "--format", "{{.Name}} {{.Service}} {{.Pod}} {{.Ports}}"])
+        #expect(ps.stdout == """
+            \(p)-app-infra-1 app-infra app-1 127.0.0.1:\(port)->80/tcp
+            \(p)-sidecar-1 sidecar app-1 \n\(p)-web-1 web app-1 \n\(p)-client-1 client  \n
+            """, "\(ps.stdout)")
+        #expect(try stack.run(["ps"]).stdout.contains(" SERVICE     POD       CREATED "))
+        #expect(try stack.run(["ps", "--services"]).stdout == "sidecar\nweb\nclient\n")
+        let pods = try stack.run(["pod", "ls"])
+        #expect(pods.stdout == """
+            NAME      STATUS    READY     ADDRESS\(String(repeating: " ", count: max(3, address.count - 4)))PORTS\(String(repeating: " ", count: "127.0.0.1:\(port)->80/tcp".count - 2))MEMBERS
+            app-1     Running   2/2       \(address)   127.0.0.1:\(port)->80/tcp   sidecar, web
+
+            """, "\(pods.stdout)")
+        let inspected = try stack.run(["pod", "inspect", "-f", "{{.Name}} {{.State.Status}} {{.State.Ready}} {{.Infra.Name}} {{.Hostname}} {{range $n, $e := .Networks}}{{$n}}={{$e.IPAddress}} {{$e.Aliases}}{{end}} {{range .Members}}{{.Service}}:{{.Status}} {{end}}", "app"])
+        #expect(inspected.stdout == "app-1 Running true \(p)-app-infra-1 app \(p)_default=\(address) [web sidecar] sidecar:running web:running \n", "\(inspected.stdout) \(inspected.stderr)")
 
         let (down, left) = try stack.close()
         #expect(down.code == 0, "\(down.stderr)")
@@ -94,11 +120,15 @@ struct PodStackTests {
         let scaled = try stack.run(["scale", "web=3"])
         #expect(scaled.code == 0, "\(scaled.stderr)")
         let running = try stack.run(["ps", "--format", "{{.Name}}"])
-        #expect(running.stdout == (["app-infra-1", "app-infra-2", "app-infra-3", "client-1", "sidecar-1", "sidecar-2", "sidecar-3", "web-1", "web-2", "web-3"]
+        #expect(running.stdout == (["app-infra-1", "sidecar-1", "web-1", "app-infra-2", "sidecar-2", "web-2", "app-infra-3", "sidecar-3", "web-3", "client-1"]
             .map { "\(p)-\($0)\n" }.joined()), "\(running.stdout)")
 
         let addresses = try (1...3).map { try podAddress(stack, replica: $0) }
         #expect(Set(addresses).count == 3)
+        #expect(try stack.run(["pod", "ls", "-q"]).stdout == "app-1\napp-2\napp-3\n")
+        #expect(try stack.run(["pod", "ls", "--format", "{{.Name}} {{.Ready}} {{.Addresses}} {{.Members}}"]).stdout == (1...3).map { n in
+            "app-\(n) 2/2 [\(addresses[n - 1])] [\(p)-sidecar-\(n) \(p)-web-\(n)]\n"
+        }.joined())
         #expect(try resolve(stack, "web") == addresses.sorted())
         #expect(try resolve(stack, "sidecar") == addresses.sorted())
         var networks: [String] = []
@@ -112,7 +142,7 @@ struct PodStackTests {
         // Down to 2: the third pod replica goes as a whole.
         let down = try stack.run(["up", "-d", "-t", "0", "--scale", "sidecar=2"])
         #expect(down.code == 0, "\(down.stderr)")
-        #expect(try stack.run(["ps", "-a", "--format", "{{.Name}}"]).stdout == (["app-infra-1", "app-infra-2", "client-1", "sidecar-1", "sidecar-2", "web-1", "web-2"]
+        #expect(try stack.run(["ps", "-a", "--format", "{{.Name}}"]).stdout == (["app-infra-1", "sidecar-1", "web-1", "app-infra-2", "sidecar-2", "web-2", "client-1"]
             .map { "\(p)-\($0)\n" }.joined()))
         #expect(try resolve(stack, "web") == Array(addresses.prefix(2)).sorted())
 

@@ -77,7 +77,9 @@ public struct ContainerFactory: Sendable {
         spec.infra = true
         spec.hostname = pod.hostname
         spec.domainname = pod.domainname
-        let launch = try LaunchConfig.of(project: project, service: service, service: config, hostname: pod.hostname)
+        var launch = try LaunchConfig.of(project: project, service: service, service: config, hostname: pod.hostname)
+        // It answers to its members' names (PodExpansion), not to its internal service's.
+        for index in launch.networks.indices { launch.networks[index].aliases.removeAll { $0 == service } }
         let hash = CanonicalOutput.configHash(config)
         let labels = Label.container(project: project, service: service, service: config, number: number, configHash: hash, imageDigest: nil)
             + Self.podLabels(pod: pod.name, infra: true, isInit: false)
