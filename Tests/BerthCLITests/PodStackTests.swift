@@ -19,10 +19,12 @@ struct PodStackTests {
           web:
             image: busybox
             command: [httpd, -f, -p, "80", -h, /www]
+            init: true
             x-berth: {pod: app}\(ports.isEmpty ? "" : "\n    ports: [\"\(ports)\"]")
           sidecar:
             image: busybox
             command: [sh, -c, "mkfifo /tmp/f; read line < /tmp/f; exit 3"]
+            init: true
             restart: on-failure
             x-berth: {pod: app}
           client:
@@ -176,6 +178,30 @@ struct PodStackTests {
         let fetched = try stack.run(["exec", "-T", "sidecar", "sh", "-c", "echo 'GET /index.html HTTP/1.0' | nc 127.0.0.1 80"])
         #expect(fetched.stdout.hasSuffix("\r\n\r\nhello from berth\n"), "\(fetched.stdout) \(fetched.stderr)")
         #expect(try resolve(stack, "sidecar") == [address])
+
+        let (down, left) = try stack.close()
+        #expect(down.code == 0, "\(down.stderr)")
+        #expect(left == [])
+    }
+
+    /// The infra dies (SIGKILL): the supervisor starts it again and restarts the members
+    /// into its new namespaces, and the pod works again.
+    @Test func aDeadInfraIsReplacedWithItsMembers() throws {
+        let stack = try StackFixture(Self.pod)
+        #expect(try stack.run(["up", "-d"]).code == 0)
+        let infra = try stack.container("app-infra").state
+        let web = try stack.container("web").state
+        #expect(Glibc.kill(try #require(infra.pid), SIGKILL) == 0)
+        try stack.waitFor("web", "restarted") { _, state in state.status == .running && state.startedAt != web.startedAt }
+        try stack.waitFor("app-infra", "running") { _, state in state.status == .running }
+        #expect(try stack.container("app-infra").state.startedAt != infra.startedAt)
+        #expect(try namespace(stack, "web", "net") == namespace(stack, "sidecar", "net"))
+        let infraPid = try #require(stack.container("app-infra").state.pid)
+        #expect(try namespace(stack, "web", "net") == FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(infraPid)/ns/net") + "\n")
+        let fetched = try stack.run(["exec", "-T", "sidecar", "sh", "-c", "echo 'GET /index.html HTTP/1.0' | nc 127.0.0.1 80"])
+        #expect(fetched.stdout.hasSuffix("\r\n\r\nhello from berth\n"), "\(fetched.stdout) \(fetched.stderr)")
+        let served = try stack.run(["exec", "-T", "client", "sh", "-c", "echo 'GET /index.html HTTP/1.0' | nc \(try podAddress(stack)) 80"])
+        #expect(served.stdout.hasSuffix("\r\n\r\nhello from berth\n"), "\(served.stdout) \(served.stderr)")
 
         let (down, left) = try stack.close()
         #expect(down.code == 0, "\(down.stderr)")

@@ -55,6 +55,8 @@ public enum PodExpansion {
         infra.hostname = pod.hostname
         infra.domainname = pod.domainname
         infra.ipc = "shareable"
+        // The supervisor brings a pod replica whose infra died back (RestartHandling).
+        infra.restart = "always"
         var networks = KeyedMap<ServiceNetwork?>()
         for name in pod.allMembers {
             guard let member = project.services[name] else { continue }

@@ -390,9 +390,16 @@ public struct Stack: Sendable {
         warn: @escaping @Sendable (String) -> Void = { _ in }
     ) throws {
         let project = project.map(PodExpansion.expand)
-        let selected = containers().filter { (services.isEmpty || services.contains($0.service)) && !$0.oneOff }
+        let all = containers()
+        var selected = all.filter { (services.isEmpty || services.contains($0.service)) && !$0.oneOff }
         if selected.isEmpty && !services.isEmpty {
             throw EngineError("no container found for service \(services.joined(separator: ", "))")
+        }
+        // A pod member needs its pod replica's infra, which holds its namespaces.
+        let replicas = Set(selected.compactMap { record in record.label(Label.pod).map { "\($0)/\(record.number)" } })
+        selected += all.filter { record in
+            record.label(Label.podInfra) == "True" && replicas.contains("\(record.label(Label.pod) ?? "")/\(record.number)")
+                && !selected.contains { $0.id == record.id }
         }
         let dependencies = project.map { DependencyGraph(project: $0).dependencies } ?? [:]
         for level in shutdownLevels(selected, project: project).reversed() {

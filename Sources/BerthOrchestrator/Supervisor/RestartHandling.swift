@@ -89,7 +89,28 @@ extension ContainerLifecycle {
             }
         }
         containerLock.unlock()
-        if restarted { restartDependents(of: id) }
+        if restarted {
+            restartDependents(of: id)
+            restartPodMembers(of: id)
+        }
+    }
+
+    /// A pod's infra that died and was restarted holds new namespaces: the members of its pod
+    /// replica that still run, in the old ones, are restarted into the new (Kubernetes
+    /// recreates a pod's containers with its sandbox).
+    func restartPodMembers(of id: String) {
+        guard let infra = try? engine.store.record(id), infra.label(Label.podInfra) == "True",
+              let replica = PodReplica.of(infra, among: engine.store.records()) else { return }
+        for member in replica.appMembers where (try? engine.observe(member.id))?.status == .running {
+            do {
+                _ = try stop(member.id, signal: nil, timeout: nil)
+                _ = try start(member.id)
+                events.record("restart", member)
+                Self.log("container \(member.name) restarted into the new namespaces of \(infra.name)")
+            } catch {
+                Self.log("container \(member.name): restart with its pod's infra \(infra.name) failed: \(error)")
+            }
+        }
     }
 
     /// Compose's `depends_on: {X: {restart: true}}`: once a container of X has been
