@@ -43,6 +43,9 @@ public enum Label {
     public static let podInfra = "io.berth.pod.infra"
     /// `True` on a pod's init members.
     public static let podInit = "io.berth.pod.init"
+    /// The id of the infra container of a pod replica, on it and on its members (what a
+    /// member joins; two replicas of one number exist during a rolling update).
+    public static let podSandbox = "io.berth.pod.sandbox"
 
     /// The Compose version berth reports in `com.docker.compose.version` (the Compose v2
     /// release whose behaviour it follows).

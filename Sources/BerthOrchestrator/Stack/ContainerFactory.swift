@@ -15,7 +15,8 @@ public struct ContainerFactory: Sendable {
     /// many containers reads the store once, not once per container).
     public func create(
         project: Project, service: String, config: Service, number: Int, name: String, image: ResolvedImage,
-        storage: StorageInputs, oneOff: OneOffSettings? = nil, id: String = ContainerFactory.newID(), existingNames: Set<String>? = nil
+        storage: StorageInputs, oneOff: OneOffSettings? = nil, id: String = ContainerFactory.newID(), existingNames: Set<String>? = nil,
+        podInfra: String? = nil
     ) throws -> (id: String, warnings: [String]) {
         let directory = store.path(id)
         let plan = try ServiceContainer.storage(
@@ -30,12 +31,14 @@ public struct ContainerFactory: Sendable {
             project: project, service: service, service: config, number: number, configHash: hash, imageDigest: image.digest,
             oneOff: oneOff != nil)
         if oneOff == nil, let pod = config.podName {
-            // A member joins the infra of its own pod replica.
-            labels += Self.podLabels(pod: pod, infra: false, isInit: config.isPodInit)
+            // A member joins the infra of its own pod replica: `podInfra` (a rolling update's
+            // new one), else the one of its number.
+            let infra = podInfra ?? Self.infra(of: pod, number: number, project: project, among: store.records())
+            labels += Self.podLabels(pod: pod, infra: false, isInit: config.isPodInit, sandbox: infra)
             launch.joins = launch.joins?.map { join in
-                var join = join
-                if join.service == Pod.infraService(pod) { join.replica = number }
-                return join
+                guard join.service == Pod.infraService(pod) else { return join }
+                return infra.map { NamespaceJoin(namespace: join.namespace, container: $0) }
+                    ?? NamespaceJoin(namespace: join.namespace, service: join.service, replica: number)
             }
         }
         if let oneOff {
@@ -82,7 +85,7 @@ public struct ContainerFactory: Sendable {
         for index in launch.networks.indices { launch.networks[index].aliases.removeAll { $0 == service } }
         let hash = CanonicalOutput.configHash(config)
         let labels = Label.container(project: project, service: service, service: config, number: number, configHash: hash, imageDigest: nil)
-            + Self.podLabels(pod: pod.name, infra: true, isInit: false)
+            + Self.podLabels(pod: pod.name, infra: true, isInit: false, sandbox: id)
         let record = ContainerRecord(
             id: id, name: name, project: project.name, service: service, number: number, oneOff: false,
             labels: labels.map { [$0.0, $0.1] }, image: "", imageDigest: nil, configHash: hash, command: spec.process.args,
@@ -92,8 +95,19 @@ public struct ContainerFactory: Sendable {
         return id
     }
 
-    static func podLabels(pod: String, infra: Bool, isInit: Bool) -> [(String, String)] {
+    static func podLabels(pod: String, infra: Bool, isInit: Bool, sandbox: String?) -> [(String, String)] {
         [(Label.pod, pod)] + (infra ? [(Label.podInfra, "True")] : []) + (isInit ? [(Label.podInit, "True")] : [])
+            + (sandbox.map { [(Label.podSandbox, $0)] } ?? [])
+    }
+
+    /// The id of the infra of replica `number` of `pod`: the one under its own name when a
+    /// rolling update has two.
+    static func infra(of pod: String, number: Int, project: Project, among records: [ContainerRecord]) -> String? {
+        let infras = records.filter { record in
+            record.project == project.name && record.number == number && record.label(Label.pod) == pod && record.label(Label.podInfra) == "True"
+        }
+        let own = Naming.containerName(project: project.name, service: Pod.infraService(pod), number: number)
+        return (infras.first { $0.name == own } ?? infras.first)?.id
     }
 
     private func checkName(_ name: String, existingNames: Set<String>?) throws {

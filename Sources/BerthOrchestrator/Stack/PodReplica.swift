@@ -19,7 +19,7 @@ public struct PodReplica: Sendable, Equatable {
         var replicas: [String: PodReplica] = [:]
         for record in records where !record.oneOff {
             guard let pod = record.label(Label.pod) else { continue }
-            let key = "\(record.project)/\(pod)/\(record.number)"
+            let key = record.label(Label.podSandbox) ?? "\(record.project)/\(pod)/\(record.number)"
             var replica = replicas[key] ?? PodReplica(pod: pod, number: record.number, project: record.project, infra: nil, members: [])
             if record.label(Label.podInfra) == "True" { replica.infra = record } else { replica.members.append(record) }
             replicas[key] = replica
@@ -37,7 +37,10 @@ public struct PodReplica: Sendable, Equatable {
     /// The replica `record` belongs to (its infra or a member), among `records`.
     public static func of(_ record: ContainerRecord, among records: [ContainerRecord]) -> PodReplica? {
         guard let pod = record.label(Label.pod) else { return nil }
-        return all(records.filter { $0.project == record.project && $0.number == record.number && $0.label(Label.pod) == pod }).first
+        let sandbox = record.label(Label.podSandbox)
+        return all(records.filter { other in
+            other.project == record.project && other.number == record.number && other.label(Label.pod) == pod && other.label(Label.podSandbox) == sandbox
+        }).first
     }
 
     /// A member counts towards the pod's readiness: it runs, and is healthy when it has a
