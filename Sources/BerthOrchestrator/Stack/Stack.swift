@@ -100,17 +100,13 @@ public struct Stack: Sendable {
                 }
                 if let policy = step.updatePolicy, !updates.isEmpty {
                     let updater = RollingUpdater(
-                        stack: self, service: step.service, policy: policy, timeout: options.timeout,
-                        create: { number, name, id, oldSpec in
-                            guard let image = images[step.service] else { throw EngineError("service \"\(step.service)\": no image resolved for it") }
-                            let created = try ContainerFactory(store: engine.store).create(
-                                project: project, service: step.service, config: service, number: number, name: name, image: image,
-                                storage: storage.inputs(replacing: oldSpec), id: id, existingNames: names)
-                            for warning in created.warnings { warn(warning) }
-                            return created.id
+                        stack: self, subject: "service \"\(step.service)\"", policy: policy, timeout: options.timeout,
+                        create: { slot, number, name, id, _ in
+                            try createReplacement(
+                                slot, project: project, number: number, name: name, id: id, images: images, storage: storage, names: names, warn: warn)
                         },
                         progress: progress)
-                    for warning in try updater.run(updates) { warn(warning) }
+                    for warning in try updater.run(service: step.service, updates) { warn(warning) }
                 }
                 for (record, name) in renames {
                     try request(.rename, [record], name: name)
@@ -118,6 +114,26 @@ public struct Stack: Sendable {
                 }
             }
         }
+    }
+
+    /// The new container of a rolling update's slot (a service's, a pod's infra or member),
+    /// its storage taking over the old one's anonymous volumes; `podInfra`: the new pod
+    /// replica's infra, which a member joins.
+    func createReplacement(
+        _ slot: RollingUpdater.Replica.Slot, project: Project, number: Int, name: String, id: String, images: [String: ResolvedImage],
+        storage: StorageContext, names: Set<String>, podInfra: String? = nil, warn: (String) -> Void
+    ) throws -> String {
+        guard let config = project.services[slot.service] else { throw EngineError("no such service: \(slot.service)") }
+        if let pod = project.pods.first(where: { Pod.infraService($0.name) == slot.service }) {
+            return try ContainerFactory(store: engine.store).createInfra(project: project, pod: pod, config: config, number: number, name: name, id: id)
+        }
+        guard let image = images[slot.service] else { throw EngineError("service \"\(slot.service)\": no image resolved for it") }
+        let oldSpec = slot.old.flatMap { try? engine.store.spec($0.id) }
+        let created = try ContainerFactory(store: engine.store).create(
+            project: project, service: slot.service, config: config, number: number, name: name, image: image,
+            storage: storage.inputs(replacing: oldSpec), id: id, existingNames: names, podInfra: podInfra)
+        for warning in created.warnings { warn(warning) }
+        return created.id
     }
 
     private func perform(
