@@ -89,6 +89,15 @@ public enum ContainerAction: Sendable, Equatable {
         }
     }
 
+    /// The container the action is about as it is now (nil for `create`).
+    public var existingName: String? {
+        switch self {
+        case .create: return nil
+        case .recreate(let old, _, _), .update(let old, _, _), .rename(let old, _): return old
+        case .start(let name), .keep(let name), .restart(let name), .remove(let name): return name
+        }
+    }
+
     public var containerName: String {
         switch self {
         case .create(let name, _), .recreate(_, let name, _), .update(_, let name, _), .start(let name), .keep(let name),
@@ -111,12 +120,22 @@ public struct Plan: Sendable, Equatable {
         public var updatePolicy: UpdatePolicy? = nil
     }
 
+    /// A berth pod whose members have `deploy.update_config`: its running pod replicas that
+    /// are out of date (any of their containers) are replaced whole by a rolling update,
+    /// after the steps, which keep their containers.
+    public struct PodUpdate: Sendable, Equatable {
+        public var pod: String
+        public var policy: UpdatePolicy
+        public var replicas: [Int]
+    }
+
     public var levels: [[ServiceStep]]
     /// Containers of services that are no longer in the project.
     public var orphans: [String]
     /// Orphans are removed (`--remove-orphans`) or only warned about.
     public var removeOrphans: Bool
     public var warnings: [String]
+    public var podUpdates: [PodUpdate] = []
 
     public var steps: [ServiceStep] { levels.flatMap { $0 } }
 
@@ -209,6 +228,8 @@ public enum Planner {
             }
         }
 
+        let podUpdates = options.noStart ? [] : foldPodUpdates(project: project, actions: &actions, policies: policies, containers: serviceContainers)
+
         let running = Set(selected.filter { (options.scale[$0] ?? project.services[$0]?.replicas ?? 1) > 0 })
         let steps = levels.map { level in
             level.map { name in
@@ -226,7 +247,42 @@ public enum Planner {
         if !orphans.isEmpty && !options.removeOrphans {
             warnings.append("Found orphan containers (\(orphans.joined(separator: ", "))) for this project. If you removed or renamed this service in your compose file, you can run this command with the --remove-orphans flag to clean it up.")
         }
-        return Plan(levels: steps, orphans: orphans, removeOrphans: options.removeOrphans, warnings: warnings)
+        return Plan(levels: steps, orphans: orphans, removeOrphans: options.removeOrphans, warnings: warnings, podUpdates: podUpdates)
+    }
+
+    /// Rolling updates act on whole pod replicas: in a pod whose members have an update
+    /// policy (the first member's that declares one), a running pod replica (its infra runs)
+    /// with any container to replace is updated whole; its containers' actions become `keep`.
+    static func foldPodUpdates(
+        project: Project, actions: inout [String: [ContainerAction]], policies: [String: UpdatePolicy], containers: [ObservedContainer]
+    ) -> [Plan.PodUpdate] {
+        var updates: [Plan.PodUpdate] = []
+        for pod in project.pods {
+            guard let policy = pod.allMembers.lazy.compactMap({ policies[$0] }).first else { continue }
+            let infra = Pod.infraService(pod.name)
+            let services = [infra] + pod.allMembers
+            let live = Set(containers.filter { $0.service == infra && $0.state.isRunning }.map(\.number))
+            func number(_ name: String?) -> Int? { containers.first { $0.name == name }.map(\.number) }
+            var replicas = Set<Int>()
+            for service in services {
+                for action in actions[service] ?? [] where action.replaces {
+                    if let n = number(action.existingName), live.contains(n) { replicas.insert(n) }
+                }
+            }
+            guard !replicas.isEmpty else { continue }
+            for service in services {
+                actions[service] = actions[service]?.compactMap { action in
+                    guard let existing = action.existingName, let n = number(existing), replicas.contains(n) else { return action }
+                    switch action {
+                    case .remove: return action
+                    case .rename: return nil
+                    default: return .keep(name: existing)
+                    }
+                }
+            }
+            updates.append(Plan.PodUpdate(pod: pod.name, policy: policy, replicas: replicas.sorted()))
+        }
+        return updates
     }
 
     /// Compose refuses `container_name` with more than one replica; a host port (or a range

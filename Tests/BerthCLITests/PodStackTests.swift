@@ -208,6 +208,57 @@ struct PodStackTests {
         #expect(left == [])
     }
 
+    /// With `deploy.update_config` on a member, a change to one member replaces whole pod
+    /// replicas: a new infra with every member, started next to the old replica
+    /// (start-first), which goes once the new one is ready.
+    @Test func aRollingUpdateReplacesWholePodReplicas() throws {
+        func compose(_ version: String) -> String {
+            """
+            services:
+              web:
+                image: busybox
+                command: [httpd, -f, -p, "80", -h, /www]
+                init: true
+                environment: {VERSION: "\(version)"}
+                deploy:
+                  replicas: 2
+                  update_config: {order: start-first, monitor: 0s}
+                x-berth: {pod: app}
+              sidecar:
+                image: busybox
+                command: [sleep, "1000"]
+                init: true
+                x-berth: {pod: app}
+
+            """
+        }
+        let stack = try StackFixture(compose("1"))
+        let p = stack.project
+        #expect(try stack.run(["up", "-d"]).code == 0)
+        let before = Set(stack.engine.store.records().filter { $0.project == p }.map(\.id))
+        #expect(before.count == 6)
+
+        try stack.write(compose("2"))
+        let update = try stack.run(["up", "-d", "-t", "0"])
+        #expect(update.code == 0, "\(update.stderr)")
+        for name in ["app-infra", "web", "sidecar"] {
+            for n in 1...2 { #expect(update.stderr.contains(" Container \(p)-\(name)-\(n)  Updated\n"), "\(name)-\(n): \(update.stderr)") }
+        }
+        let after = stack.engine.store.records().filter { $0.project == p }
+        #expect(after.count == 6)
+        #expect(before.isDisjoint(with: after.map(\.id)), "every container of both pod replicas is new")
+        #expect(after.map(\.name).sorted() == ["app-infra-1", "app-infra-2", "sidecar-1", "sidecar-2", "web-1", "web-2"].map { "\(p)-\($0)" })
+        for n in 1...2 {
+            #expect(try stack.run(["exec", "-T", "--index", "\(n)", "web", "sh", "-c", "echo $VERSION"]).stdout == "2\n")
+            #expect(try namespace(stack, "web", "net", index: n) == namespace(stack, "sidecar", "net", index: n))
+        }
+        #expect(try stack.run(["pod", "ls", "--format", "{{.Name}} {{.Status}} {{.Ready}}"]).stdout == "app-1 Running 2/2\napp-2 Running 2/2\n")
+
+        let (down, left) = try stack.close()
+        #expect(down.code == 0, "\(down.stderr)")
+        #expect(left == [])
+    }
+
     /// Init members run to completion, one after the other, before the other members start;
     /// once done they stay done while their pod replica stays.
     @Test func initMembersRunFirstInOrder() throws {

@@ -38,6 +38,10 @@ import Testing
               b: {image: busybox, ports: ["9090:80"], x-berth: {pod: p}}
             """) == "compose.yaml:3:23: services.b.ports: a publishes 80/tcp already, and the members of pod \"p\" share one network namespace; publish it once")
         #expect(try error("""
+              a: {image: busybox, ports: ["8080:80"], x-berth: {pod: p}}
+              b: {image: busybox, scale: 2, x-berth: {pod: p}}
+            """) == "compose.yaml:2:23: services.a.ports: pod \"p\" runs 2 replicas, each publishing host port 8080: they will clash; publish a range with a host port per replica (\"8080-8081:80\") or leave the host port out (\"80\")")
+        #expect(try error("""
               a: {image: busybox, hostname: one, x-berth: {pod: p}}
               b: {image: busybox, hostname: two, x-berth: {pod: p}}
             """) == "compose.yaml:3:23: services.b.hostname: the members of pod \"p\" share one host name, and a sets \"one\"; set the same or remove one")

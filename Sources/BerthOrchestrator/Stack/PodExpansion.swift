@@ -15,8 +15,10 @@ public enum PodExpansion {
         guard !pods.isEmpty else { return project }
         var expanded = project
         var services: [(String, Service)] = []
+        var placed = Set<String>()
         for (name, service) in project.services {
-            if let pod = pods.first(where: { $0.allMembers.first == name }) {
+            // The infra comes before the pod's first member in the file.
+            if let pod = pods.first(where: { $0.allMembers.contains(name) }), placed.insert(pod.name).inserted {
                 services.append((Pod.infraService(pod.name), infra(pod, project: project)))
             }
             guard let pod = pods.first(where: { $0.allMembers.contains(name) }) else {
@@ -58,7 +60,7 @@ public enum PodExpansion {
         // The supervisor brings a pod replica whose infra died back (RestartHandling).
         infra.restart = "always"
         var networks = KeyedMap<ServiceNetwork?>()
-        for name in pod.allMembers {
+        for name in project.services.keys where pod.allMembers.contains(name) {
             guard let member = project.services[name] else { continue }
             for (key, config) in member.networks ?? KeyedMap() {
                 var merged = networks[key].flatMap { $0 } ?? ServiceNetwork()

@@ -114,6 +114,39 @@ public struct Stack: Sendable {
                 }
             }
         }
+        for update in plan.podUpdates {
+            try updatePod(update, project: project, images: images, storage: storage, names: names, timeout: options.timeout, progress: progress, warn: warn)
+        }
+    }
+
+    /// A rolling update of whole pod replicas (`Plan.PodUpdate`): each new pod replica —
+    /// infra, init members, members, joined to the new infra — next to (start-first) or after
+    /// (stop-first) the old one.
+    private func updatePod(
+        _ update: Plan.PodUpdate, project: Project, images: [String: ResolvedImage], storage: StorageContext, names: Set<String>,
+        timeout: Int?, progress: @escaping StackProgress, warn: @escaping @Sendable (String) -> Void
+    ) throws {
+        guard let pod = project.pods.first(where: { $0.name == update.pod }) else { return }
+        let infra = Pod.infraService(pod.name)
+        let records = containers().filter { !$0.oneOff }
+        var replicas: [Int: RollingUpdater.Replica] = [:]
+        for n in update.replicas {
+            func slot(_ service: String, init isInit: Bool = false) -> RollingUpdater.Replica.Slot {
+                let name = Naming.containerName(project: project.name, service: service, number: n, serviceConfig: project.services[service])
+                let olds = records.filter { $0.service == service && $0.number == n }
+                return .init(service: service, name: name, old: olds.first { $0.name == name } ?? olds.first, runsToCompletion: isInit, holdsNamespaces: service == infra)
+            }
+            replicas[n] = RollingUpdater.Replica(slots: [slot(infra)] + pod.initMembers.map { slot($0, init: true) } + pod.members.map { slot($0) })
+        }
+        let updater = RollingUpdater(
+            stack: self, subject: "pod \"\(pod.name)\"", policy: update.policy, timeout: timeout,
+            create: { slot, number, name, id, created in
+                try createReplacement(
+                    slot, project: project, number: number, name: name, id: id, images: images, storage: storage, names: names,
+                    podInfra: created[infra], warn: warn)
+            },
+            progress: progress)
+        for warning in try updater.run(replicas) { warn(warning) }
     }
 
     /// The new container of a rolling update's slot (a service's, a pod's infra or member),

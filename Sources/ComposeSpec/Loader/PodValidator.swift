@@ -80,6 +80,15 @@ extension Validator {
                 hostnameFrom = hostnameFrom ?? name
             }
             for port in service.ports ?? [] {
+                // Each pod replica publishes the port: a host port per replica.
+                if pod.replicas > 1, let published = port.published, !published.isEmpty {
+                    let bounds = published.split(separator: "-").compactMap { Int($0) }
+                    if let low = bounds.first, let high = bounds.last, high - low + 1 < pod.replicas {
+                        throw ComposeError(
+                            "services.\(name).ports: pod \"\(pod.name)\" runs \(pod.replicas) replicas, each publishing host port \(published): they will clash; publish a range with a host port per replica (\"\(low)-\(low + pod.replicas - 1):\(port.target)\") or leave the host port out (\"\(port.target)\")",
+                            at: mark("services", name, "ports"))
+                    }
+                }
                 let key = "\(port.target)/\(port.protocol ?? "tcp")"
                 if let other = published[key] {
                     throw ComposeError(
