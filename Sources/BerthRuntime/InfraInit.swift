@@ -22,16 +22,7 @@ enum InfraInit {
         _ = try ContainerInit.receiveGo(c.syncRead)  // no seccomp program: it runs nothing
         if !c.bornInCgroup { try c.cgroup.attachSelf(rootFDs: cgroupRoots) }
         cgroupRoots.forEach { close($0) }
-        if spec.namespaces.uts == .private {
-            let host = spec.hostname ?? String(spec.name.prefix(63))
-            _ = try Sys.check("sethostname", path: host) { berth_sethostname(host, host.utf8.count) }
-            if let domain = spec.domainname {
-                _ = try Sys.check("setdomainname", path: domain) { berth_setdomainname(domain, domain.utf8.count) }
-            }
-        }
-        if spec.namespaces.network == .private {
-            _ = try Sys.check("set lo up", path: "infra network namespace") { berth_loopback_up() }
-        }
+        try ContainerInit.nameAndLoopback(spec)
         _ = try Sys.check("capset") { berth_capset(0, 0, 0) }
 
         // The monitor blocked these before clone, so none is lost; they end the sleep.

@@ -231,6 +231,7 @@ enum PodInspectCommand {
     ) { invocation in
         let names = invocation.arguments
         guard !names.isEmpty else { throw UsageError(message: "\"pod inspect\" requires at least 1 argument", command: "pod inspect") }
+        guard let output = InspectOutput.make(invocation.options.value("format") ?? "", console: invocation.console) else { return 64 }
         let scope = try ProjectScope(invocation, services: [])
         let pods = PodView.all(scope, root: invocation.root)
         var documents: [TemplateData] = []
@@ -240,29 +241,6 @@ enum PodInspectCommand {
             if matched.isEmpty { errors.append("Error: No such pod: \(name)") }
             documents += matched.map(\.document)
         }
-        let format = invocation.options.value("format") ?? ""
-        switch format {
-        case "": invocation.console.out(OrderedJSON.array(documents.map(\.json)).render() + "\n")
-        case "json": invocation.console.out(OrderedJSON.array(documents.map(\.json)).compact() + "\n")
-        default:
-            let template: GoTemplate
-            do {
-                template = try GoTemplate(parsing: format.replacingOccurrences(of: "\\t", with: "\t").replacingOccurrences(of: "\\n", with: "\n"))
-            } catch {
-                invocation.console.err("template parsing error: \(error)\n")
-                return 64
-            }
-            var out = ""
-            for document in documents {
-                do {
-                    out += try template.execute(GoTemplate.Context(data: document)) + "\n"
-                } catch {
-                    errors.append("template parsing error: \(error)")
-                }
-            }
-            invocation.console.out(out)
-        }
-        for error in errors { invocation.console.err(error + "\n") }
-        return errors.isEmpty ? 0 : 1
+        return output.write(documents, errors: errors, console: invocation.console)
     }
 }

@@ -102,14 +102,20 @@ extension ContainerLifecycle {
         guard let infra = try? engine.store.record(id), infra.label(Label.podInfra) == "True",
               let replica = PodReplica.of(infra, among: engine.store.records()) else { return }
         for member in replica.appMembers where (try? engine.observe(member.id))?.status == .running {
-            do {
-                _ = try stop(member.id, signal: nil, timeout: nil)
-                _ = try start(member.id)
-                events.record("restart", member)
-                Self.log("container \(member.name) restarted into the new namespaces of \(infra.name)")
-            } catch {
-                Self.log("container \(member.name): restart with its pod's infra \(infra.name) failed: \(error)")
-            }
+            restart(member, with: infra, why: "into the new namespaces of \(infra.name)")
+        }
+    }
+
+    /// Stops and starts a running container that `cause` was restarted under, with a `restart`
+    /// event; `why` completes the log line.
+    func restart(_ container: ContainerRecord, with cause: ContainerRecord, why: String) {
+        do {
+            _ = try stop(container.id, signal: nil, timeout: nil)
+            _ = try start(container.id)
+            events.record("restart", container)
+            Self.log("container \(container.name) restarted \(why)")
+        } catch {
+            Self.log("container \(container.name): restart with \(cause.name) failed: \(error)")
         }
     }
 
@@ -121,14 +127,7 @@ extension ContainerLifecycle {
         let all = engine.store.records().filter { $0.project == project && !$0.oneOff }
         for dependent in all where !visited.contains(dependent.id) && Label.restartsWith(dependent).contains(container.service) {
             guard (try? engine.observe(dependent.id))?.status == .running else { continue }
-            do {
-                _ = try stop(dependent.id, signal: nil, timeout: nil)
-                _ = try start(dependent.id)
-                events.record("restart", dependent)
-                Self.log("container \(dependent.name) restarted with \(container.name) (depends_on restart: true)")
-            } catch {
-                Self.log("container \(dependent.name): restart with \(container.name) failed: \(error)")
-            }
+            restart(dependent, with: container, why: "with \(container.name) (depends_on restart: true)")
             restartDependents(of: dependent.id, visited: visited.union([id, dependent.id]))
         }
     }
