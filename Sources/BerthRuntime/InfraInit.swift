@@ -13,6 +13,7 @@ import CBerthSys
 enum InfraInit {
     static func run(_ c: InitContext, cgroupRoots: [Int32]) throws -> Never {
         let spec = c.spec
+        retitle(spec.process.args.first ?? "pause")
         try Mounts.mount(source: "none", target: "/", type: nil, flags: MountFlags.slave | MountFlags.recursive, displayTarget: "/ (make rslave)")
         try Mounts.mount(
             source: "infra", target: c.rootfs, type: "tmpfs", flags: MountFlags.noSuid | MountFlags.noDev | MountFlags.noExec | MountFlags.readOnly,
@@ -37,5 +38,22 @@ enum InfraInit {
             let received = berth_signalfd_read(signalFD)
             if received == SIGTERM || received == SIGINT { _exit(0) }
         }
+    }
+
+    /// Its command line reads `title` (`top`, `ps`), not the monitor's it was cloned from: the
+    /// argument area is overwritten as setproctitle(3) does — the title, NULs, and a last byte
+    /// that is not NUL, which makes the kernel show the area up to the first NUL.
+    static func retitle(_ title: String) {
+        let argc = Int(CommandLine.argc)
+        guard argc > 0, let first = CommandLine.unsafeArgv[0], let last = CommandLine.unsafeArgv[argc - 1] else { return }
+        let end = last + strlen(last)  // the last argument's NUL: the area's last byte
+        let size = end - first
+        let bytes = Array(title.utf8)
+        guard size > bytes.count + 1 else { return }
+        memset(first, 0, size)
+        bytes.withUnsafeBufferPointer { buffer in
+            for (index, byte) in buffer.enumerated() { first[index] = CChar(bitPattern: byte) }
+        }
+        end.pointee = 0x20
     }
 }

@@ -99,6 +99,9 @@ struct PodStackTests {
             """, "\(ps.stdout)")
         #expect(try stack.run(["ps"]).stdout.contains(" SERVICE     POD       CREATED "))
         #expect(try stack.run(["ps", "--services"]).stdout == "sidecar\nweb\nclient\n")
+        let logs = try stack.run(["logs"])
+        #expect(logs.code == 0 && logs.stderr == "", "the infra has no log: \(logs.stderr)")
+        #expect(try stack.run(["top"]).stdout.contains("   pause   \n"))
         let pods = try stack.run(["pod", "ls"])
         #expect(pods.stdout == """
             NAME      STATUS    READY     ADDRESS\(String(repeating: " ", count: max(3, address.count - 4)))PORTS\(String(repeating: " ", count: "127.0.0.1:\(port)->80/tcp".count - 2))MEMBERS

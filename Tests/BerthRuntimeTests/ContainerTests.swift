@@ -499,6 +499,7 @@ struct ContainerTests {
         let pid = try #require(line.split(separator: ",").first.flatMap { Int32($0.dropFirst("{\"Pid\":".count)) }, "\(line)")
 
         #expect(try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/root") == [])
+        #expect(try String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8) == "pause\0")
         let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
         #expect(status.contains("CapEff:\t0000000000000000\n") && status.contains("CapPrm:\t0000000000000000\n"), "\(status)")
         let fds = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").compactMap(Int32.init).filter { $0 > 2 }
