@@ -116,6 +116,30 @@ struct PodStackTests {
         #expect(left == [])
     }
 
+    /// A pod replica is ready when all its members are: a member with a failing health check
+    /// keeps the pod's names out of DNS until it turns healthy.
+    @Test func aPodIsReadyWhenAllItsMembersAre() throws {
+        let stack = try StackFixture(Self.pod.replacingOccurrences(
+            of: "    init: true\n    x-berth: {pod: app}", with: "    init: true\n    healthcheck: {test: [CMD, test, -f, /tmp/ready], interval: 100ms}\n    x-berth: {pod: app}"))
+        #expect(try stack.run(["up", "-d"]).code == 0)
+        #expect(try stack.run(["pod", "ls", "--format", "{{.Status}} {{.Ready}}"]).stdout == "Running 1/2\n")
+        #expect(try resolve(stack, "web") == [])
+        #expect(try resolve(stack, "sidecar") == [])
+
+        #expect(try stack.run(["exec", "-T", "web", "touch", "/tmp/ready"]).code == 0)
+        try stack.waitFor("web", "healthy") { record, state in
+            stack.engine.store.health(record.id, startedAt: state.startedAt)?.status == .healthy
+        }
+        #expect(try stack.run(["pod", "ls", "--format", "{{.Status}} {{.Ready}}"]).stdout == "Running 2/2\n")
+        let address = try podAddress(stack)
+        #expect(try resolve(stack, "web") == [address])
+        #expect(try resolve(stack, "sidecar") == [address])
+
+        let (down, left) = try stack.close()
+        #expect(down.code == 0, "\(down.stderr)")
+        #expect(left == [])
+    }
+
     /// Replicas are per pod: scaling a member scales the pod — replica i holds member i of
     /// every service in its own namespaces, at its own address.
     @Test func scalingAPodAddsWholeReplicas() throws {
