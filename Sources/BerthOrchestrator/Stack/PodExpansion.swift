@@ -34,11 +34,14 @@ public enum PodExpansion {
     /// `up` options for the expanded project: a pod runs as a whole — naming one member on
     /// the command line brings the pod's other members too, and `--scale` of a member scales
     /// the pod (members and infra); two different counts for one pod are an error.
-    public static func options(_ options: UpOptions, project: Project) throws -> UpOptions {
+    /// `withInfras`: the named pods' infra services too (for the expanded project, where
+    /// `--no-deps` must not leave them out).
+    public static func options(_ options: UpOptions, project: Project, withInfras: Bool = false) throws -> UpOptions {
         var out = options
         for pod in project.pods {
             if options.services.contains(where: pod.allMembers.contains) {
                 out.services += pod.allMembers.filter { !out.services.contains($0) }
+                if withInfras && !out.services.contains(Pod.infraService(pod.name)) { out.services.append(Pod.infraService(pod.name)) }
             }
             let asked = pod.allMembers.compactMap { member in options.scale[member].map { (member, $0) } }
             guard let first = asked.first else { continue }

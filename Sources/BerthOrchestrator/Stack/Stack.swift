@@ -47,7 +47,7 @@ public struct Stack: Sendable {
         progress: @escaping StackProgress, warn: @escaping @Sendable (String) -> Void
     ) throws {
         client.wakeIfNeeded(engine: engine)
-        let options = try PodExpansion.options(options, project: project)
+        let options = try PodExpansion.options(options, project: project, withInfras: true)
         let project = PodExpansion.expand(project)
         let observed = engine.observed(project: projectName)
         var hashes: [String: String] = [:]
