@@ -25,9 +25,11 @@ extension ContainerLifecycle {
                 return (candidate, pid)
             }
         }
+        // A pod member joins its infra by id: named by its name.
+        let target = join.container != nil ? candidates.first.map { "container \($0.name)" } ?? join.reference : join.reference
         let what = join.replica.map { "replica \($0) of " } ?? ""
-        let missing = candidates.isEmpty ? "there is no \(what)\(join.reference)" : "\(what)\(join.reference) is not running"
-        throw EngineError("container \(record.name): cannot join the \(join.namespace.rawValue) namespace of \(join.reference) (\(join.namespace.key)): \(missing); start it first")
+        let missing = candidates.isEmpty ? "there is no \(what)\(target)" : "\(what)\(target) is not running"
+        throw EngineError("container \(record.name): cannot join the \(join.namespace.rawValue) namespace of \(target) (\(join.namespace.key)): \(missing); start it first")
     }
 
     /// Points the spec's namespaces at the join targets' processes; a joiner of an IPC
