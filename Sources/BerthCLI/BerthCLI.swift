@@ -119,7 +119,9 @@ public enum BerthCLI {
 
     /// Every command, in the order help lists them.
     public static var commands: [CommandSpec] {
-        [ConfigCommand.spec, UpCommand.spec, DownCommand.spec, PsCommand.spec, LogsCommand.spec, InspectCommand.spec, LsCommand.spec, UpCommand.createSpec, StartStopCommands.startSpec, StartStopCommands.stopSpec, StartStopCommands.restartSpec, ScaleCommand.spec, RunCommand.spec, ExecCommand.spec, EventsCommand.spec, KillCommand.spec, RmCommand.spec, PauseCommands.pauseSpec, PauseCommands.unpauseSpec, WaitCommand.spec, TopCommand.spec, CpCommand.spec, StatsCommand.spec, PortCommand.spec, AttachCommand.spec, PullCommand.spec, ImagesCommand.spec, ImageCommand.spec, NetworkCommand.spec, VolumeCommand.spec, KubeCommand.spec, VersionCommand.spec, HelpCommand.spec, RuntimePlumbing.spec, DNSPlumbing.spec, SupervisePlumbing.spec, ReapBridgesPlumbing.spec]
+        [ConfigCommand.spec, UpCommand.spec, DownCommand.spec, PsCommand.spec, LogsCommand.spec, InspectCommand.spec, LsCommand.spec, UpCommand.createSpec, StartStopCommands.startSpec, StartStopCommands.stopSpec, StartStopCommands.restartSpec, ScaleCommand.spec, RunCommand.spec, ExecCommand.spec, EventsCommand.spec, KillCommand.spec, RmCommand.spec, PauseCommands.pauseSpec, PauseCommands.unpauseSpec, WaitCommand.spec, TopCommand.spec, CpCommand.spec, StatsCommand.spec, PortCommand.spec, AttachCommand.spec, PullCommand.spec, ImagesCommand.spec, ImageCommand.spec, NetworkCommand.spec, VolumeCommand.spec, KubeCommand.spec,
+            PodCommand.spec,
+            VersionCommand.spec, HelpCommand.spec, RuntimePlumbing.spec, DNSPlumbing.spec, SupervisePlumbing.spec, ReapBridgesPlumbing.spec]
     }
 
     public static func command(named name: String) -> CommandSpec? {

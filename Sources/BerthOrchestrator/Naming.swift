@@ -9,6 +9,7 @@ public enum Naming {
 
     public static func containerName(project: String, service: String, number: Int, serviceConfig: Service? = nil) -> String {
         if let fixed = serviceConfig?.container_name { return fixed }
+        // A pod's infra (`<pod>-infra`) gets `<project>-<pod>-infra-<n>` this way too.
         return [project, service, String(number)].joined(separator: separator)
     }
 
@@ -36,6 +37,15 @@ public enum Label {
     public static let slug = "com.docker.compose.slug"
     public static let network = "com.docker.compose.network"
     public static let volume = "com.docker.compose.volume"
+    /// berth's pods: the pod a container belongs to (its infra and its members).
+    public static let pod = "io.berth.pod"
+    /// `True` on a pod's infra container.
+    public static let podInfra = "io.berth.pod.infra"
+    /// `True` on a pod's init members.
+    public static let podInit = "io.berth.pod.init"
+    /// The id of the infra container of a pod replica, on it and on its members (what a
+    /// member joins; two replicas of one number exist during a rolling update).
+    public static let podSandbox = "io.berth.pod.sandbox"
 
     /// The Compose version berth reports in `com.docker.compose.version` (the Compose v2
     /// release whose behaviour it follows).

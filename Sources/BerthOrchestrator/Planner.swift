@@ -89,6 +89,15 @@ public enum ContainerAction: Sendable, Equatable {
         }
     }
 
+    /// The container the action is about as it is now (nil for `create`).
+    public var existingName: String? {
+        switch self {
+        case .create: return nil
+        case .recreate(let old, _, _), .update(let old, _, _), .rename(let old, _): return old
+        case .start(let name), .keep(let name), .restart(let name), .remove(let name): return name
+        }
+    }
+
     public var containerName: String {
         switch self {
         case .create(let name, _), .recreate(_, let name, _), .update(_, let name, _), .start(let name), .keep(let name),
@@ -111,12 +120,22 @@ public struct Plan: Sendable, Equatable {
         public var updatePolicy: UpdatePolicy? = nil
     }
 
+    /// A berth pod whose members have `deploy.update_config`: its running pod replicas that
+    /// are out of date (any of their containers) are replaced whole by a rolling update,
+    /// after the steps, which keep their containers.
+    public struct PodUpdate: Sendable, Equatable {
+        public var pod: String
+        public var policy: UpdatePolicy
+        public var replicas: [Int]
+    }
+
     public var levels: [[ServiceStep]]
     /// Containers of services that are no longer in the project.
     public var orphans: [String]
     /// Orphans are removed (`--remove-orphans`) or only warned about.
     public var removeOrphans: Bool
     public var warnings: [String]
+    public var podUpdates: [PodUpdate] = []
 
     public var steps: [ServiceStep] { levels.flatMap { $0 } }
 
@@ -189,6 +208,16 @@ public enum Planner {
                 recreated.insert(name)
             }
         }
+        // A service whose namespaces another joins (`network_mode: service:x`, `ipc`, `pid`,
+        // `uts`, `cgroup`) is recreated: so are the joiners, which would keep the old
+        // container's namespaces — in level order, so that joiners of joiners follow.
+        for name in levels.joined() {
+            guard let service = project.services[name], let current = actions[name],
+                  NamespaceJoin.of(service)?.contains(where: { $0.service.map(recreated.contains) == true }) == true else { continue }
+            let mine = serviceContainers.filter { $0.service == name }
+            actions[name] = replacing(current, containers: mine, project: project, service: name, config: service, rolling: policies[name] != nil)
+            if actions[name]?.contains(where: \.replaces) == true { recreated.insert(name) }
+        }
         // `depends_on: {x: {restart: true}}`: recreating x restarts its running dependents.
         for name in selected {
             let restartOn = (graph.dependencies[name] ?? []).filter { $0.restart && recreated.contains($0.service) }
@@ -198,6 +227,8 @@ public enum Planner {
                 return action
             }
         }
+
+        let podUpdates = options.noStart ? [] : foldPodUpdates(project: project, actions: &actions, policies: policies, containers: serviceContainers)
 
         let running = Set(selected.filter { (options.scale[$0] ?? project.services[$0]?.replicas ?? 1) > 0 })
         let steps = levels.map { level in
@@ -216,7 +247,42 @@ public enum Planner {
         if !orphans.isEmpty && !options.removeOrphans {
             warnings.append("Found orphan containers (\(orphans.joined(separator: ", "))) for this project. If you removed or renamed this service in your compose file, you can run this command with the --remove-orphans flag to clean it up.")
         }
-        return Plan(levels: steps, orphans: orphans, removeOrphans: options.removeOrphans, warnings: warnings)
+        return Plan(levels: steps, orphans: orphans, removeOrphans: options.removeOrphans, warnings: warnings, podUpdates: podUpdates)
+    }
+
+    /// Rolling updates act on whole pod replicas: in a pod whose members have an update
+    /// policy (the first member's that declares one), a running pod replica (its infra runs)
+    /// with any container to replace is updated whole; its containers' actions become `keep`.
+    static func foldPodUpdates(
+        project: Project, actions: inout [String: [ContainerAction]], policies: [String: UpdatePolicy], containers: [ObservedContainer]
+    ) -> [Plan.PodUpdate] {
+        var updates: [Plan.PodUpdate] = []
+        for pod in project.pods {
+            guard let policy = pod.allMembers.lazy.compactMap({ policies[$0] }).first else { continue }
+            let infra = Pod.infraService(pod.name)
+            let services = [infra] + pod.allMembers
+            let live = Set(containers.filter { $0.service == infra && $0.state.isRunning }.map(\.number))
+            func number(_ name: String?) -> Int? { containers.first { $0.name == name }.map(\.number) }
+            var replicas = Set<Int>()
+            for service in services {
+                for action in actions[service] ?? [] where action.replaces {
+                    if let n = number(action.existingName), live.contains(n) { replicas.insert(n) }
+                }
+            }
+            guard !replicas.isEmpty else { continue }
+            for service in services {
+                actions[service] = actions[service]?.compactMap { action in
+                    guard let existing = action.existingName, let n = number(existing), replicas.contains(n) else { return action }
+                    switch action {
+                    case .remove: return action
+                    case .rename: return nil
+                    default: return .keep(name: existing)
+                    }
+                }
+            }
+            updates.append(Plan.PodUpdate(pod: pod.name, policy: policy, replicas: replicas.sorted()))
+        }
+        return updates
     }
 
     /// Compose refuses `container_name` with more than one replica; a host port (or a range
@@ -232,6 +298,30 @@ public enum Planner {
             let bounds = published.split(separator: "-").compactMap { Int($0) }
             guard let low = bounds.first, let high = bounds.last else { continue }
             if high - low + 1 < scale { throw PlanError.hostPortWithScale(service: name, port: port, scale: scale) }
+        }
+    }
+
+    /// `actions` with every container that stays replaced: recreated, or updated when
+    /// `rolling` and it runs.
+    static func replacing(
+        _ actions: [ContainerAction], containers: [ObservedContainer], project: Project, service name: String, config: Service, rolling: Bool
+    ) -> [ContainerAction] {
+        var renamed = Set<String>()
+        let replaced = actions.map { action -> ContainerAction in
+            let kept: String
+            switch action {
+            case .keep(let container), .start(let container), .restart(let container): kept = container
+            default: return action
+            }
+            guard let observed = containers.first(where: { $0.name == kept }) else { return action }
+            renamed.insert(kept)
+            let own = Naming.containerName(project: project.name, service: name, number: observed.number, serviceConfig: config)
+            return rolling && observed.state.isRunning
+                ? .update(old: kept, name: own, number: observed.number) : .recreate(old: kept, name: own, number: observed.number)
+        }
+        return replaced.filter { action in
+            if case .rename(let old, _) = action { return !renamed.contains(old) }
+            return true
         }
     }
 
@@ -279,7 +369,10 @@ public enum Planner {
                     ? .update(old: container.name, name: own, number: container.number)
                     : .recreate(old: container.name, name: own, number: container.number))
             } else {
-                out.append(container.state.isRunning || options.noStart ? .keep(name: container.name) : .start(name: container.name))
+                // A pod's init member that has completed stays so while its pod replica stays
+                // (Kubernetes runs init containers once per pod).
+                let completedInit = config.isPodInit && container.state == .exited(0)
+                out.append(container.state.isRunning || options.noStart || completedInit ? .keep(name: container.name) : .start(name: container.name))
                 if container.name != own { out.append(.rename(old: container.name, name: own)) }
             }
         }

@@ -220,6 +220,9 @@ public enum ContainerRunner {
         var rootfs: String
         var overlay: InitContext.Overlay?
         switch spec.root {
+        case _ where spec.infra:
+            rootfs = stateDir + "/rootfs"  // an empty tmpfs is mounted there (InfraInit)
+            _ = try Sys.check("mkdir", path: rootfs) { mkdir(rootfs, 0o755) }
         case .directory(let path, _):
             guard FS.isDirectory(path) else {
                 throw RuntimeError("rootfs \(path) is not a directory: give an unpacked image root with --rootfs")

@@ -97,6 +97,7 @@ enum ContainerInit {
 
         Trace.mark("child-start")
         let cgroupRoots = c.bornInCgroup ? [] : try c.cgroup.openRoots()
+        if spec.infra { try InfraInit.run(c, cgroupRoots: cgroupRoots) }
         // Mounts: keep ours from propagating back to the host.
         try Mounts.mount(source: "none", target: "/", type: nil, flags: MountFlags.slave | MountFlags.recursive, displayTarget: "/ (make rslave)")
         if let overlay = c.overlay {
@@ -137,16 +138,7 @@ enum ContainerInit {
         if let socket = c.consoleSocket { try setupConsole(socket) }
         if spec.root.readOnly { try FinalizeRootfs.readOnlyRoot() }
 
-        if spec.namespaces.uts == .private {
-            let host = spec.hostname ?? String(spec.name.prefix(63))
-            _ = try Sys.check("sethostname", path: host) { berth_sethostname(host, host.utf8.count) }
-            if let domain = spec.domainname {
-                _ = try Sys.check("setdomainname", path: domain) { berth_setdomainname(domain, domain.utf8.count) }
-            }
-        }
-        if spec.namespaces.network == .private {
-            _ = try Sys.check("set lo up", path: "container network namespace") { berth_loopback_up() }
-        }
+        try nameAndLoopback(spec)
         for sysctl in spec.sysctls {
             let path = "/proc/sys/" + sysctl.key.split(separator: ".").joined(separator: "/")
             do {
@@ -206,6 +198,21 @@ enum ContainerInit {
             try runInit(c, path: path, env: env)
         }
         execContainer(c, path: path, env: env)
+    }
+
+    /// The host and domain name of a UTS namespace of its own, and `lo` up in a network
+    /// namespace of its own.
+    static func nameAndLoopback(_ spec: ContainerSpec) throws {
+        if spec.namespaces.uts == .private {
+            let host = spec.hostname ?? String(spec.name.prefix(63))
+            _ = try Sys.check("sethostname", path: host) { berth_sethostname(host, host.utf8.count) }
+            if let domain = spec.domainname {
+                _ = try Sys.check("setdomainname", path: domain) { berth_setdomainname(domain, domain.utf8.count) }
+            }
+        }
+        if spec.namespaces.network == .private {
+            _ = try Sys.check("set lo up", path: "container network namespace") { berth_loopback_up() }
+        }
     }
 
     /// Seccomp, ids and capabilities, in runc's order: without no_new_privs the filter must

@@ -34,6 +34,11 @@ public struct ContainerSpec: Sendable, Equatable {
     public var resolvConf: String?
     /// Size of `/dev/shm` in bytes (Docker: 64 MiB).
     public var shmSize: Int64
+    /// A pod's infra (Kubernetes' pause container): the process only holds its namespaces
+    /// for the pod's members to join. No root file system of its own (an empty tmpfs; `root`
+    /// is not used), no program (`process` is not run): it sleeps until SIGTERM or SIGINT,
+    /// then exits 0.
+    public var infra: Bool
 
     public init(name: String, project: String = "runtime", root: Root, process: Process) {
         self.name = name
@@ -55,6 +60,7 @@ public struct ContainerSpec: Sendable, Equatable {
         etcHosts = nil
         resolvConf = nil
         shmSize = 64 * 1024 * 1024
+        infra = false
     }
 
     public static func == (a: ContainerSpec, b: ContainerSpec) -> Bool {
@@ -65,7 +71,7 @@ public struct ContainerSpec: Sendable, Equatable {
             && a.rlimits == b.rlimits && a.stopSignal == b.stopSignal
             && a.stopTimeoutMilliseconds == b.stopTimeoutMilliseconds && a.log == b.log
             && a.useInit == b.useInit && a.etcHosts == b.etcHosts && a.resolvConf == b.resolvConf
-            && a.shmSize == b.shmSize
+            && a.shmSize == b.shmSize && a.infra == b.infra
     }
 
     /// The container's root filesystem.

@@ -136,6 +136,7 @@ extension ContainerSpec {
         if let etcHosts { add("etc-hosts", etcHosts) }
         if let resolvConf { add("resolv-conf", resolvConf) }
         add("shm-size", String(shmSize))
+        if infra { add("infra", "1") }
         return lines.joined(separator: "\n") + "\n"
     }
 
@@ -217,6 +218,7 @@ extension ContainerSpec {
             case "etc-hosts": etcHosts = value
             case "resolv-conf": resolvConf = value
             case "shm-size": shmSize = try int(0)
+            case "infra": infra = value == "1"
             default:
                 throw RuntimeError("spec line \(number + 2): unknown key \"\(key)\" (written by a newer berth?)")
             }

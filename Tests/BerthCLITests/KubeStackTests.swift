@@ -137,6 +137,39 @@ struct KubeStackTests {
         #expect(stack.leftovers() == [])
     }
 
+    /// A Pod of two containers and an init container is a berth pod: the init container runs
+    /// first, the containers share localhost and one address, and kube down removes it all.
+    @Test func multiContainerPodIsABerthPod() throws {
+        let stack = try StackFixture("services: {}\n")
+        let p = stack.project
+        try """
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: app}
+            spec:
+              initContainers:
+              - {name: prepare, image: busybox, command: [sh, -c, "echo prepared > /work/state"], volumeMounts: [{name: work, mountPath: /work}]}
+              containers:
+              - {name: main, image: busybox, command: [httpd, -f, -p, "80", -h, /www]}
+              - {name: sidecar, image: busybox, command: [sleep, "1000"], volumeMounts: [{name: work, mountPath: /work}]}
+              volumes:
+              - {name: work, emptyDir: {}}
+            """.write(toFile: stack.base + "/pod.yaml", atomically: true, encoding: .utf8)
+        defer { _ = try? berthOutside(stack, ["-p", p, "kube", "down", "-t", "0", "pod.yaml"]) }
+        let play = try berthOutside(stack, ["-p", p, "kube", "play", "pod.yaml"])
+        #expect(play.code == 0, "\(play.stderr)")
+        #expect(!play.stderr.contains("WARN"), "\(play.stderr)")
+        #expect(try berthOutside(stack, ["-p", p, "exec", "-T", "app-sidecar", "cat", "/work/state"]).stdout == "prepared\n")
+        let fetched = try berthOutside(stack, ["-p", p, "exec", "-T", "app-sidecar", "sh", "-c", "echo 'GET /index.html HTTP/1.0' | nc 127.0.0.1 80"])
+        #expect(fetched.stdout.hasSuffix("\r\n\r\nhello from berth\n"), "\(fetched.stdout) \(fetched.stderr)")
+        let pods = try berthOutside(stack, ["-p", p, "pod", "ls", "--format", "{{.Name}} {{.Status}} {{.Ready}} {{.Services}}"])
+        #expect(pods.stdout == "app-1 Running 2/2 app-prepare (init), app-main, app-sidecar\n", "\(pods.stdout) \(pods.stderr)")
+
+        let down = try berthOutside(stack, ["-p", p, "kube", "down", "-t", "0", "pod.yaml"])
+        #expect(down.code == 0, "\(down.stderr)")
+        #expect(stack.leftovers() == [])
+    }
+
     /// samples/web-worker → `kube generate` → `kube play`: the same services, reachable the
     /// same way (the page on the published port, web by name from worker), the same volume.
     @Test func webWorkerSampleRoundTrip() throws {

@@ -111,6 +111,12 @@ struct KubeValidationTests {
               api_key: {environment: API_KEY}
             """,
         "minimal": "services:\n  one:\n    image: busybox\n",
+        "pod": """
+            services:
+              web: {image: busybox, command: [httpd, -f, -p, "80"], ports: ["8080:80"], x-berth: {pod: front}}
+              cache: {image: busybox, expose: ["6379"], healthcheck: {test: [CMD, "true"]}, x-berth: {pod: front}}
+              migrate: {image: busybox, command: ["true"], x-berth: {pod: front, init: true}}
+            """,
     ]
 
     @Test func richerProjectsValidate() throws {

@@ -518,4 +518,129 @@ struct KubeGenerateTests {
             #expect(Set(project.volumes?.keys ?? []) == ["data", "static"])
         }
     }
+
+    /// A berth pod is one multi-container pod template: its members are the containers, its
+    /// init members the init containers (no probes there), its replicas the Deployment's,
+    /// and its members' names the Services that reach it.
+    @Test func podIsOneTemplate() throws {
+        let (yaml, warnings) = try generate("""
+            name: shop
+            services:
+              web:
+                image: busybox
+                command: [httpd, -f, -p, "80"]
+                expose: ["80"]
+                deploy: {replicas: 2}
+                x-berth: {pod: front}
+              migrate:
+                image: busybox
+                command: [sh, -c, "echo migrated"]
+                healthcheck: {test: [CMD, "true"]}
+                x-berth: {pod: front, init: true}
+              cache:
+                image: busybox
+                command: [sleep, "1000"]
+                expose: ["6379"]
+                x-berth: {pod: front}
+            """)
+        #expect(yaml == """
+            apiVersion: v1
+            kind: Service
+            metadata:
+              labels:
+                app.kubernetes.io/name: front
+                app.kubernetes.io/part-of: shop
+              name: cache
+            spec:
+              ports:
+                - name: tcp-80
+                  port: 80
+                  protocol: TCP
+                  targetPort: 80
+                - name: tcp-6379
+                  port: 6379
+                  protocol: TCP
+                  targetPort: 6379
+              selector:
+                app.kubernetes.io/name: front
+                app.kubernetes.io/part-of: shop
+            ---
+            apiVersion: v1
+            kind: Service
+            metadata:
+              labels:
+                app.kubernetes.io/name: front
+                app.kubernetes.io/part-of: shop
+              name: web
+            spec:
+              ports:
+                - name: tcp-80
+                  port: 80
+                  protocol: TCP
+                  targetPort: 80
+                - name: tcp-6379
+                  port: 6379
+                  protocol: TCP
+                  targetPort: 6379
+              selector:
+                app.kubernetes.io/name: front
+                app.kubernetes.io/part-of: shop
+            ---
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata:
+              labels:
+                app.kubernetes.io/name: front
+                app.kubernetes.io/part-of: shop
+              name: front
+            spec:
+              replicas: 2
+              selector:
+                matchLabels:
+                  app.kubernetes.io/name: front
+                  app.kubernetes.io/part-of: shop
+              template:
+                metadata:
+                  labels:
+                    app.kubernetes.io/name: front
+                    app.kubernetes.io/part-of: shop
+                spec:
+                  containers:
+                    - args:
+                        - httpd
+                        - -f
+                        - -p
+                        - "80"
+                      image: busybox
+                      imagePullPolicy: IfNotPresent
+                      name: web
+                      ports:
+                        - containerPort: 80
+                          protocol: TCP
+                    - args:
+                        - sleep
+                        - "1000"
+                      image: busybox
+                      imagePullPolicy: IfNotPresent
+                      name: cache
+                      ports:
+                        - containerPort: 6379
+                          protocol: TCP
+                  initContainers:
+                    - args:
+                        - sh
+                        - -c
+                        - echo migrated
+                      image: busybox
+                      imagePullPolicy: IfNotPresent
+                      name: migrate
+                  terminationGracePeriodSeconds: 10
+
+            """, "\(yaml)")
+        #expect(warnings == ["service \"migrate\": healthcheck: not translated: an init container has no probes"])
+
+        // kube play gives the pod back.
+        let played = try KubePlay.translate([KubePlay.File(name: "k.yaml", bytes: Array(yaml.utf8))], projectName: nil, workingDirectory: "/")
+        #expect(played.project.pods == [Pod(name: "front", initMembers: ["front-migrate"], members: ["front-cache", "front-web"], replicas: 2, hostname: "front")])
+    }
 }

@@ -194,8 +194,8 @@ struct KubePlayTests {
         #expect(try play(pod, project: "given").project.name == "given")
     }
 
-    /// Several containers: `<pod>-<container>`, sharing the first one's network; init
-    /// containers run once, in order, before them.
+    /// Several containers: a berth pod of members `<pod>-<container>`; init containers are
+    /// its init members, which run once per pod replica, in order, before the others.
     @Test func multiContainerPodWithInitContainers() throws {
         let result = try play("""
             apiVersion: v1
@@ -231,11 +231,13 @@ struct KubePlayTests {
             PortConfig(target: 9090, published: "19090", hostIP: "127.0.0.1", protocol: "udp"), PortConfig(target: 80, published: "30080"),
         ])
         #expect(services["app-main"]?.networks?["default"]??.aliases == ["app-svc"])
-        #expect(services["app-sidecar"]?.network_mode == "service:app-main")
+        // A berth pod: members share its namespaces; init containers are init members.
+        #expect(services["app-sidecar"]?.network_mode == nil)
         #expect(services["app-sidecar"]?.expose == nil)
-        #expect(lines(result.warnings) == [
-            "Pod/app: spec.containers: the containers share app-main's network namespace (localhost); IPC and UTS are not shared, as berth has no pods yet"
-        ])
+        #expect(result.project.pods == [Pod(name: "app", initMembers: ["app-migrate", "app-seed"], members: ["app-main", "app-sidecar"], replicas: 1, hostname: "app")])
+        #expect(services["app-migrate"]?.isPodInit == true)
+        #expect(services["app-main"]?.isPodInit == false)
+        #expect(lines(result.warnings) == [])
     }
 
     @Test func probesChooseOneHealthCheck() throws {
@@ -428,7 +430,6 @@ struct KubePlayTests {
         #expect(result.project.volumes?["unknown"] != nil)
         #expect(lines(result.warnings) == [
             "Pod/p: spec.containers[0].volumeMounts[3].name: PersistentVolumeClaim unknown is not in the manifests: the volume unknown is used (created if missing)",
-            "Pod/p: spec.containers: the containers share p-a's network namespace (localhost); IPC and UTS are not shared, as berth has no pods yet",
         ])
     }
 

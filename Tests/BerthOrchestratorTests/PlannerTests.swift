@@ -278,6 +278,79 @@ func hashes(_ p: Project) -> [String: String] {
     }
 }
 
+@Suite("pods and namespace sharing in plans") struct PodPlanTests {
+    static let pod = """
+        services:
+          web:
+            image: busybox
+            ports: ["8080-8081:80"]
+            networks: {default: {aliases: [www]}}
+            deploy: {replicas: 2, update_config: {order: start-first}}
+            x-berth: {pod: app}
+          setup: {image: busybox, x-berth: {pod: app, init: true}}
+          side: {image: busybox, dns: [10.0.0.2], x-berth: {pod: app}}
+        """
+
+    /// The infra service holds what the members declared about the network; members join
+    /// it, follow the pod's replicas, and wait for the init member.
+    @Test func expansion() throws {
+        let p = PodExpansion.expand(try loadProject(Self.pod))
+        #expect(p.services.keys == ["app-infra", "web", "setup", "side"])
+        #expect(throws: ComposeError.self) { try loadProject(Self.pod.replacingOccurrences(of: "8080-8081:80", with: "8080:80")) }
+        let infra = try #require(p.services["app-infra"])
+        #expect(infra.scale == 2 && infra.restart == "always" && infra.ipc == "shareable" && infra.hostname == "app")
+        #expect(infra.networks?["default"]??.aliases == ["web", "www", "setup", "side"])
+        #expect(infra.ports?.first?.published == "8080-8081")
+        #expect(infra.ports?.map(\.target) == [80])
+        #expect(infra.dns == ["10.0.0.2"])
+        let side = try #require(p.services["side"])
+        #expect(side.network_mode == "service:app-infra" && side.ipc == "service:app-infra" && side.uts == "service:app-infra")
+        #expect(side.networks == nil && side.scale == 2)
+        #expect(side.depends_on?.keys == ["setup"])
+        #expect(p.services["web"]?.ports == nil)
+        #expect(try DependencyGraph(project: p).levels(DependencyGraph(project: p).services) == [["app-infra"], ["setup"], ["web", "side"]])
+    }
+
+    /// A running pod replica with anything to replace rolls as a whole: its containers are
+    /// kept by the steps and listed in a pod update; a stopped replica is recreated.
+    @Test func podReplicasRollWhole() throws {
+        let p = PodExpansion.expand(try loadProject(Self.pod))
+        let h = hashes(p)
+        func c(_ service: String, _ n: Int, hash: String? = nil, _ state: ObservedContainer.State = .running) -> ObservedContainer {
+            ObservedContainer(name: "demo-\(service)-\(n)", service: service, number: n, configHash: hash ?? h[service]!, state: state)
+        }
+        let observed = [
+            c("app-infra", 1), c("setup", 1, .exited(0)), c("web", 1, hash: "old"), c("side", 1),
+            c("app-infra", 2, .exited(0)), c("setup", 2, .exited(0)), c("web", 2, hash: "old", .exited(0)), c("side", 2, .exited(0)),
+        ]
+        let plan = try Planner.planUp(project: p, observed: observed, options: UpOptions(), configHashes: h)
+        #expect(plan.podUpdates == [Plan.PodUpdate(pod: "app", policy: UpdatePolicy(order: .startFirst), replicas: [1])])
+        #expect(plan.step("web")?.actions == [.keep(name: "demo-web-1"), .recreate(old: "demo-web-2", name: "demo-web-2", number: 2)])
+        #expect(plan.step("side")?.actions == [.keep(name: "demo-side-1"), .start(name: "demo-side-2")])
+        // A completed init member stays completed.
+        #expect(plan.step("setup")?.actions == [.keep(name: "demo-setup-1"), .keep(name: "demo-setup-2")])
+    }
+
+    /// Compose's joiners: recreating `a` recreates what joins its namespaces.
+    @Test func joinersAreRecreatedWithTheirTarget() throws {
+        let p = try loadProject("""
+            services:
+              a: {image: busybox, ipc: shareable}
+              b: {image: busybox, network_mode: "service:a", ipc: "service:a"}
+              c: {image: busybox, pid: "service:b"}
+            """)
+        let h = hashes(p)
+        let observed = [
+            ObservedContainer(name: "demo-a-1", service: "a", number: 1, configHash: "old", state: .running),
+            ObservedContainer(name: "demo-b-1", service: "b", number: 1, configHash: h["b"]!, state: .running),
+            ObservedContainer(name: "demo-c-1", service: "c", number: 1, configHash: h["c"]!, state: .running),
+        ]
+        let plan = try Planner.planUp(project: p, observed: observed, options: UpOptions(), configHashes: h)
+        #expect(plan.step("b")?.actions == [.recreate(old: "demo-b-1", name: "demo-b-1", number: 1)])
+        #expect(plan.step("c")?.actions == [.recreate(old: "demo-c-1", name: "demo-c-1", number: 1)])
+    }
+}
+
 @Suite("names and labels") struct NamingTests {
     @Test func composeNamesAndLabels() throws {
         let p = try loadProject("""

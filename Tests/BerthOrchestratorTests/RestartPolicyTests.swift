@@ -160,7 +160,7 @@ private let s: Int64 = 1_000_000_000
         #expect(throws: ServiceConfigError(service: "web", key: "x-berth.on-unhealthy", message: "\"reboot\" is not an action; use none, restart, stop, kill")) {
             try berthExtension("    x-berth:\n      on-unhealthy: reboot\n")
         }
-        #expect(throws: ServiceConfigError(service: "web", key: "x-berth.on-unhealty", message: "unknown key; x-berth knows on-unhealthy (see berth-compose(5))")) {
+        #expect(throws: ServiceConfigError(service: "web", key: "x-berth.on-unhealty", message: "unknown key; x-berth knows on-unhealthy, pod and init (see berth-compose(5))")) {
             try berthExtension("    x-berth:\n      on-unhealty: restart\n")
         }
         #expect(throws: ServiceConfigError(service: "web", key: "x-berth", message: "must be a mapping, such as {on-unhealthy: restart}")) {

@@ -478,6 +478,45 @@ struct ContainerTests {
         first.waitUntilExit()
     }
 
+    /// A pod's infra (`infra` in the spec): a process that only holds its namespaces — an
+    /// empty root, no capabilities, no descriptors but stdio and its signalfd — which members
+    /// join, and which SIGTERM ends with 0.
+    @Test func infraHoldsNamespacesForMembers() throws {
+        let f = try ContainerFixture()
+        var spec = ContainerSpec(name: "infra", project: f.project, root: .directory("/nonexistent", readOnly: true), process: .init(args: ["pause"]))
+        spec.infra = true
+        spec.hostname = "podhost"
+        let file = f.base + "/infra.spec"
+        try spec.encoded.write(toFile: file, atomically: true, encoding: .utf8)
+        let monitor = Process()
+        monitor.executableURL = URL(fileURLWithPath: "/bin/sh")
+        monitor.arguments = ["-c", "exec 3>&1 1>/dev/null; exec \"$@\"", "sh", runtimeBinary, "run", "--run-root", f.runRoot, "--spec", file, "--ready-fd", "3"]
+        let ready = Foundation.Pipe()
+        monitor.standardOutput = ready
+        try monitor.run()
+        f.defer_ { if monitor.isRunning { kill(monitor.processIdentifier, SIGKILL); monitor.waitUntilExit() } }
+        let line = String(decoding: ready.fileHandleForReading.availableData, as: UTF8.self)
+        let pid = try #require(line.split(separator: ",").first.flatMap { Int32($0.dropFirst("{\"Pid\":".count)) }, "\(line)")
+
+        #expect(try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/root") == [])
+        #expect(try String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8) == "pause\0")
+        let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
+        #expect(status.contains("CapEff:\t0000000000000000\n") && status.contains("CapPrm:\t0000000000000000\n"), "\(status)")
+        let fds = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").compactMap(Int32.init).filter { $0 > 2 }
+        #expect(try fds.map { try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\($0)") } == ["anon_inode:[signalfd]"])
+
+        let member = try f.sh("hostname; for ns in net ipc uts; do readlink /proc/self/ns/$ns; done",
+                              ["--name", "member", "--network", "container:infra", "--ipc", "container:infra", "--uts", "container:infra"])
+        #expect(member.code == 0, "\(member.stderr)")
+        let held = try ["net", "ipc", "uts"].map { try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/ns/\($0)") }
+        #expect(member.stdout == (["podhost"] + held).joined(separator: "\n") + "\n")
+
+        kill(pid, SIGTERM)
+        monitor.waitUntilExit()
+        #expect(monitor.terminationStatus == 0)
+        #expect(leftovers(fixture: f) == [])
+    }
+
     /// State dirs live on tmpfs (mounted by berth when the run root is on disk, as here in
     /// /tmp), and the last container out unmounts it.
     @Test func stateDirsLiveOnATmpfsThatGoesWithTheLastContainer() throws {

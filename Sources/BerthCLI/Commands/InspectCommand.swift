@@ -39,17 +39,8 @@ enum InspectCommand {
         guard kind.isEmpty || kind == "container" else {
             throw UsageError(message: "--type \(kind): berth inspect shows containers; use berth image inspect, berth network inspect or berth volume inspect", command: "inspect")
         }
-        let format = invocation.options.value("format") ?? ""
-        var template: GoTemplate?
-        if !format.isEmpty && format != "json" {
-            do {
-                template = try GoTemplate(parsing: format.replacingOccurrences(of: "\\t", with: "\t").replacingOccurrences(of: "\\n", with: "\n"))
-            } catch {
-                // docker's words and status for a template that does not parse.
-                invocation.console.err("template parsing error: \(error.description)\n")
-                return 64
-            }
-        }
+        // docker's words and status for a template that does not parse.
+        guard let output = InspectOutput.make(invocation.options.value("format") ?? "", console: invocation.console) else { return 64 }
         let engine = try ProjectScope.engine(invocation)
         var resolver = ContainerResolver(records: engine.store.records(), services: { serviceContainers(invocation) })
         let networks = (try? NetworkStore(root: invocation.root).all()) ?? []
@@ -68,24 +59,8 @@ enum InspectCommand {
                 errors.append("Error: No such \(kind.isEmpty ? "object" : "container"): \(name)")
             }
         }
-        if let template {
-            var out = ""
-            for document in documents {
-                do {
-                    out += try template.execute(GoTemplate.Context(data: document)) + "\n"
-                } catch {
-                    errors.append("template parsing error: \(error.description)")
-                }
-            }
-            invocation.console.out(out.isEmpty ? "\n" : out)
-        } else if format == "json" {
-            invocation.console.out(OrderedJSON.array(documents.map(\.json)).compact() + "\n")
-        } else {
-            invocation.console.out(OrderedJSON.array(documents.map(\.json)).render() + "\n")
-        }
         // As docker's inspect: what was found first, then each failure on a line of its own.
-        for error in errors { invocation.console.err(error + "\n") }
-        return errors.isEmpty ? 0 : 1
+        return output.write(documents, errors: errors, console: invocation.console)
     }
 
     /// Reads what `ContainerInspection` needs of one container.

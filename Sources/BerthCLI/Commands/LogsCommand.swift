@@ -51,7 +51,8 @@ enum LogsCommand {
         if let project = scope.project, services.isEmpty {
             services = project.services.entries.filter { $0.value.attach ?? true }.map(\.key)
         }
-        var containers = scope.containers()
+        // A pod's infra runs no program: it has no log.
+        var containers = scope.containers().filter { $0.label(Label.podInfra) != "True" }
         if !services.isEmpty { containers = containers.filter { services.contains($0.service) } }
         if let index {
             containers = containers.filter { $0.number == index }

@@ -9,9 +9,9 @@ enum PsCommand {
         name: "ps", arguments: "[SERVICE...]",
         abstract: "List containers.",
         discussion: """
-            Lists the project's running containers (with --all, stopped ones and one-off containers too), sorted by name: NAME, IMAGE, COMMAND (truncated to 20 columns unless --no-trunc), SERVICE, CREATED, STATUS (Up 3 minutes (healthy), Exited (0) 5 seconds ago, Created, or Restarting (1) 2 seconds ago (next in 4s) while the restart policy waits to start it again: Docker's words, and berth's addition in the last parentheses, when the next start is due) and PORTS (published ports as 0.0.0.0:8080->80/tcp).
+            Lists the project's running containers (with --all, stopped ones and one-off containers too), sorted by name: NAME, IMAGE, COMMAND (truncated to 20 columns unless --no-trunc), SERVICE, CREATED, STATUS (Up 3 minutes (healthy), Exited (0) 5 seconds ago, Created, or Restarting (1) 2 seconds ago (next in 4s) while the restart policy waits to start it again: Docker's words, and berth's addition in the last parentheses, when the next start is due) and PORTS (published ports as 0.0.0.0:8080->80/tcp). The containers of a pod replica (x-berth: {pod: NAME}, see berth-pod(1)) are listed together, its infra container first, and the table gains a POD column with the replica's name (POD-N); --services leaves the infra out.
 
-            --format takes table, json (one JSON object per line, the fields of docker compose ps --format json) or a Go template such as '{{.Name}} {{.Status}}' (fields: Command, CreatedAt, ExitCode, Health, ID, Image, Labels, LocalVolumes, Mounts, Name, Names, Networks, Ports, Project, Publishers, RunningFor, Service, Size, State, Status, and Label "key"; functions json, upper, lower, title, truncate, pad, join, split); 'table TEMPLATE' adds a header row and aligns the columns.
+            --format takes table, json (one JSON object per line, the fields of docker compose ps --format json) or a Go template such as '{{.Name}} {{.Status}}' (fields: Command, CreatedAt, ExitCode, Health, ID, Image, Labels, LocalVolumes, Mounts, Name, Names, Networks, Pod, Ports, Project, Publishers, RunningFor, Service, Size, State, Status, and Label "key"; functions json, upper, lower, title, truncate, pad, join, split); 'table TEMPLATE' adds a header row and aligns the columns.
             """,
         options: [
             OptionSpec("all", short: "a", help: "Show all stopped containers (including those created by the run command)."),
@@ -70,7 +70,7 @@ enum PsCommand {
                 record: record, state: state, health: health, restart: restart, paused: paused, networks: networks, spec: spec, now: now))
         }
         if !statuses.isEmpty { summaries = summaries.filter { statuses.contains($0.state) } }
-        summaries.sort { $0.name < $1.name }
+        summaries.sort(by: ContainerSummary.podGrouped)
 
         if options.flag("quiet") {
             invocation.console.out(summaries.map { $0.id + "\n" }.joined())
@@ -78,7 +78,7 @@ enum PsCommand {
         }
         if options.flag("services") {
             var seen: [String] = []
-            for summary in summaries where !seen.contains(summary.service) { seen.append(summary.service) }
+            for summary in summaries where !seen.contains(summary.service) && summary.podRank != 0 { seen.append(summary.service) }
             invocation.console.out(seen.joined(separator: "\n") + "\n")
             return 0
         }

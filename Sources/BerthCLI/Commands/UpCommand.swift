@@ -111,6 +111,7 @@ enum UpCommand {
             guard project.services[service] != nil else { throw CLIError("no such service: \(service)") }
             options.scale[service] = count
         }
+        options = try PodExpansion.options(options, project: project)
         let selected = options.services.isEmpty || options.noDeps
             ? (options.services.isEmpty ? project.services.keys.sorted() : options.services)
             : DependencyGraph(project: project).withDependencies(options.services)

@@ -6,13 +6,15 @@ import Foundation
 /// The fields are those of Compose's `ContainerContext`, truncated unless `--no-trunc`.
 struct ContainerFormat {
     static let defaultTable = "table {{.Name}}\t{{.Image}}\t{{.Command}}\t{{.Service}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}"
+    /// The default table when pods are listed: their replica in a POD column.
+    static let podTable = "table {{.Name}}\t{{.Image}}\t{{.Command}}\t{{.Service}}\t{{.Pod}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}"
 
     /// Header of each field in `table` templates (fields without one print `<no value>`, as
     /// Go's template does for a missing map key).
     static let headers: [String: String] = [
         "ID": "CONTAINER ID", "Name": "NAME", "Project": "PROJECT", "Service": "SERVICE", "Image": "IMAGE", "Command": "COMMAND",
         "CreatedAt": "CREATED AT", "RunningFor": "CREATED", "Ports": "PORTS", "State": "STATE", "Status": "STATUS", "Size": "SIZE",
-        "Labels": "LABELS",
+        "Labels": "LABELS", "Pod": "POD",
     ]
 
     let truncate: Bool
@@ -21,7 +23,7 @@ struct ContainerFormat {
     /// Every field of a container, in the (alphabetical) order of its JSON form.
     func fields(_ c: ContainerSummary) -> [(String, GoTemplate.Value)] {
         let command = truncate ? GoFormat.ellipsis(c.command, width: 20) : c.command
-        return [
+        var fields: [(String, GoTemplate.Value)] = [
             ("Command", .string(GoFormat.quote(command))),
             ("CreatedAt", .string(GoFormat.timeString(seconds: c.created.seconds))),
             ("ExitCode", .int(Int64(c.exitCode))),
@@ -45,6 +47,9 @@ struct ContainerFormat {
             ("State", .string(c.state)),
             ("Status", .string(c.status)),
         ]
+        // berth's pods: the container's pod replica, in a field Compose's JSON does not have.
+        if !c.pod.isEmpty, let index = fields.firstIndex(where: { $0.0 == "Ports" }) { fields.insert(("Pod", .string(c.pod)), at: index) }
+        return fields
     }
 
     /// The JSON object of `--format json` and `{{json .}}` (Go's `json.Marshal` of the
@@ -72,11 +77,12 @@ struct ContainerFormat {
                     guard arguments.count == 1 else { return nil }
                     return .string(labels.last { $0.0 == arguments[0] }?.1 ?? "")
                 }
-                return arguments.isEmpty ? fields.first { $0.0 == name }?.1 : nil
+                // Pod: berth's, empty for a container outside pods (left out of its JSON).
+                return arguments.isEmpty ? fields.first { $0.0 == name }?.1 ?? (name == "Pod" ? .string("") : nil) : nil
             },
             json: json(fields),
             text: "&{" + fields.map(\.1.text).joined(separator: " ") + "}",
-            fieldNames: fields.map(\.0) + ["Label"])
+            fieldNames: fields.map(\.0) + (fields.contains { $0.0 == "Pod" } ? [] : ["Pod"]) + ["Label"])
     }
 
     static func headerContext(fieldNames: [String]) -> GoTemplate.Context {
@@ -95,7 +101,7 @@ struct ContainerFormat {
     /// The output of `--format FORMAT` for `containers`.
     func render(_ containers: [ContainerSummary], format: String) throws(GoTemplate.TemplateError) -> String {
         var source = format
-        if source == "table" || source.isEmpty { source = Self.defaultTable }
+        if source == "table" || source.isEmpty { source = containers.contains { !$0.pod.isEmpty } ? Self.podTable : Self.defaultTable }
         if source == "json" { source = "{{json .}}" }
         let table = source.hasPrefix("table")
         if table { source = String(source.dropFirst("table".count)) }

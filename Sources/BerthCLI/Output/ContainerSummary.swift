@@ -26,6 +26,10 @@ struct ContainerSummary {
     var labels: [(String, String)]
     var mounts: [String]
     var networks: [String]
+    /// The pod replica it belongs to (`app-1`: pod `app`, replica 1); "" when none.
+    var pod: String
+    /// Its place in its pod replica: 0 the infra, 1 an init member, 2 another member.
+    var podRank: Int
 
     /// `networks` are the stored networks (their endpoints hold published ports); `health`
     /// is the current run's healthcheck verdict (`ContainerStore.health`); `restart` the
@@ -83,11 +87,24 @@ struct ContainerSummary {
             }
             publishers = (published + exposed).sorted { $0.targetPort < $1.targetPort }
         }
+        pod = record.label(Label.pod).map { "\($0)-\(record.number)" } ?? ""
+        podRank = record.label(Label.podInfra) == "True" ? 0 : (record.label(Label.podInit) == "True" ? 1 : 2)
         labels = record.labels.compactMap { $0.count == 2 ? ($0[0], $0[1]) : nil }.sorted { $0.0 < $1.0 }
         mounts = (spec?.mounts ?? []).compactMap { mount in
-            if case .bind(let source) = mount.kind { return source }
+            // A shared /dev/shm (shareable IPC, pods) is the engine's, as Docker's is.
+            if case .bind(let source) = mount.kind, mount.destination != "/dev/shm" { return source }
             return nil
         }
+    }
+
+    /// `ps` order: by name, the containers of a pod replica together — its infra, its init
+    /// members, then its other members.
+    static func podGrouped(_ a: ContainerSummary, _ b: ContainerSummary) -> Bool {
+        func key(_ c: ContainerSummary) -> (String, Int, String) {
+            guard !c.pod.isEmpty, let dash = c.pod.lastIndex(of: "-") else { return (c.name, 0, c.name) }
+            return ("\(c.project)-\(c.pod[..<dash])-infra\(c.pod[dash...])", c.podRank, c.name)
+        }
+        return key(a) < key(b)
     }
 
     /// Docker's `State.StateString()`: a start that failed never ran, so it is still

@@ -45,7 +45,8 @@ struct ContainerWriter {
         "sysctls", "group_add", "depends_on", "post_start", "pre_stop", "x-berth", "env_file", "scale",
     ]
 
-    func container(volumes: inout PodVolumes) -> OutputValue {
+    /// `probes`: false for an init container (Kubernetes refuses probes there).
+    func container(volumes: inout PodVolumes, probes: Bool = true) -> OutputValue {
         var fields: [(String, OutputValue?)] = [("name", .string(name))]
         fields.append(("image", .string(service.image ?? "\(context.project.name)-\(name)")))
         if service.image == nil {
@@ -62,7 +63,11 @@ struct ContainerWriter {
         fields.append(("resources", resources))
         fields.append(("securityContext", securityContext))
         fields.append(("lifecycle", lifecycle))
-        fields += ProbeWriter(service: service, subject: subject, report: context.report).probes().map { ($0.0, $0.1) }
+        if probes {
+            fields += ProbeWriter(service: service, subject: subject, report: context.report).probes().map { ($0.0, $0.1) }
+        } else if service.healthcheck != nil {
+            context.report.warn(subject, "healthcheck", "not translated: an init container has no probes")
+        }
         fields.append(("volumeMounts", mounts(&volumes)))
         reportUntranslated()
         return KubeTree.tree(fields)

@@ -1,14 +1,25 @@
 import ComposeSpec
 
-/// Compose services that run as one pod. Today every service is a pod of its own; berth's
-/// pods (services sharing `x-berth: {pod: NAME}`) will group their members here, as
-/// multi-container pod templates.
+/// Compose services that run as one pod: a berth pod (`x-berth: {pod: NAME}`) with all its
+/// members — its init members as init containers — or a service of its own.
 struct PodGroup {
     var name: String
     var services: [String]
+    var initServices: [String] = []
+    /// A berth pod (its members' names reach it; a lone service is reached by its own).
+    var isPod = false
 
     static func groups(_ project: Project, services selected: [String]) -> [PodGroup] {
-        selected.map { PodGroup(name: $0, services: [$0]) }
+        var groups: [PodGroup] = []
+        for name in selected {
+            guard let pod = project.pod(of: name) else {
+                groups.append(PodGroup(name: name, services: [name]))
+                continue
+            }
+            if groups.contains(where: { $0.isPod && $0.name == pod.name }) { continue }
+            groups.append(PodGroup(name: pod.name, services: pod.members, initServices: pod.initMembers, isPod: true))
+        }
+        return groups
     }
 }
 
@@ -24,6 +35,13 @@ struct PodTemplateWriter {
         let members = group.services.compactMap { name in project.services[name].map { (name, $0) } }
         guard let (_, first) = members.first else { return }
         var volumes = PodVolumes()
+        // Init members: the pod's init containers, in the order they run.
+        var initContainers: [OutputValue] = []
+        for serviceName in group.initServices {
+            guard let service = project.services[serviceName] else { continue }
+            let writer = ContainerWriter(name: KubeNames.label(serviceName), service: service, context: context, subject: "service \"\(serviceName)\"")
+            initContainers.append(writer.container(volumes: &volumes, probes: false))
+        }
         var containers: [OutputValue] = []
         var ports: [(port: Int64, proto: String)] = []
         var labels = context.selector(name)
@@ -45,6 +63,7 @@ struct PodTemplateWriter {
             for (key, value) in (service.annotations ?? KeyedMap()).sortedByKey() { annotations.append((key, value)) }
             reportPodLevel(serviceName, service, subject: subject)
         }
+        pod.append(("initContainers", KubeTree.list(initContainers)))
         pod.append(("containers", .list(containers)))
         pod.append(("volumes", volumes.list))
         let grace = first.stop_grace_period.map { KubeTree.seconds($0, minimum: 0) } ?? 10
@@ -58,7 +77,7 @@ struct PodTemplateWriter {
         pod.append(("securityContext", podSecurity(first, subject: "service \"\(group.name)\"")))
 
         let selector = context.selector(name)
-        let replicas = first.replicas
+        let replicas = group.isPod ? project.pod(of: group.services[0])?.replicas ?? first.replicas : first.replicas
         context.deployments[name] = KubeTree.tree([
             ("apiVersion", .string("apps/v1")), ("kind", .string("Deployment")),
             ("metadata", context.metadata(name: name, labels: selector)),
@@ -72,8 +91,8 @@ struct PodTemplateWriter {
             ])),
         ])
         guard !ports.isEmpty else { return }
-        // The service's DNS names: its own, and its network aliases.
-        var names = [name]
+        // The service's DNS names: its own (a pod's: its members'), and its network aliases.
+        var names = group.isPod ? group.services.map { KubeNames.label($0) } : [name]
         for alias in members.flatMap({ member in (member.1.networks ?? KeyedMap()).values.flatMap { $0?.aliases ?? [] } }) {
             let aliasName = KubeNames.label(alias)
             if !names.contains(aliasName) { names.append(aliasName) }
@@ -103,7 +122,7 @@ struct PodTemplateWriter {
         case nil, "always", "unless-stopped": break
         case let policy?: report.warn(subject, "restart", "\(policy): a Deployment's pods always restart (restartPolicy Always)")
         }
-        if let dependencies = service.depends_on, !dependencies.isEmpty {
+        if let dependencies = service.depends_on?.keys.filter({ !group.initServices.contains($0) }), !dependencies.isEmpty {
             report.warn(subject, "depends_on", "not translated: Kubernetes starts pods in no order; readiness probes gate traffic instead")
         }
         switch service.network_mode {

@@ -22,13 +22,15 @@ struct PodServices {
 
 /// A pod → Compose services, one per container.
 ///
-/// A pod with one container becomes a service of the workload's name; with several, each
-/// container becomes `<workload>-<container>`, and the others join the first one's network
-/// namespace (`network_mode: service:…`) so they reach each other on localhost, and its
-/// ports and DNS names are the pod's. Init containers become services that run once, in
-/// order, before the pod's containers start (`depends_on: service_completed_successfully`).
-/// This is the one place that decides how a pod maps onto services: berth's own pods will
-/// plug in here.
+/// A pod with one container and no init containers becomes a service of the workload's
+/// name. Otherwise the pod becomes a berth pod named after the workload (`x-berth: {pod:
+/// NAME}`): each container a member `<workload>-<container>` (a lone container keeps the
+/// workload's name), sharing the pod's network, IPC and UTS namespaces — localhost, one
+/// address per replica, which the pod's Services' names reach — and each init container an
+/// init member (`init: true`) that runs to completion, in order, before the others start in
+/// each pod replica; a sidecar (an init container with restartPolicy Always) is a member
+/// that starts before the containers and keeps running. A pod on the host's network or IPC
+/// namespace (hostNetwork, hostIPC) is not a berth pod: its containers share the host's.
 struct PodTranslator {
     let workload: Workload
     let index: ObjectIndex
@@ -44,6 +46,7 @@ struct PodTranslator {
         let defaults = try podDefaults()
         let volumes = try VolumeTranslator(pod: spec, containers: containers + initContainers, workload: name, index: index, draft: draft)
         let single = containers.count == 1
+        let asPod = !defaults.hostNetwork && !defaults.hostIPC && (!single || !initContainers.isEmpty)
 
         // Init containers: run to completion, one after the other. A sidecar (an init
         // container with restartPolicy Always) starts before the app containers and keeps running.
@@ -54,10 +57,16 @@ struct PodTranslator {
             let sidecar = try container.string("restartPolicy") == "Always"
             service.restart = sidecar ? "always" : "no"
             if let previous { service.depends_on = KeyedMap([(previous.name, DependsOn(condition: previous.condition))]) }
-            if workload.replicas == 0 { service.deploy = DeployConfig(replicas: 0) }
-            try publishOwn(container, &service, defaults: defaults)
-            if workload.replicas > 1 && !sidecar {
-                container.warn("name", "runs once before the \(workload.replicas) replicas start, not once per replica")
+            if asPod {
+                // Its ports land on the pod; the pod's replica count is its containers'.
+                Self.addBerthKeys([("pod", .string(name))] + (sidecar ? [] : [("init", .bool(true))]), to: &service)
+                try publishOwn(container, &service, defaults: defaults)
+            } else {
+                if workload.replicas == 0 { service.deploy = DeployConfig(replicas: 0) }
+                try publishOwn(container, &service, defaults: defaults)
+                if workload.replicas > 1 && !sidecar {
+                    container.warn("name", "runs once before the \(workload.replicas) replicas start, not once per replica")
+                }
             }
             try draft.addService(serviceName, service, from: workload.object.subject, at: container.mark)
             previous = (serviceName, sidecar ? DependsOn.started : DependsOn.completedSuccessfully)
@@ -76,16 +85,19 @@ struct PodTranslator {
             if let previous { service.depends_on = KeyedMap([(previous.name, DependsOn(condition: previous.condition))]) }
             let own = try ContainerTranslator(container: container, defaults: defaults, index: index).translate(into: &service)
             ports += own
+            if asPod {
+                Self.addBerthKeys([("pod", .string(name))], to: &service)
+            }
             if position == 0 {
                 owner = serviceName
-            } else if !defaults.hostNetwork {
+            } else if !defaults.hostNetwork && !asPod {
                 service.network_mode = "service:\(owner)"
             }
             try draft.addService(serviceName, service, from: workload.object.subject, at: container.mark)
             services.append(serviceName)
         }
-        if !single && !defaults.hostNetwork {
-            spec.warn("containers", "the containers share \(owner)'s network namespace (localhost); IPC and UTS are not shared, as berth has no pods yet")
+        if !single && !defaults.hostNetwork && !asPod {
+            spec.warn("containers", "hostIPC: the containers share the host's IPC namespace and \(owner)'s network namespace (localhost), but not a UTS namespace")
         }
         draft.updateService(owner) { service in Self.publish(ports, on: &service) }
         return PodServices(workload: workload, owner: owner, services: services, ports: ports)
@@ -118,6 +130,19 @@ struct PodTranslator {
             service.extensions = Extensions([("x-berth", .map([("on-unhealthy", .string("restart"))]))])
         }
         return service
+    }
+
+    /// Adds keys to the service's `x-berth` mapping (which may hold `on-unhealthy` already).
+    static func addBerthKeys(_ pairs: [(String, ComposeValue)], to service: inout Service) {
+        var values = service.extensions?.values ?? []
+        var berth: [(String, ComposeValue)] = []
+        if let index = values.firstIndex(where: { $0.0 == "x-berth" }) {
+            if case .map(let existing) = values[index].1 { berth = existing }
+            values.remove(at: index)
+        }
+        for (key, value) in pairs where !berth.contains(where: { $0.0 == key }) { berth.append((key, value)) }
+        values.append(("x-berth", .map(berth)))
+        service.extensions = Extensions(values)
     }
 
     /// An init container's own settings and ports (it does not share the pod's network: the

@@ -251,15 +251,17 @@ public final class HealthProber: @unchecked Sendable {
         }
     }
 
-    /// A result into the machine, a changed status to the log and `onChange`, then the
-    /// state to health.json. Called under the lock.
+    /// A result into the machine, the state to health.json, then a changed status to the
+    /// log and `onChange` (whose readers — a pod's readiness — find health.json up to date).
+    /// Called under the lock.
     private func record(_ result: HealthLogEntry, probeStart: Int64, in entry: inout Tracked) {
-        if entry.machine.record(result, probeStart: probeStart) {
+        let changed = entry.machine.record(result, probeStart: probeStart)
+        try? store.saveHealth(entry.machine.health, startedAt: entry.target.startedAt, for: entry.target.id)
+        if changed {
             let status = entry.machine.status
             FileHandle.standardError.write(Data("berth supervise: container \(entry.target.name): health_status: \(status.rawValue)\n".utf8))
             onChange(entry.target.id, entry.target.name, status)
         }
-        try? store.saveHealth(entry.machine.health, startedAt: entry.target.startedAt, for: entry.target.id)
     }
 
     /// `berth-runtime exec` of the check's command, output on a pipe.

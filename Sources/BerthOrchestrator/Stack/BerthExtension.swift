@@ -45,8 +45,10 @@ public struct BerthExtension: Codable, Sendable, Equatable {
                     throw ServiceConfigError(service: name, key: "\(key).on-unhealthy", message: "\(Self.describe(value)) is not an action; use \(choices)")
                 }
                 out.onUnhealthy = action
+            case "pod", "init":
+                continue  // pods: checked by the loader (Pod, PodExpansion)
             default:
-                throw ServiceConfigError(service: name, key: "\(key).\(field)", message: "unknown key; x-berth knows on-unhealthy (see berth-compose(5))")
+                throw ServiceConfigError(service: name, key: "\(key).\(field)", message: "unknown key; x-berth knows on-unhealthy, pod and init (see berth-compose(5))")
             }
         }
         return out

@@ -72,6 +72,12 @@ public struct LaunchConfig: Codable, Sendable, Equatable {
     public var links: [String: String]? = nil
     /// Delete the container (and its anonymous volumes) once it has exited (`run --rm`).
     public var autoRemove: Bool?
+    /// Namespaces of other containers it joins (`network_mode`, `ipc`, `pid`, `uts`,
+    /// `cgroup: service:NAME|container:NAME`), resolved to running containers at each start.
+    public var joins: [NamespaceJoin]? = nil
+    /// `ipc: shareable` (and a pod's infra): its `/dev/shm` is a tmpfs on the host side that
+    /// the containers joining its IPC namespace see too (Docker's shareable IPC).
+    public var shareableIPC: Bool? = nil
 
     public var portRequests: [PortRequest] {
         get throws { try Self.portRequests(ports) }
@@ -156,6 +162,11 @@ extension LaunchConfig {
             throw fail("ports", "\(error)")
         }
 
+        // Docker joins only a shareable IPC namespace ("non-shareable IPC").
+        if let value = service.ipc, value.hasPrefix("service:"), let donor = project.services[String(value.dropFirst(8))], donor.ipc != "shareable" {
+            throw fail("ipc", "service \"\(value.dropFirst(8))\" does not share its IPC namespace; set ipc: shareable on it (Docker joins only a shareable IPC namespace)")
+        }
+
         var extraHosts: [[String]] = []
         for (host, addresses) in service.extra_hosts ?? KeyedMap() {
             for address in addresses { extraHosts.append([host, address]) }
@@ -166,7 +177,7 @@ extension LaunchConfig {
             hostname: hostname, domainname: service.domainname,
             healthcheck: try HealthConfig.resolve(service: name, service.healthcheck, image: image?.healthcheck, imageShell: image?.shell),
             restart: try RestartPolicy.of(service: name, service), onUnhealthy: try BerthExtension.of(service: name, service).action,
-            links: linkAliases(service))
+            links: linkAliases(service), joins: NamespaceJoin.of(service), shareableIPC: service.ipc == "shareable" ? true : nil)
     }
 
     /// `links: [db:database]` / `external_links: [c:alias]` → alias → target (a bare

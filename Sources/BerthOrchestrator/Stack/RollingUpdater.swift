@@ -3,39 +3,67 @@ import BerthSystem
 import ComposeSpec
 import Foundation
 
-/// Does what a `RollingUpdate` says, for one service of an `up`: creates and starts the new
-/// containers (under Compose's temporary name `<id12>_<name>` while the old one still has the
-/// name), waits for them through the supervisor (ready: healthy, or running without a
-/// healthcheck; monitored: still so), stops old ones (kept until the update is over, for a
-/// revert), renames, reverts, and finally removes the old containers of the updated replicas.
-/// Each action runs on its own thread; the answers come back through a queue the loop waits
-/// on, with the plan's next deadline.
+/// Does what a `RollingUpdate` says, for one service of an `up` or one berth pod: creates and
+/// starts the new containers (under Compose's temporary name `<id12>_<name>` while the old one
+/// still has the name), waits for them through the supervisor (ready: healthy, or running
+/// without a healthcheck; monitored: still so), stops old ones (kept until the update is
+/// over, for a revert), renames, reverts, and finally removes the old containers of the
+/// updated replicas. A replica is one container, or a pod replica's: its infra, its init
+/// members (run to completion) and its other members, started in that order and stopped in
+/// the reverse one. Each action runs on its own thread; the answers come back through a
+/// queue the loop waits on, with the plan's next deadline.
 struct RollingUpdater: Sendable {
     let stack: Stack
-    let service: String
+    /// What the update is about in messages: `service "web"`, `pod "app"`.
+    let subject: String
     let policy: UpdatePolicy
     let timeout: Int?
-    /// Creates the new container of a replica: (number, name, id, the old container's spec) → id.
-    let create: @Sendable (Int, String, String, ContainerSpec?) throws -> String
+    /// Creates the new container of a slot: (the slot, the replica's number, the temporary
+    /// name, the id to give it, the ids created so far in this replica by service) → id.
+    let create: @Sendable (Replica.Slot, Int, String, String, [String: String]) throws -> String
     let progress: StackProgress
 
-    /// A replica being updated: its old container, and its new one once created.
+    /// A replica being updated: its containers, old and new.
     struct Replica: Sendable {
-        var name: String
-        var old: ContainerRecord
-        var new: String?
-        /// The old container was renamed away (`<id12>_<name>`) when the replica was committed.
+        struct Slot: Sendable {
+            var service: String
+            /// The name the container ends with.
+            var name: String
+            var old: ContainerRecord?
+            var new: String?
+            /// An init member: started, and waited for until it has exited 0.
+            var runsToCompletion = false
+            /// A pod's infra: started, nothing to wait for.
+            var holdsNamespaces = false
+
+            init(service: String, name: String, old: ContainerRecord?, runsToCompletion: Bool = false, holdsNamespaces: Bool = false) {
+                self.service = service
+                self.name = name
+                self.old = old
+                self.runsToCompletion = runsToCompletion
+                self.holdsNamespaces = holdsNamespaces
+            }
+
+            /// Its readiness is the replica's (not an infra, not an init member).
+            var servesTraffic: Bool { !runsToCompletion && !holdsNamespaces }
+        }
+
+        /// In start order.
+        var slots: [Slot]
+        /// The old containers were renamed away (`<id12>_<name>`) when the replica was committed.
         var oldRenamed = false
+
+        /// For messages: the container's name, the pod replica's names.
+        var name: String { slots.map(\.name).joined(separator: ", ") }
     }
 
-    /// Updates `olds` (the running containers to replace, with the name each replica ends
-    /// with). Returns warnings for failures that were tolerated; throws when the update paused
-    /// or rolled back.
-    func run(_ olds: [(record: ContainerRecord, name: String)]) throws -> [String] {
-        let replicas = LockedBox(Dictionary(olds.map { ($0.record.number, Replica(name: $0.name, old: $0.record)) }, uniquingKeysWith: { a, _ in a }))
+    /// Updates `replicas` (by number). Returns warnings for failures that were tolerated;
+    /// throws when the update paused or rolled back.
+    func run(_ replicas: [Int: Replica]) throws -> [String] {
+        let replicas = LockedBox(replicas)
         let answers = AnswerQueue()
         let problems = LockedBox<[String]>([])
-        var machine = RollingUpdate(replicas: olds.map(\.record.number).sorted(), policy: policy, now: Clock.monotonicNanoseconds())
+        var machine = RollingUpdate(replicas: replicas.value.keys.sorted(), policy: policy, now: Clock.monotonicNanoseconds())
         var actions = machine.step(nil, now: Clock.monotonicNanoseconds())
         var inFlight = 0
         while true {
@@ -49,7 +77,7 @@ struct RollingUpdater: Sendable {
                 Thread { answers.post(work.perform(action, replicas: replicas, problems: problems)) }.start()
             }
             guard inFlight > 0 || machine.wakeup != nil else {
-                throw EngineError("service \"\(service)\": the rolling update stopped without an outcome (a bug): \(machine)")
+                throw EngineError("\(subject): the rolling update stopped without an outcome (a bug): \(machine)")
             }
             let event = answers.next(before: machine.wakeup)
             if event != nil { inFlight -= 1 }
@@ -57,79 +85,81 @@ struct RollingUpdater: Sendable {
         }
     }
 
+    /// Updates a service's running containers `olds` (each with the name its replica ends with).
+    func run(service: String, _ olds: [(record: ContainerRecord, name: String)]) throws -> [String] {
+        try run(Dictionary(olds.map { ($0.record.number, Replica(slots: [.init(service: service, name: $0.name, old: $0.record)])) }, uniquingKeysWith: { a, _ in a }))
+    }
+
     /// One action, start to answer.
     private func perform(_ action: RollingUpdate.Action, replicas: LockedBox<[Int: Replica]>, problems: LockedBox<[String]>) -> RollingUpdate.Event {
+        guard let replica = replicas.value[action.replica] else { return .failed(action.replica, "no replica \(action.replica)") }
+        let n = action.replica
         switch action {
-        case .startNew(let n):
-            guard var replica = replicas.value[n] else { return .failed(n, "no replica \(n)") }
-            let id = ContainerFactory.newID()
-            let temporary = "\(id.prefix(12))_\(replica.name)"
-            if policy.order == .startFirst { progress(.init(.container, replica.name, "Updating", .working)) }
+        case .startNew:
             do {
-                progress(.init(.container, temporary, "Creating", .working))
-                let oldSpec = try? stack.engine.store.spec(replica.old.id)
-                replica.new = try create(n, temporary, id, oldSpec)
-                replicas.update { $0[n] = replica }
-                progress(.init(.container, temporary, "Created", .done))
-                progress(.init(.container, temporary, "Starting", .working))
-                try stack.request(.start, [try stack.engine.store.record(id)])
-                progress(.init(.container, temporary, "Started", .done))
-                progress(.init(.container, temporary, "Waiting", .working))
-                let response = try stack.client.send(.init(op: .waitCondition, containers: [id], condition: .runningOrHealthy))
-                if let failure = response.results.compactMap(\.error).first {
-                    progress(.init(.container, temporary, "Error", .failed))
-                    return .failed(n, failure)
-                }
-                progress(.init(.container, temporary, "Healthy", .done))
+                try startNew(n, replica, replicas: replicas)
                 return .ready(n)
             } catch {
-                progress(.init(.container, temporary, "Error", .failed))
                 return .failed(n, "\(error)")
             }
-        case .stopOld(let n):
-            guard let replica = replicas.value[n] else { return .failed(n, "no replica \(n)") }
-            if policy.order == .stopFirst { progress(.init(.container, replica.name, "Updating", .working)) }
-            progress(.init(.container, replica.name, "Stopping", .working))
-            do {
-                try stack.request(.stop, [replica.old], timeout: timeout)
-            } catch {
-                return .failed(n, "\(error)")
+        case .stopOld:
+            if policy.order == .stopFirst { for slot in replica.slots { progress(.init(.container, slot.name, "Updating", .working)) } }
+            for slot in replica.slots.reversed() where !slot.runsToCompletion {
+                guard let old = slot.old else { continue }
+                progress(.init(.container, slot.name, "Stopping", .working))
+                do {
+                    try stack.request(.stop, [old], timeout: timeout)
+                } catch {
+                    return .failed(n, "\(error)")
+                }
+                progress(.init(.container, slot.name, "Stopped", .done))
             }
-            progress(.init(.container, replica.name, "Stopped", .done))
             return .stopped(n)
-        case .monitor(let n, let until):
-            guard let new = replicas.value[n]?.new, let record = try? stack.engine.store.record(new) else { return .failed(n, "no new container for replica \(n)") }
-            let milliseconds = Int(max(0, (until - Clock.monotonicNanoseconds()) / 1_000_000))
+        case .monitor(_, let until):
+            let watched = replica.slots.filter(\.servesTraffic).compactMap(\.new)
+            guard !watched.isEmpty else { return .failed(n, "no new container for replica \(n)") }
+            // Each until the end of the period: the first that is no longer ready fails it.
+            let failures = LockedBox<[String]>([])
+            try? concurrently(watched) { id in
+                let milliseconds = Int(max(0, (until - Clock.monotonicNanoseconds()) / 1_000_000))
+                let name = (try? stack.engine.store.record(id).name) ?? id
+                do {
+                    let response = try stack.client.send(.init(op: .waitCondition, containers: [id], condition: .unready, waitMilliseconds: milliseconds))
+                    guard let result = response.results.first, result.timedOut != true else { return }
+                    let reason = result.error ?? result.exitCode.map { "container \(name) exited (\($0))" } ?? "container \(name) is unhealthy"
+                    failures.update { $0.append(reason) }
+                } catch {
+                    failures.update { $0.append("\(error)") }
+                }
+            }
+            if let failure = failures.value.first { return .failed(n, failure) }
+            return .held(n)
+        case .commit:
+            var committed = replica
             do {
-                let response = try stack.client.send(.init(op: .waitCondition, containers: [new], condition: .unready, waitMilliseconds: milliseconds))
-                guard let result = response.results.first, result.timedOut != true else { return .held(n) }
-                if let error = result.error { return .failed(n, error) }
-                if let code = result.exitCode { return .failed(n, "container \(record.name) exited (\(code))") }
-                return .failed(n, "container \(record.name) is unhealthy")
+                for slot in replica.slots {
+                    guard let old = slot.old else { continue }
+                    try stack.request(.rename, [old], name: "\(old.id.prefix(12))_\(slot.name)")
+                }
+                committed.oldRenamed = true
+                replicas.update { $0[n] = committed }
+                for slot in replica.slots {
+                    guard let new = slot.new else { continue }
+                    try stack.request(.rename, [try stack.engine.store.record(new)], name: slot.name)
+                }
             } catch {
                 return .failed(n, "\(error)")
             }
-        case .commit(let n):
-            guard var replica = replicas.value[n], let new = replica.new else { return .failed(n, "no new container for replica \(n)") }
-            do {
-                try stack.request(.rename, [replica.old], name: "\(replica.old.id.prefix(12))_\(replica.name)")
-                replica.oldRenamed = true
-                replicas.update { $0[n] = replica }
-                try stack.request(.rename, [try stack.engine.store.record(new)], name: replica.name)
-            } catch {
-                return .failed(n, "\(error)")
-            }
-            progress(.init(.container, replica.name, "Updated", .done))
+            for slot in replica.slots { progress(.init(.container, slot.name, "Updated", .done)) }
             return .committed(n)
-        case .revert(let n):
-            guard let replica = replicas.value[n] else { return .reverted(n) }
-            progress(.init(.container, replica.name, "Reverting", .working))
+        case .revert:
+            for slot in replica.slots { progress(.init(.container, slot.name, "Reverting", .working)) }
             do {
                 try revert(replica)
-                progress(.init(.container, replica.name, "Reverted", .done))
+                for slot in replica.slots { progress(.init(.container, slot.name, "Reverted", .done)) }
             } catch {
                 problems.update { $0.append("replica \(replica.name) could not be reverted: \(error)") }
-                progress(.init(.container, replica.name, "Error", .failed))
+                for slot in replica.slots { progress(.init(.container, slot.name, "Error", .failed)) }
             }
             return .reverted(n)
         case .finish:
@@ -137,20 +167,82 @@ struct RollingUpdater: Sendable {
         }
     }
 
-    /// The old container runs (and is ready) again before the new one goes; then it gets its
-    /// name back.
+    /// Creates the replica's new containers, starts them in order (an init member must
+    /// complete), and waits until those that serve are ready.
+    private func startNew(_ n: Int, _ initial: Replica, replicas: LockedBox<[Int: Replica]>) throws {
+        var replica = initial
+        if policy.order == .startFirst { for slot in replica.slots { progress(.init(.container, slot.name, "Updating", .working)) } }
+        var created: [String: String] = [:]
+        for index in replica.slots.indices {
+            let slot = replica.slots[index]
+            let id = ContainerFactory.newID()
+            let temporary = "\(id.prefix(12))_\(slot.name)"
+            progress(.init(.container, temporary, "Creating", .working))
+            do {
+                replica.slots[index].new = try create(slot, n, temporary, id, created)
+            } catch {
+                progress(.init(.container, temporary, "Error", .failed))
+                throw error
+            }
+            created[slot.service] = id
+            replicas.update { $0[n] = replica }
+            progress(.init(.container, temporary, "Created", .done))
+        }
+        for slot in replica.slots {
+            guard let new = slot.new else { continue }
+            let temporary = "\(new.prefix(12))_\(slot.name)"
+            do {
+                progress(.init(.container, temporary, "Starting", .working))
+                try stack.request(.start, [try stack.engine.store.record(new)])
+                progress(.init(.container, temporary, "Started", .done))
+                if slot.runsToCompletion {
+                    progress(.init(.container, temporary, "Waiting", .working))
+                    let response = try stack.client.send(.init(op: .wait, containers: [new]))
+                    if let error = response.results.first?.error { throw EngineError(error) }
+                    let code = response.results.first?.exitCode ?? 0
+                    if code != 0 { throw EngineError("init member \(slot.service) of the new pod replica exited with code \(code)") }
+                    progress(.init(.container, temporary, "Exited", .done))
+                }
+            } catch {
+                progress(.init(.container, temporary, "Error", .failed))
+                throw error
+            }
+        }
+        let serving = replica.slots.filter(\.servesTraffic).compactMap(\.new)
+        for id in serving { progress(.init(.container, "\(id.prefix(12))_\(slotName(id, replica))", "Waiting", .working)) }
+        let response = try stack.client.send(.init(op: .waitCondition, containers: serving, condition: .runningOrHealthy))
+        if let failure = response.results.compactMap(\.error).first {
+            for id in serving { progress(.init(.container, "\(id.prefix(12))_\(slotName(id, replica))", "Error", .failed)) }
+            throw EngineError(failure)
+        }
+        for id in serving { progress(.init(.container, "\(id.prefix(12))_\(slotName(id, replica))", "Healthy", .done)) }
+    }
+
+    private func slotName(_ id: String, _ replica: Replica) -> String {
+        replica.slots.first { $0.new == id }?.name ?? id
+    }
+
+    /// The old containers run (and are ready) again before the new ones go; then they get
+    /// their names back.
     private func revert(_ replica: Replica) throws {
-        let old = try stack.engine.store.record(replica.old.id)
-        if (try? stack.engine.observe(old.id))?.status != .running {
-            try stack.request(.start, [old])
-            let response = try stack.client.send(.init(op: .waitCondition, containers: [old.id], condition: .runningOrHealthy))
+        for slot in replica.slots where !slot.runsToCompletion {
+            guard let old = slot.old.flatMap({ try? stack.engine.store.record($0.id) }) else { continue }
+            if (try? stack.engine.observe(old.id))?.status != .running { try stack.request(.start, [old]) }
+        }
+        let serving = replica.slots.filter(\.servesTraffic).compactMap(\.old?.id)
+        if !serving.isEmpty {
+            let response = try stack.client.send(.init(op: .waitCondition, containers: serving, condition: .runningOrHealthy))
             if let failure = response.results.compactMap(\.error).first { throw EngineError(failure) }
         }
-        if let new = replica.new, let record = try? stack.engine.store.record(new) {
+        for slot in replica.slots.reversed() {
+            guard let new = slot.new, let record = try? stack.engine.store.record(new) else { continue }
             if (try? stack.engine.observe(new))?.status == .running { try stack.request(.stop, [record], timeout: timeout) }
             try stack.request(.remove, [record])
         }
-        if replica.oldRenamed || old.name != replica.name { try stack.request(.rename, [old], name: replica.name) }
+        for slot in replica.slots {
+            guard let old = slot.old.flatMap({ try? stack.engine.store.record($0.id) }) else { continue }
+            if replica.oldRenamed || old.name != slot.name { try stack.request(.rename, [old], name: slot.name) }
+        }
     }
 
     /// The old containers of the updated replicas go.
@@ -161,14 +253,16 @@ struct RollingUpdater: Sendable {
         case .paused(let done, _): updated = done
         case .rolledBack: updated = []
         }
-        let olds = updated.sorted().compactMap { replicas[$0]?.old.id }.compactMap { try? stack.engine.store.record($0) }
-        try? concurrently(olds) { old in
-            progress(.init(.container, old.name, "Removing", .working))
-            do {
-                try stack.request(.remove, [old])
-                progress(.init(.container, old.name, "Removed", .done))
-            } catch {
-                progress(.init(.container, old.name, "Error", .failed))
+        try? concurrently(updated.sorted()) { n in
+            for slot in replicas[n]?.slots.reversed() ?? [] {
+                guard let old = slot.old.flatMap({ try? stack.engine.store.record($0.id) }) else { continue }
+                progress(.init(.container, old.name, "Removing", .working))
+                do {
+                    try stack.request(.remove, [old])
+                    progress(.init(.container, old.name, "Removed", .done))
+                } catch {
+                    progress(.init(.container, old.name, "Error", .failed))
+                }
             }
         }
     }
@@ -178,15 +272,26 @@ struct RollingUpdater: Sendable {
             failed.sorted { $0.key < $1.key }.map { "\(replicas[$0.key]?.name ?? "replica \($0.key)"): \($0.value)" }.joined(separator: "; ")
         }
         let extra = problems.isEmpty ? "" : " (" + problems.joined(separator: "; ") + ")"
+        let kept = replicas.values.first.map { $0.slots.count > 1 } == true ? "containers" : "container"
         switch outcome {
         case .updated(let reverted):
             return reverted.sorted { $0.key < $1.key }.map { n, reason in
-                "service \"\(service)\": \(replicas[n]?.name ?? "replica \(n)") keeps its previous container, the new one failed: \(reason)"
+                "\(subject): \(replicas[n]?.name ?? "replica \(n)") keeps its previous \(kept), the new one failed: \(reason)"
             } + problems
         case .paused(let updated, let failed):
-            throw EngineError("service \"\(service)\": update paused due to failure of \(reasons(failed)); \(updated.count) of \(replicas.count) replicas updated, the others keep their previous container: fix the service and run up again to resume\(extra)")
+            throw EngineError("\(subject): update paused due to failure of \(reasons(failed)); \(updated.count) of \(replicas.count) replicas updated, the others keep their previous \(kept): fix the \(subject.hasPrefix("pod") ? "pod" : "service") and run up again to resume\(extra)")
         case .rolledBack(let failed):
-            throw EngineError("service \"\(service)\": update rolled back due to failure of \(reasons(failed)); every replica is back on its previous container\(extra)")
+            throw EngineError("\(subject): update rolled back due to failure of \(reasons(failed)); every replica is back on its previous \(kept)\(extra)")
+        }
+    }
+}
+
+extension RollingUpdate.Action {
+    /// The replica the action is about (0 for `finish`).
+    var replica: Int {
+        switch self {
+        case .startNew(let n), .stopOld(let n), .monitor(let n, _), .commit(let n), .revert(let n): return n
+        case .finish: return 0
         }
     }
 }

@@ -47,6 +47,8 @@ public struct Stack: Sendable {
         progress: @escaping StackProgress, warn: @escaping @Sendable (String) -> Void
     ) throws {
         client.wakeIfNeeded(engine: engine)
+        let options = try PodExpansion.options(options, project: project, withInfras: true)
+        let project = PodExpansion.expand(project)
         let observed = engine.observed(project: projectName)
         var hashes: [String: String] = [:]
         for (name, service) in project.services { hashes[name] = CanonicalOutput.configHash(service) }
@@ -98,17 +100,13 @@ public struct Stack: Sendable {
                 }
                 if let policy = step.updatePolicy, !updates.isEmpty {
                     let updater = RollingUpdater(
-                        stack: self, service: step.service, policy: policy, timeout: options.timeout,
-                        create: { number, name, id, oldSpec in
-                            guard let image = images[step.service] else { throw EngineError("service \"\(step.service)\": no image resolved for it") }
-                            let created = try ContainerFactory(store: engine.store).create(
-                                project: project, service: step.service, config: service, number: number, name: name, image: image,
-                                storage: storage.inputs(replacing: oldSpec), id: id, existingNames: names)
-                            for warning in created.warnings { warn(warning) }
-                            return created.id
+                        stack: self, subject: "service \"\(step.service)\"", policy: policy, timeout: options.timeout,
+                        create: { slot, number, name, id, _ in
+                            try createReplacement(
+                                slot, project: project, number: number, name: name, id: id, images: images, storage: storage, names: names, warn: warn)
                         },
                         progress: progress)
-                    for warning in try updater.run(updates) { warn(warning) }
+                    for warning in try updater.run(service: step.service, updates) { warn(warning) }
                 }
                 for (record, name) in renames {
                     try request(.rename, [record], name: name)
@@ -116,6 +114,59 @@ public struct Stack: Sendable {
                 }
             }
         }
+        for update in plan.podUpdates {
+            try updatePod(update, project: project, images: images, storage: storage, names: names, timeout: options.timeout, progress: progress, warn: warn)
+        }
+    }
+
+    /// A rolling update of whole pod replicas (`Plan.PodUpdate`): each new pod replica —
+    /// infra, init members, members, joined to the new infra — next to (start-first) or after
+    /// (stop-first) the old one.
+    private func updatePod(
+        _ update: Plan.PodUpdate, project: Project, images: [String: ResolvedImage], storage: StorageContext, names: Set<String>,
+        timeout: Int?, progress: @escaping StackProgress, warn: @escaping @Sendable (String) -> Void
+    ) throws {
+        guard let pod = project.pods.first(where: { $0.name == update.pod }) else { return }
+        let infra = Pod.infraService(pod.name)
+        let records = containers().filter { !$0.oneOff }
+        var replicas: [Int: RollingUpdater.Replica] = [:]
+        for n in update.replicas {
+            func slot(_ service: String, init isInit: Bool = false) -> RollingUpdater.Replica.Slot {
+                let name = Naming.containerName(project: project.name, service: service, number: n, serviceConfig: project.services[service])
+                let olds = records.filter { $0.service == service && $0.number == n }
+                return .init(service: service, name: name, old: olds.first { $0.name == name } ?? olds.first, runsToCompletion: isInit, holdsNamespaces: service == infra)
+            }
+            replicas[n] = RollingUpdater.Replica(slots: [slot(infra)] + pod.initMembers.map { slot($0, init: true) } + pod.members.map { slot($0) })
+        }
+        let updater = RollingUpdater(
+            stack: self, subject: "pod \"\(pod.name)\"", policy: update.policy, timeout: timeout,
+            create: { slot, number, name, id, created in
+                try createReplacement(
+                    slot, project: project, number: number, name: name, id: id, images: images, storage: storage, names: names,
+                    podInfra: created[infra], warn: warn)
+            },
+            progress: progress)
+        for warning in try updater.run(replicas) { warn(warning) }
+    }
+
+    /// The new container of a rolling update's slot (a service's, a pod's infra or member),
+    /// its storage taking over the old one's anonymous volumes; `podInfra`: the new pod
+    /// replica's infra, which a member joins.
+    func createReplacement(
+        _ slot: RollingUpdater.Replica.Slot, project: Project, number: Int, name: String, id: String, images: [String: ResolvedImage],
+        storage: StorageContext, names: Set<String>, podInfra: String? = nil, warn: (String) -> Void
+    ) throws -> String {
+        guard let config = project.services[slot.service] else { throw EngineError("no such service: \(slot.service)") }
+        if let pod = project.pods.first(where: { Pod.infraService($0.name) == slot.service }) {
+            return try ContainerFactory(store: engine.store).createInfra(project: project, pod: pod, config: config, number: number, name: name, id: id)
+        }
+        guard let image = images[slot.service] else { throw EngineError("service \"\(slot.service)\": no image resolved for it") }
+        let oldSpec = slot.old.flatMap { try? engine.store.spec($0.id) }
+        let created = try ContainerFactory(store: engine.store).create(
+            project: project, service: slot.service, config: config, number: number, name: name, image: image,
+            storage: storage.inputs(replacing: oldSpec), id: id, existingNames: names, podInfra: podInfra)
+        for warning in created.warnings { warn(warning) }
+        return created.id
     }
 
     private func perform(
@@ -125,6 +176,12 @@ public struct Stack: Sendable {
     ) throws {
         /// `old`: the name of the container this one replaces (removed by now).
         func newContainer(name: String, number: Int, replacing: ContainerSpec? = nil, old: String? = nil) throws -> String {
+            if let pod = project.pods.first(where: { Pod.infraService($0.name) == service }) {
+                let id = try ContainerFactory(store: engine.store).createInfra(
+                    project: project, pod: pod, config: config, number: number, name: name, existingNames: names.subtracting([old ?? ""]))
+                if let record = try? engine.store.record(id) { events.record("create", record) }
+                return id
+            }
             guard let image else { throw EngineError("service \"\(service)\": no image resolved for it") }
             let created = try ContainerFactory(store: engine.store).create(
                 project: project, service: service, config: config, number: number, name: name, image: image,
@@ -159,8 +216,10 @@ public struct Stack: Sendable {
         case .keep(let name):
             // Without starting (create, a foreground up's create phase), a kept container may
             // be stopped: Compose shows it as Created then.
-            let stopped = options.noStart && existing[name].map { (try? engine.observe($0.id))?.status != .running } ?? false
-            progress(.init(.container, name, stopped ? "Created" : "Running", .done))
+            let status = existing[name].flatMap { try? engine.observe($0.id) }?.status
+            // A completed init member of a pod (see Planner.reconcile) has exited.
+            let shown = options.noStart ? (status == .running ? "Running" : "Created") : (status == .exited ? "Exited" : "Running")
+            progress(.init(.container, name, shown, .done))
         case .update, .rename:
             break  // after the others: the rolling update's, renames
         case .restart(let name):
@@ -291,6 +350,7 @@ public struct Stack: Sendable {
         _ project: Project?, timeout: Int?, removeOrphans: Bool, removeVolumes: Bool = false, progress: @escaping StackProgress,
         warn: (String) -> Void
     ) throws {
+        let project = project.map(PodExpansion.expand)
         var all = containers()
         if let project {
             let known = Set(project.services.keys).union(project.disabledServices.keys)
@@ -358,6 +418,7 @@ public struct Stack: Sendable {
     /// Stops the services' containers (all when `services` is empty), dependents first —
     /// also those waiting for a restart by their policy, whose restart is cancelled.
     public func stop(_ project: Project?, services: [String], timeout: Int?, progress: @escaping StackProgress) throws {
+        let project = project.map(PodExpansion.expand)
         let selected = containers().filter { services.isEmpty || services.contains($0.service) }
         for level in shutdownLevels(selected, project: project) {
             try concurrently(level) { record in
@@ -377,9 +438,17 @@ public struct Stack: Sendable {
         _ project: Project?, services: [String], waitForConditions: Bool = false, progress: @escaping StackProgress,
         warn: @escaping @Sendable (String) -> Void = { _ in }
     ) throws {
-        let selected = containers().filter { (services.isEmpty || services.contains($0.service)) && !$0.oneOff }
+        let project = project.map(PodExpansion.expand)
+        let all = containers()
+        var selected = all.filter { (services.isEmpty || services.contains($0.service)) && !$0.oneOff }
         if selected.isEmpty && !services.isEmpty {
             throw EngineError("no container found for service \(services.joined(separator: ", "))")
+        }
+        // A pod member needs its pod replica's infra, which holds its namespaces.
+        let replicas = Set(selected.compactMap { record in record.label(Label.pod).map { "\($0)/\(record.number)" } })
+        selected += all.filter { record in
+            record.label(Label.podInfra) == "True" && replicas.contains("\(record.label(Label.pod) ?? "")/\(record.number)")
+                && !selected.contains { $0.id == record.id }
         }
         let dependencies = project.map { DependencyGraph(project: $0).dependencies } ?? [:]
         for level in shutdownLevels(selected, project: project).reversed() {
@@ -414,7 +483,10 @@ public struct Stack: Sendable {
     /// walking the levels in order stops dependents first; reversed, starts dependencies first.
     func shutdownLevels(_ records: [ContainerRecord], project: Project?) -> [[ContainerRecord]] {
         guard let project, let levels = try? DependencyGraph(project: project).levels(DependencyGraph(project: project).services) else {
-            return records.isEmpty ? [] : [records]
+            // Without the file: pods' infras after their members, which join them.
+            let infras = records.filter { $0.label(Label.podInfra) == "True" }
+            let others = records.filter { $0.label(Label.podInfra) != "True" }
+            return [others, infras].filter { !$0.isEmpty }
         }
         var out: [[ContainerRecord]] = []
         let known = Set(levels.joined())

@@ -65,7 +65,10 @@ public final class ContainerLifecycle: @unchecked Sendable {
             // gets the traffic of a host port it shares.
             records.setReady(container: name, ready: status == .healthy)
             try? networks.setReady(container: name, ready: status == .healthy)
-            if let container = try? store.record(id) { events.record(ContainerEvent.healthAction(status), container) }
+            if let container = try? store.record(id) {
+                events.record(ContainerEvent.healthAction(status), container)
+                self?.refreshPodReadiness(of: container)
+            }
             changes.notify()
             if status == .unhealthy, let self {
                 Thread { self.actOnUnhealthy(id) }.start()
@@ -151,11 +154,15 @@ public final class ContainerLifecycle: @unchecked Sendable {
         releaseNetwork(spec.name, id: id)
         // A run is known by the container's name when it starts (`runName`).
         spec.name = record.name
+        // A pod's infra is ready once its members are (Kubernetes' pod readiness).
+        let ready = record.label(Label.podInfra) == "True" ? podIsReady(record) : launch.healthcheck == nil
         var endpoints: [(network: NetworkRecord, endpoint: Endpoint)] = []
         do {
+            let joined = try applyJoins(launch, record: record, spec: &spec)
+            if launch.shareableIPC == true { try shareIPC(id, spec: &spec) }
             switch launch.networkMode {
             case .bridge:
-                endpoints = try attach(record, launch: launch)
+                endpoints = try attach(record, launch: launch, ready: ready)
                 spec.namespaces.network = .path(networks.namespacePath(container: record.name))
                 let first = endpoints.first
                 spec.etcHosts = try EtcFiles.hosts(
@@ -179,7 +186,11 @@ public final class ContainerLifecycle: @unchecked Sendable {
                     host: (try? FS.readString("/etc/resolv.conf")) ?? "", dns: launch.dns, search: launch.dnsSearch,
                     options: launch.dnsOptions, keepLoopback: true)
             case .shared:
-                break
+                // Docker's joiner uses the files of the container whose network it joins.
+                if let target = joined[.network], let shared = try? engine.store.spec(target.id) {
+                    spec.etcHosts = shared.etcHosts
+                    spec.resolvConf = shared.resolvConf
+                }
             }
             // This run's namespaces and files: every start writes them again, so no sync.
             try FS.writeAtomically(directory + "/spec", sync: false, Array(spec.encoded.utf8), mode: 0o600)
@@ -199,18 +210,19 @@ public final class ContainerLifecycle: @unchecked Sendable {
         events.record("start", record, time: state.startedAt.flatMap(Self.nanoseconds))
         for (network, endpoint) in endpoints {
             dnsRecords.set(network: network.name, container: record.name, address: endpoint.address,
-                           names: endpoint.aliases, ready: launch.healthcheck == nil)
+                           names: endpoint.aliases, ready: ready)
         }
         if let config = launch.healthcheck, let startedAt = state.startedAt {
             prober.track(.init(id: id, name: record.name, config: config, startedAt: startedAt), restore: false)
         }
+        refreshPodReadiness(of: record)
         watch(id, state)
         changes.notify()
         return state
     }
 
     /// The namespace, ports and endpoints of a bridge-mode container.
-    private func attach(_ record: ContainerRecord, launch: LaunchConfig) throws -> [(network: NetworkRecord, endpoint: Endpoint)] {
+    private func attach(_ record: ContainerRecord, launch: LaunchConfig, ready: Bool) throws -> [(network: NetworkRecord, endpoint: Endpoint)] {
         let (name, id) = (record.name, record.id)
         // Replica N prefers the N-th port of a range, and shares the ports of its replica
         // slot (its predecessor's, during a rolling update).
@@ -235,7 +247,7 @@ public final class ContainerLifecycle: @unchecked Sendable {
             }
             let (network, endpoint) = try networks.attachEndpoint(network: attachment.network, AttachRequest(
                 container: name, namespace: namespace, ipv4Address: address, macAddress: mac, aliases: attachment.aliases,
-                ports: index == 0 ? bindings : [], interface: attachment.interface, ready: launch.healthcheck == nil))
+                ports: index == 0 ? bindings : [], interface: attachment.interface, ready: ready))
             setDNSClient(endpoint.address, launch, container: name)
             try listenForDNS(on: network)
             out.append((network, endpoint))
@@ -267,9 +279,10 @@ public final class ContainerLifecycle: @unchecked Sendable {
         }
     }
 
-    /// Gives back what a container held while it ran. Safe to repeat; errors are not
-    /// fatal (a missing link or pin is what we want).
+    /// Gives back what a container held while it ran (its network, its shareable
+    /// `/dev/shm`). Safe to repeat; errors are not fatal (a missing link or pin is what we want).
     func releaseNetwork(_ name: String, id: String) {
+        releaseSharedIPC(id)
         dnsRecords.remove(container: name)
         dnsRecords.removeClients(container: name)
         ports.release(holder: id)
@@ -319,6 +332,7 @@ public final class ContainerLifecycle: @unchecked Sendable {
         }
         prober.untrack(id)
         if let name = runName(id) { releaseNetwork(name, id: id) }
+        if let record = try? engine.store.record(id) { refreshPodReadiness(of: record) }
         // A monitor killed before its container ended could not give back its share of a
         // volume's own file system (driver_opts); the sweep unmounts what nobody holds —
         // again once the container's last processes are gone (a SIGKILL still in flight,
@@ -392,6 +406,10 @@ public final class ContainerLifecycle: @unchecked Sendable {
             if let config = launch?.healthcheck, let startedAt = state.startedAt {
                 let status = prober.track(.init(id: record.id, name: run, config: config, startedAt: startedAt), restore: true)
                 ready = status == .healthy
+                try? networks.setReady(container: run, ready: ready)
+            }
+            if record.label(Label.podInfra) == "True" {
+                ready = podIsReady(record)
                 try? networks.setReady(container: run, ready: ready)
             }
             for (network, endpoint) in endpoints {

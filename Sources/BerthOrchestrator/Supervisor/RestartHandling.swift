@@ -89,7 +89,34 @@ extension ContainerLifecycle {
             }
         }
         containerLock.unlock()
-        if restarted { restartDependents(of: id) }
+        if restarted {
+            restartDependents(of: id)
+            restartPodMembers(of: id)
+        }
+    }
+
+    /// A pod's infra that died and was restarted holds new namespaces: the members of its pod
+    /// replica that still run, in the old ones, are restarted into the new (Kubernetes
+    /// recreates a pod's containers with its sandbox).
+    func restartPodMembers(of id: String) {
+        guard let infra = try? engine.store.record(id), infra.label(Label.podInfra) == "True",
+              let replica = PodReplica.of(infra, among: engine.store.records()) else { return }
+        for member in replica.appMembers where (try? engine.observe(member.id))?.status == .running {
+            restart(member, with: infra, why: "into the new namespaces of \(infra.name)")
+        }
+    }
+
+    /// Stops and starts a running container that `cause` was restarted under, with a `restart`
+    /// event; `why` completes the log line.
+    func restart(_ container: ContainerRecord, with cause: ContainerRecord, why: String) {
+        do {
+            _ = try stop(container.id, signal: nil, timeout: nil)
+            _ = try start(container.id)
+            events.record("restart", container)
+            Self.log("container \(container.name) restarted \(why)")
+        } catch {
+            Self.log("container \(container.name): restart with \(cause.name) failed: \(error)")
+        }
     }
 
     /// Compose's `depends_on: {X: {restart: true}}`: once a container of X has been
@@ -100,14 +127,7 @@ extension ContainerLifecycle {
         let all = engine.store.records().filter { $0.project == project && !$0.oneOff }
         for dependent in all where !visited.contains(dependent.id) && Label.restartsWith(dependent).contains(container.service) {
             guard (try? engine.observe(dependent.id))?.status == .running else { continue }
-            do {
-                _ = try stop(dependent.id, signal: nil, timeout: nil)
-                _ = try start(dependent.id)
-                events.record("restart", dependent)
-                Self.log("container \(dependent.name) restarted with \(container.name) (depends_on restart: true)")
-            } catch {
-                Self.log("container \(dependent.name): restart with \(container.name) failed: \(error)")
-            }
+            restart(dependent, with: container, why: "with \(container.name) (depends_on restart: true)")
             restartDependents(of: dependent.id, visited: visited.union([id, dependent.id]))
         }
     }

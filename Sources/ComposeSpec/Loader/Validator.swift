@@ -7,7 +7,9 @@ struct Validator {
     var tree: Node = .null()
 
     /// The mark of the deepest node found along `path` (a key's own mark for the last step).
-    func mark(_ path: String...) -> Mark {
+    func mark(_ path: String...) -> Mark { mark(path) }
+
+    func mark(_ path: [String]) -> Mark {
         var node = tree
         var found = tree.mark
         for component in path {
@@ -29,6 +31,7 @@ struct Validator {
             try validateService(name, service)
         }
         try checkDependencyCycles()
+        try validatePods()
     }
 
     private func validateService(_ name: String, _ service: Service) throws(ComposeError) {
@@ -92,7 +95,7 @@ struct Validator {
         if let mode = service.network_mode, mode.hasPrefix("service:") {
             try requireService(String(mode.dropFirst(8)), from: name, key: "network_mode")
         }
-        for key in [("ipc", service.ipc), ("pid", service.pid)] {
+        for key in [("ipc", service.ipc), ("pid", service.pid), ("uts", service.uts), ("cgroup", service.cgroup)] {
             if let value = key.1, value.hasPrefix("service:") {
                 try requireService(String(value.dropFirst(8)), from: name, key: key.0)
             }
