@@ -116,8 +116,9 @@ public struct Plan: Sendable, Equatable {
         /// services of this plan that run: scale 0 and `--no-deps` ones are not waited on).
         public var waitFor: [Dependency]
         public var actions: [ContainerAction]
-        /// How the `update` actions roll (the service's `deploy.update_config`).
-        public var updatePolicy: UpdatePolicy? = nil
+        /// How the `update` actions roll, and roll back (the service's `deploy.update_config`
+        /// and `deploy.rollback_config`).
+        public var updatePolicy: RolloutPolicy? = nil
     }
 
     /// A berth pod whose members have `deploy.update_config`: its running pod replicas that
@@ -125,7 +126,7 @@ public struct Plan: Sendable, Equatable {
     /// after the steps, which keep their containers.
     public struct PodUpdate: Sendable, Equatable {
         public var pod: String
-        public var policy: UpdatePolicy
+        public var policy: RolloutPolicy
         public var replicas: [Int]
     }
 
@@ -191,15 +192,15 @@ public enum Planner {
 
         let serviceContainers = observed.filter { !$0.oneOff }
         var actions: [String: [ContainerAction]] = [:]
-        var policies: [String: UpdatePolicy] = [:]
+        var policies: [String: RolloutPolicy] = [:]
         var recreated = Set<String>()
         for name in selected {
             guard let service = project.services[name] else { continue }
             let scale = options.scale[name] ?? service.replicas
             try checkScale(name, service, scale)
             let mine = serviceContainers.filter { $0.service == name }
-            if let config = service.deploy?.update_config, !options.noStart {
-                do { policies[name] = try UpdatePolicy(service: name, config) } catch { throw PlanError.updateConfig(error) }
+            if !options.noStart {
+                do { policies[name] = try RolloutPolicy(service: name, service.deploy) } catch { throw PlanError.updateConfig(error) }
             }
             actions[name] = reconcile(
                 project: project, service: name, config: service, containers: mine, scale: scale, options: options,
@@ -254,7 +255,7 @@ public enum Planner {
     /// policy (the first member's that declares one), a running pod replica (its infra runs)
     /// with any container to replace is updated whole; its containers' actions become `keep`.
     static func foldPodUpdates(
-        project: Project, actions: inout [String: [ContainerAction]], policies: [String: UpdatePolicy], containers: [ObservedContainer]
+        project: Project, actions: inout [String: [ContainerAction]], policies: [String: RolloutPolicy], containers: [ObservedContainer]
     ) -> [Plan.PodUpdate] {
         var updates: [Plan.PodUpdate] = []
         for pod in project.pods {

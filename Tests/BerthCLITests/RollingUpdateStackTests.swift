@@ -133,6 +133,73 @@ struct RollingUpdateStackTests {
         #expect(left == [])
     }
 
+    /// Three replicas; the version-2 containers take tickets (mkdir in a shared directory) as
+    /// they start, and the third one (replica 3's, updated last) writes no page: unhealthy.
+    static func ticketed(version: Int) -> String {
+        """
+        services:
+          web:
+            image: busybox
+            command: [sh, -c, "trap 'exit 0' TERM; mkdir -p /tmp/w; n=0; if [ $$VERSION = 2 ]; then for i in 1 2 3; do if mkdir /state/t$$i 2>/dev/null; then n=$$i; break; fi; done; fi; [ $$n = 3 ] || echo v$$VERSION > /tmp/w/index.html; httpd -f -p 80 -h /tmp/w & wait"]
+            environment: {VERSION: "\(version)"}
+            volumes: ["./state:/state"]
+            healthcheck:
+              test: ["CMD-SHELL", "test -e /tmp/w/index.html && nc -w 1 127.0.0.1 80 </dev/null"]
+              interval: 200ms
+              retries: 1
+            deploy:
+              replicas: 3
+              update_config: {order: start-first, monitor: 200ms, failure_action: rollback}
+              rollback_config: {parallelism: 1, order: stop-first, monitor: 200ms}
+
+        """
+    }
+
+    /// deploy.rollback_config: replicas 1 and 2 are updated, replica 3's new container turns
+    /// unhealthy and goes at once, then 2 and 1 roll back one at a time (parallelism 1), each
+    /// updated container stopped before the previous one starts again (stop-first) under its
+    /// temporary name, and that one takes the replica's name back; the updated ones go.
+    @Test func aFailedUpdateRollsBackPerRollbackConfig() throws {
+        let stack = try StackFixture(Self.ticketed(version: 1))
+        let p = stack.project
+        try FS.makeDirectories(stack.directory + "/state")
+        #expect(try stack.run(["up", "--wait"]).code == 0)
+        let ids = try (1...3).map { try stack.container("web", $0).record.id }
+        try stack.write(Self.ticketed(version: 2))
+        let failing = try stack.run(["up", "-d"])
+        #expect(failing.code == 1)
+        #expect(failing.stderr.range(
+            of: #"Error: service "web": update rolled back due to failure of \#(p)-web-3: container [0-9a-f]{12}_\#(p)-web-3 is unhealthy; every replica is back on its previous container\n$"#,
+            options: .regularExpression) != nil, "\(failing.stderr)")
+        let lines = failing.stderr.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        #expect(lines.filter { $0.hasSuffix("  Updated") } == ["Container \(p)-web-1  Updated", "Container \(p)-web-2  Updated"])
+        #expect(lines.contains("Container \(p)-web-3  Reverted"))
+        // The rollback, replica by replica, as the lines about each replica's name show it.
+        let previous2 = "\(ids[1].prefix(12))_\(p)-web-2", previous1 = "\(ids[0].prefix(12))_\(p)-web-1"
+        let names = ["\(p)-web-1", "\(p)-web-2", previous1, previous2]
+        let rollback = lines.drop { !$0.hasSuffix("  Rolling back") }.filter { line in
+            names.contains { line.hasPrefix("Container \($0)  ") }
+                && ["Rolling back", "Rolled back", "Stopped", "Started", "Healthy"].contains { line.hasSuffix("  \($0)") }
+        }
+        let stoppedUpdates = lines.filter { $0 == "Container \(p)-web-1  Stopped" || $0 == "Container \(p)-web-2  Stopped" }
+        #expect(rollback == [
+            "Container \(p)-web-2  Rolling back", "Container \(p)-web-2  Stopped", "Container \(previous2)  Started", "Container \(previous2)  Healthy",
+            "Container \(p)-web-2  Rolled back",
+            "Container \(p)-web-1  Rolling back", "Container \(p)-web-1  Stopped", "Container \(previous1)  Started", "Container \(previous1)  Healthy",
+            "Container \(p)-web-1  Rolled back",
+        ], "\(failing.stderr)")
+        // Stopped: the two previous containers when updated (start-first), then the two updated ones.
+        #expect(stoppedUpdates.count == 4, "\(failing.stderr)")
+        #expect(lines.filter { $0.hasSuffix("  Removed") }.count == 2, "the updated containers of replicas 1 and 2: \(failing.stderr)")
+        #expect(try (1...3).map { try stack.container("web", $0).record.id } == ids)
+        #expect(try stack.run(["ps", "-a", "--format", "{{.Name}} {{.State}} {{.Health}}"]).stdout
+            == "\(p)-web-1 running healthy\n\(p)-web-2 running healthy\n\(p)-web-3 running healthy\n")
+        for n in 1...3 { #expect(try stack.run(["exec", "-T", "--index", "\(n)", "web", "cat", "/tmp/w/index.html"]).stdout == "v1\n") }
+        let (down, left) = try stack.close()
+        #expect(down.code == 0, "\(down.stderr)")
+        #expect(left == [])
+    }
+
     /// stop-first, failure_action pause: replica 1 is updated... to a version that fails, so it
     /// goes back; the update pauses with replica 2 untouched, and says how to resume.
     @Test func stopFirstPause() throws {

@@ -111,7 +111,7 @@ func hashes(_ p: Project) -> [String: String] {
             services:
               web:
                 image: busybox
-                deploy: {replicas: 3, update_config: {order: start-first, parallelism: 2}}
+                deploy: {replicas: 3, update_config: {order: start-first, parallelism: 2}, rollback_config: {parallelism: 0, monitor: 1s}}
             """)
         let observed = [
             ObservedContainer(name: "demo-web-1", service: "web", number: 1, configHash: "old", state: .running),
@@ -123,13 +123,20 @@ func hashes(_ p: Project) -> [String: String] {
             .keep(name: "demo-web-3"), .update(old: "demo-web-1", name: "demo-web-1", number: 1),
             .recreate(old: "demo-web-2", name: "demo-web-2", number: 2),
         ])
-        #expect(plan.step("web")?.updatePolicy == UpdatePolicy(parallelism: 2, order: .startFirst))
+        #expect(plan.step("web")?.updatePolicy == RolloutPolicy(
+            update: UpdatePolicy(parallelism: 2, order: .startFirst), rollback: UpdatePolicy(parallelism: 0, monitorNanoseconds: 1_000_000_000)))
         let same = try Planner.planUp(project: p, observed: [observed[2]], options: UpOptions(), configHashes: hashes(p))
         #expect(same.step("web")?.updatePolicy == nil, "nothing to update")
 
         let bad = try loadProject("services:\n  web:\n    image: busybox\n    deploy: {update_config: {order: sideways}}\n")
         #expect(throws: PlanError.updateConfig(ServiceConfigError(service: "web", key: "deploy.update_config.order", message: "\"sideways\" is not an order; use stop-first or start-first"))) {
             try Planner.planUp(project: bad, observed: [], options: UpOptions(), configHashes: hashes(bad))
+        }
+        let badRollback = try loadProject(
+            "services:\n  web:\n    image: busybox\n    deploy: {update_config: {}, rollback_config: {failure_action: rollback}}\n")
+        #expect(throws: PlanError.updateConfig(ServiceConfigError(
+            service: "web", key: "deploy.rollback_config.failure_action", message: "\"rollback\" is not a failure action of a rollback; use pause or continue"))) {
+            try Planner.planUp(project: badRollback, observed: [], options: UpOptions(), configHashes: hashes(badRollback))
         }
     }
 
@@ -324,7 +331,7 @@ func hashes(_ p: Project) -> [String: String] {
             c("app-infra", 2, .exited(0)), c("setup", 2, .exited(0)), c("web", 2, hash: "old", .exited(0)), c("side", 2, .exited(0)),
         ]
         let plan = try Planner.planUp(project: p, observed: observed, options: UpOptions(), configHashes: h)
-        #expect(plan.podUpdates == [Plan.PodUpdate(pod: "app", policy: UpdatePolicy(order: .startFirst), replicas: [1])])
+        #expect(plan.podUpdates == [Plan.PodUpdate(pod: "app", policy: RolloutPolicy(update: UpdatePolicy(order: .startFirst)), replicas: [1])])
         #expect(plan.step("web")?.actions == [.keep(name: "demo-web-1"), .recreate(old: "demo-web-2", name: "demo-web-2", number: 2)])
         #expect(plan.step("side")?.actions == [.keep(name: "demo-side-1"), .start(name: "demo-side-2")])
         // A completed init member stays completed.

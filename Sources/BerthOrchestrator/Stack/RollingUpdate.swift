@@ -12,8 +12,14 @@
 /// A replica whose new container fails (does not start, exits, or turns unhealthy before it
 /// is ready or while it is monitored) is reverted at once: its old container runs again and the
 /// new one goes. When failures exceed `maxFailureRatio` of the replicas, `pause` stops the
-/// update (what was updated stays), `rollback` reverts every replica the update touched,
+/// update (what was updated stays), `rollback` rolls back every replica the update touched,
 /// `continue` goes on. Batches of `parallelism` replicas follow each other `delay` apart.
+///
+/// A rollback waits for the replicas under way (those not yet updated go back at once), then
+/// rolls the updated replicas, last updated first, back to their previous containers as an
+/// update of its own under the rollback policy (`deploy.rollback_config`: its batches, delay,
+/// order, monitoring; its failure action, pause or continue, when a previous container fails
+/// — that replica then stays on its updated container).
 public struct RollingUpdate: Sendable, Equatable {
     public enum Action: Sendable, Equatable {
         /// Create and start the new container of replica `n` and wait until it is ready:
@@ -29,7 +35,13 @@ public struct RollingUpdate: Sendable, Equatable {
         /// Put replica `n` back on its old container (started again, and ready) and remove the
         /// new one: `.reverted(n)`.
         case revert(Int)
-        /// The update is over: remove the old containers of the updated replicas.
+        /// The update failed and rolls back these replicas (in this order): from now on, for
+        /// them, "old" is the updated container and "new" the previous one — `startNew`
+        /// starts the previous container again, `stopOld` stops the updated one, `commit` gives
+        /// the previous one the replica's name back, `revert` keeps the updated one. No answer.
+        case rollBack([Int])
+        /// The update is over: remove the old containers of the updated (or rolled back)
+        /// replicas.
         case finish(Outcome)
     }
 
@@ -51,29 +63,45 @@ public struct RollingUpdate: Sendable, Equatable {
         case paused(updated: [Int], failed: [Int: String])
         /// Every replica touched went back to its previous container.
         case rolledBack(failed: [Int: String])
+        /// The rollback itself failed for some replicas (`rollbackFailed`: their previous
+        /// container did not come back) and paused or went on: `stayed` keep their updated
+        /// container (those that failed, and those the paused rollback did not reach).
+        case partlyRolledBack(failed: [Int: String], rollbackFailed: [Int: String], stayed: [Int])
     }
+
+    enum Mode: Sendable, Equatable { case updating, rollingBack }
 
     enum Phase: Sendable, Equatable {
         case stoppingOld, starting, monitoring, committing, done, reverting, reverted
     }
 
     public let policy: UpdatePolicy
+    public let rollbackPolicy: UpdatePolicy
     public let replicas: [Int]
+    private var mode = Mode.updating
+    /// The replicas rolled back, in order (once `mode` is `rollingBack`).
+    private var rollingBack: [Int] = []
     private var pending: [Int]
     private var phases: [Int: Phase] = [:]
     private var batch: [Int] = []
     private var nextBatchAt: Int64
     private var failures: [Int: String] = [:]
+    private var rollbackFailures: [Int: String] = [:]
+    /// The failure action that stopped the current mode's batches.
     private var halted: UpdatePolicy.FailureAction?
     public private(set) var outcome: Outcome?
 
     /// `replicas`: the numbers of the replicas to update, in the order to update them.
-    public init(replicas: [Int], policy: UpdatePolicy, now: Int64) {
+    public init(replicas: [Int], policy: UpdatePolicy, rollback: UpdatePolicy = UpdatePolicy(), now: Int64) {
         self.replicas = replicas
         self.policy = policy
+        rollbackPolicy = rollback
         pending = replicas
         nextBatchAt = now
     }
+
+    /// The policy of what is under way: the update's, or the rollback's.
+    private var active: UpdatePolicy { mode == .updating ? policy : rollbackPolicy }
 
     /// When the machine wants to be stepped without an event (the end of a delay), if ever.
     public var wakeup: Int64? {
@@ -94,14 +122,26 @@ public struct RollingUpdate: Sendable, Equatable {
         if let event { actions += handle(event, now: now) }
         if batch.allSatisfy({ phases[$0] == .done || phases[$0] == .reverted }) && !batch.isEmpty {
             batch = []
-            nextBatchAt = now + policy.delayNanoseconds
+            nextBatchAt = now + active.delayNanoseconds
+        }
+        if mode == .updating && halted == .rollback && !busy {
+            let updated = replicas.filter { phases[$0] == .done }.reversed()
+            if !updated.isEmpty {
+                mode = .rollingBack
+                rollingBack = Array(updated)
+                pending = rollingBack
+                halted = nil
+                nextBatchAt = now
+                for n in updated { phases[n] = nil }
+                actions.append(.rollBack(rollingBack))
+            }
         }
         if halted == nil && batch.isEmpty && !pending.isEmpty && now >= nextBatchAt {
-            let size = policy.parallelism == 0 ? pending.count : min(policy.parallelism, pending.count)
+            let size = active.parallelism == 0 ? pending.count : min(active.parallelism, pending.count)
             batch = Array(pending.prefix(size))
             pending.removeFirst(size)
             for n in batch {
-                if policy.order == .stopFirst {
+                if active.order == .stopFirst {
                     phases[n] = .stoppingOld
                     actions.append(.stopOld(n))
                 } else {
@@ -111,14 +151,14 @@ public struct RollingUpdate: Sendable, Equatable {
             }
         }
         if !busy {
-            if halted == .rollback {
-                let updated = replicas.filter { phases[$0] == .done }
-                for n in updated {
-                    phases[n] = .reverting
-                    actions.append(.revert(n))
+            if mode == .rollingBack {
+                if halted != nil || (pending.isEmpty && batch.isEmpty) {
+                    let stayed = rollingBack.filter { phases[$0] != .done }.sorted()
+                    outcome = stayed.isEmpty
+                        ? .rolledBack(failed: failures) : .partlyRolledBack(failed: failures, rollbackFailed: rollbackFailures, stayed: stayed)
                 }
-                if !updated.isEmpty { return actions }
-                outcome = .rolledBack(failed: failures)
+            } else if halted == .rollback {
+                outcome = .rolledBack(failed: failures)  // nothing was updated: nothing to roll back
             } else if halted == .pause {
                 outcome = .paused(updated: replicas.filter { phases[$0] == .done }, failed: failures)
             } else if pending.isEmpty && batch.isEmpty {
@@ -130,15 +170,15 @@ public struct RollingUpdate: Sendable, Equatable {
     }
 
     private mutating func handle(_ event: Event, now: Int64) -> [Action] {
-        // Rolling back: a replica still on its way goes back instead of going on.
-        if halted == .rollback, let n = Self.progressed(event), let phase = phases[n], [Phase.stoppingOld, .starting, .monitoring].contains(phase) {
+        // About to roll back: a replica still on its way goes back instead of going on.
+        if mode == .updating && halted == .rollback, let n = Self.progressed(event), let phase = phases[n], [Phase.stoppingOld, .starting, .monitoring].contains(phase) {
             phases[n] = .reverting
             return [.revert(n)]
         }
         switch event {
         case .stopped(let n):
             guard phases[n] == .stoppingOld else { return [] }
-            if policy.order == .stopFirst {
+            if active.order == .stopFirst {
                 phases[n] = .starting
                 return [.startNew(n)]
             }
@@ -146,9 +186,9 @@ public struct RollingUpdate: Sendable, Equatable {
             return [.commit(n)]
         case .ready(let n):
             guard phases[n] == .starting else { return [] }
-            if policy.monitorNanoseconds > 0 {
+            if active.monitorNanoseconds > 0 {
                 phases[n] = .monitoring
-                return [.monitor(n, until: now + policy.monitorNanoseconds)]
+                return [.monitor(n, until: now + active.monitorNanoseconds)]
             }
             return held(n)
         case .held(let n):
@@ -164,11 +204,19 @@ public struct RollingUpdate: Sendable, Equatable {
             return []
         case .failed(let n, let reason):
             guard [.stoppingOld, .starting, .monitoring, .committing].contains(phases[n]) else { return [] }
-            failures[n] = reason
+            let count: Int
+            if mode == .updating {
+                failures[n] = reason
+                count = failures.count
+            } else {
+                rollbackFailures[n] = reason
+                count = rollbackFailures.count
+            }
             phases[n] = .reverting
-            if halted == nil && policy.failureAction != .continue
-                && Double(failures.count) / Double(max(1, replicas.count)) > policy.maxFailureRatio {
-                halted = policy.failureAction
+            let total = mode == .updating ? replicas.count : rollingBack.count
+            if halted == nil && active.failureAction != .continue && Double(count) / Double(max(1, total)) > active.maxFailureRatio {
+                // A rollback cannot roll back: it pauses.
+                halted = mode == .updating ? active.failureAction : .pause
             }
             return [.revert(n)]
         }
@@ -184,7 +232,7 @@ public struct RollingUpdate: Sendable, Equatable {
 
     /// Replica `n`'s new container is ready and held: start-first stops the old one now.
     private mutating func held(_ n: Int) -> [Action] {
-        if policy.order == .startFirst {
+        if active.order == .startFirst {
             phases[n] = .stoppingOld
             return [.stopOld(n)]
         }

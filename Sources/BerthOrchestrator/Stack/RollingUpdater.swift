@@ -16,7 +16,7 @@ struct RollingUpdater: Sendable {
     let stack: Stack
     /// What the update is about in messages: `service "web"`, `pod "app"`.
     let subject: String
-    let policy: UpdatePolicy
+    let policy: RolloutPolicy
     let timeout: Int?
     /// Creates the new container of a slot: (the slot, the replica's number, the temporary
     /// name, the id to give it, the ids created so far in this replica by service) → id.
@@ -52,9 +52,28 @@ struct RollingUpdater: Sendable {
         var slots: [Slot]
         /// The old containers were renamed away (`<id12>_<name>`) when the replica was committed.
         var oldRenamed = false
+        /// Rolled back: `old` is the updated container, `new` the previous one (which exists).
+        var rollingBack = false
 
         /// For messages: the container's name, the pod replica's names.
         var name: String { slots.map(\.name).joined(separator: ", ") }
+
+        /// The committed replica to roll back: its updated containers become the old ones, its
+        /// previous containers the new ones (a slot the update added has no previous one).
+        func rolledBack(_ store: ContainerStore) -> Replica {
+            var back = Replica(slots: slots.map { slot in
+                var swapped = Slot(
+                    service: slot.service, name: slot.name, old: slot.new.flatMap { try? store.record($0) },
+                    runsToCompletion: slot.runsToCompletion, holdsNamespaces: slot.holdsNamespaces)
+                swapped.new = slot.old?.id
+                return swapped
+            })
+            back.rollingBack = true
+            return back
+        }
+
+        /// Progress words: (under way, done) — `Updating`/`Updated` or `Rolling back`/`Rolled back`.
+        var progressWords: (String, String) { rollingBack ? ("Rolling back", "Rolled back") : ("Updating", "Updated") }
     }
 
     /// Updates `replicas` (by number). Returns warnings for failures that were tolerated;
@@ -63,7 +82,8 @@ struct RollingUpdater: Sendable {
         let replicas = LockedBox(replicas)
         let answers = AnswerQueue()
         let problems = LockedBox<[String]>([])
-        var machine = RollingUpdate(replicas: replicas.value.keys.sorted(), policy: policy, now: Clock.monotonicNanoseconds())
+        var machine = RollingUpdate(
+            replicas: replicas.value.keys.sorted(), policy: policy.update, rollback: policy.rollback, now: Clock.monotonicNanoseconds())
         var actions = machine.step(nil, now: Clock.monotonicNanoseconds())
         var inFlight = 0
         while true {
@@ -71,6 +91,11 @@ struct RollingUpdater: Sendable {
                 if case .finish(let outcome) = action {
                     finish(outcome, replicas: replicas.value)
                     return try report(outcome, replicas: replicas.value, problems: problems.value)
+                }
+                if case .rollBack(let numbers) = action {
+                    let store = stack.engine.store
+                    replicas.update { all in for n in numbers { all[n] = all[n]?.rolledBack(store) } }
+                    continue
                 }
                 inFlight += 1
                 let work = self
@@ -103,7 +128,7 @@ struct RollingUpdater: Sendable {
                 return .failed(n, "\(error)")
             }
         case .stopOld:
-            if policy.order == .stopFirst { for slot in replica.slots { progress(.init(.container, slot.name, "Updating", .working)) } }
+            if order(replica) == .stopFirst { for slot in replica.slots { progress(.init(.container, slot.name, replica.progressWords.0, .working)) } }
             for slot in replica.slots.reversed() where !slot.runsToCompletion {
                 guard let old = slot.old else { continue }
                 progress(.init(.container, slot.name, "Stopping", .working))
@@ -150,7 +175,7 @@ struct RollingUpdater: Sendable {
             } catch {
                 return .failed(n, "\(error)")
             }
-            for slot in replica.slots { progress(.init(.container, slot.name, "Updated", .done)) }
+            for slot in replica.slots { progress(.init(.container, slot.name, replica.progressWords.1, .done)) }
             return .committed(n)
         case .revert:
             for slot in replica.slots { progress(.init(.container, slot.name, "Reverting", .working)) }
@@ -162,18 +187,24 @@ struct RollingUpdater: Sendable {
                 for slot in replica.slots { progress(.init(.container, slot.name, "Error", .failed)) }
             }
             return .reverted(n)
-        case .finish:
+        case .finish, .rollBack:
             return .reverted(0)  // handled by the loop
         }
+    }
+
+    /// The order of the policy the replica is under (the update's, or the rollback's).
+    private func order(_ replica: Replica) -> UpdatePolicy.Order {
+        replica.rollingBack ? policy.rollback.order : policy.update.order
     }
 
     /// Creates the replica's new containers, starts them in order (an init member must
     /// complete), and waits until those that serve are ready.
     private func startNew(_ n: Int, _ initial: Replica, replicas: LockedBox<[Int: Replica]>) throws {
         var replica = initial
-        if policy.order == .startFirst { for slot in replica.slots { progress(.init(.container, slot.name, "Updating", .working)) } }
+        if order(replica) == .startFirst { for slot in replica.slots { progress(.init(.container, slot.name, replica.progressWords.0, .working)) } }
         var created: [String: String] = [:]
-        for index in replica.slots.indices {
+        // A rollback starts the previous containers again: nothing to create.
+        for index in replica.slots.indices where !replica.rollingBack {
             let slot = replica.slots[index]
             let id = ContainerFactory.newID()
             let temporary = "\(id.prefix(12))_\(slot.name)"
@@ -245,16 +276,29 @@ struct RollingUpdater: Sendable {
         }
     }
 
-    /// The old containers of the updated replicas go.
+    /// The containers no replica runs on any more go: the old containers of the updated
+    /// replicas, the updated containers of the rolled back ones, and the previous containers
+    /// of those that stayed updated after a rollback (gone already for those whose previous
+    /// container failed).
     private func finish(_ outcome: RollingUpdate.Outcome, replicas: [Int: Replica]) {
-        let updated: [Int]
+        var leftovers: [Int: [Replica.Slot]] = [:]
+        func olds(_ numbers: [Int]) { for n in numbers { leftovers[n] = replicas[n]?.slots.map { $0 } } }
         switch outcome {
-        case .updated(let reverted): updated = replicas.keys.filter { reverted[$0] == nil }
-        case .paused(let done, _): updated = done
-        case .rolledBack: updated = []
+        case .updated(let reverted): olds(replicas.keys.filter { reverted[$0] == nil })
+        case .paused(let done, _): olds(done)
+        case .rolledBack: olds(replicas.keys.filter { replicas[$0]?.rollingBack == true })
+        case .partlyRolledBack(_, _, let stayed):
+            olds(replicas.keys.filter { replicas[$0]?.rollingBack == true && !stayed.contains($0) })
+            for n in stayed {
+                // The previous containers, as the old ones to remove.
+                leftovers[n] = replicas[n]?.slots.map { slot in
+                    Replica.Slot(service: slot.service, name: slot.name, old: slot.new.flatMap { try? stack.engine.store.record($0) })
+                }
+            }
         }
-        try? concurrently(updated.sorted()) { n in
-            for slot in replicas[n]?.slots.reversed() ?? [] {
+        let gone = leftovers
+        try? concurrently(gone.keys.sorted()) { n in
+            for slot in gone[n]?.reversed() ?? [] {
                 guard let old = slot.old.flatMap({ try? stack.engine.store.record($0.id) }) else { continue }
                 progress(.init(.container, old.name, "Removing", .working))
                 do {
@@ -282,6 +326,11 @@ struct RollingUpdater: Sendable {
             throw EngineError("\(subject): update paused due to failure of \(reasons(failed)); \(updated.count) of \(replicas.count) replicas updated, the others keep their previous \(kept): fix the \(subject.hasPrefix("pod") ? "pod" : "service") and run up again to resume\(extra)")
         case .rolledBack(let failed):
             throw EngineError("\(subject): update rolled back due to failure of \(reasons(failed)); every replica is back on its previous \(kept)\(extra)")
+        case .partlyRolledBack(let failed, let rollbackFailed, let stayed):
+            let names = stayed.map { replicas[$0]?.name ?? "replica \($0)" }.joined(separator: ", ")
+            let why = rollbackFailed.isEmpty ? "" : " (the rollback failed for \(reasons(rollbackFailed)))"
+            throw EngineError(
+                "\(subject): update failed due to failure of \(reasons(failed)) and was rolled back only in part\(why): \(names) \(stayed.count == 1 ? "keeps its" : "keep their") updated \(kept): fix the \(subject.hasPrefix("pod") ? "pod" : "service") and run up again\(extra)")
         }
     }
 }
@@ -291,7 +340,7 @@ extension RollingUpdate.Action {
     var replica: Int {
         switch self {
         case .startNew(let n), .stopOld(let n), .monitor(let n, _), .commit(let n), .revert(let n): return n
-        case .finish: return 0
+        case .finish, .rollBack: return 0
         }
     }
 }

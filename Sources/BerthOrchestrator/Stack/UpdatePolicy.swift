@@ -45,11 +45,13 @@ public struct UpdatePolicy: Sendable, Equatable {
         self.maxFailureRatio = maxFailureRatio
     }
 
-    /// From the Compose file; errors name the service and the key.
-    public init(service: String, _ config: DeployConfig.UpdateConfig) throws(ServiceConfigError) {
+    /// From the Compose file's `deploy.update_config`, or `deploy.rollback_config` with
+    /// `section: "rollback_config"` (a rollback cannot roll back: its failure action is pause
+    /// or continue); errors name the service and the key.
+    public init(service: String, _ config: DeployConfig.UpdateConfig, section: String = "update_config") throws(ServiceConfigError) {
         self.init()
         func fail(_ key: String, _ message: String) -> ServiceConfigError {
-            ServiceConfigError(service: service, key: "deploy.update_config.\(key)", message: message)
+            ServiceConfigError(service: service, key: "deploy.\(section).\(key)", message: message)
         }
         if let value = config.parallelism {
             guard value >= 0 else { throw fail("parallelism", "\(value) is negative; use 0 (all at once) or more") }
@@ -68,8 +70,9 @@ public struct UpdatePolicy: Sendable, Equatable {
             order = parsed
         }
         if let value = config.failure_action {
-            guard let parsed = FailureAction(rawValue: value) else {
-                throw fail("failure_action", "\"\(value)\" is not a failure action; use pause, rollback or continue")
+            let rollingBack = section == "rollback_config"
+            guard let parsed = FailureAction(rawValue: value), !(rollingBack && parsed == .rollback) else {
+                throw fail("failure_action", "\"\(value)\" is not a failure action\(rollingBack ? " of a rollback; use pause or continue" : "; use pause, rollback or continue")")
             }
             failureAction = parsed
         }
@@ -77,5 +80,28 @@ public struct UpdatePolicy: Sendable, Equatable {
             guard (0...1).contains(value) else { throw fail("max_failure_ratio", "\(value) is not a ratio from 0 to 1") }
             maxFailureRatio = value
         }
+    }
+}
+
+/// How a service's replicas are updated (`deploy.update_config`) and how the replicas
+/// updated so far go back when the update fails with failure_action rollback
+/// (`deploy.rollback_config`, with Swarm's rollback defaults — the same as the update's —
+/// for what it leaves out).
+public struct RolloutPolicy: Sendable, Equatable {
+    public var update: UpdatePolicy
+    public var rollback: UpdatePolicy
+
+    public init(update: UpdatePolicy = UpdatePolicy(), rollback: UpdatePolicy = UpdatePolicy()) {
+        self.update = update
+        self.rollback = rollback
+    }
+
+    /// From a service's `deploy` (nil without `update_config`: no rolling update).
+    public init?(service: String, _ deploy: DeployConfig?) throws(ServiceConfigError) {
+        guard let update = deploy?.update_config else { return nil }
+        self.update = try UpdatePolicy(service: service, update)
+        rollback = try deploy?.rollback_config.map { config throws(ServiceConfigError) in
+            try UpdatePolicy(service: service, config, section: "rollback_config")
+        } ?? UpdatePolicy()
     }
 }
