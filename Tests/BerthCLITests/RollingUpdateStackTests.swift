@@ -200,6 +200,51 @@ struct RollingUpdateStackTests {
         #expect(left == [])
     }
 
+    /// The supervisor is SIGKILLed in the middle of an update — at `point`, a line of the
+    /// update's progress — alone (the `up` under way reconnects to a new one and ends as it
+    /// may) or with the `up` itself; the next `up` converges: every replica on the new
+    /// version under its name, numbered 1 and 2, nothing else left.
+    @Test(arguments: [
+        ("start-first", "_{p}-web-1  Healthy\n", false), ("start-first", " Container {p}-web-1  Stopped\n", false),
+        ("stop-first", " Container {p}-web-1  Stopped\n", false), ("stop-first", "_{p}-web-1  Healthy\n", false),
+        ("start-first", "_{p}-web-1  Healthy\n", true), ("start-first", " Container {p}-web-1  Stopped\n", true),
+        ("stop-first", " Container {p}-web-1  Stopped\n", true), ("stop-first", "_{p}-web-1  Healthy\n", true),
+    ])
+    func anUpdateWhoseSupervisorIsKilledIsConverged(order: String, point: String, withTheCLI: Bool) throws {
+        let low = ScaleStackTests.freeRange(2)
+        let stack = try StackFixture(Self.web(low: low, version: 1, order: order, failureAction: "pause", monitor: "1s"))
+        let p = stack.project
+        #expect(try stack.run(["up", "--wait"]).code == 0)
+        let supervisor = try #require(stack.supervisorPid)
+        try stack.write(Self.web(low: low, version: 2, order: order, failureAction: "pause", monitor: "1s"))
+        let cut = try LiveProcess(["/usr/bin/env", "-C", stack.directory, berthBinary, "up", "-d"], environment: stack.environment)
+        try cut.waitForStderr(containing: point.replacingOccurrences(of: "{p}", with: p))
+        if withTheCLI { cut.kill(SIGKILL) }
+        kill(supervisor, SIGKILL)
+        let code = cut.wait()
+        if withTheCLI {
+            #expect(code == 128 + SIGKILL)
+        } else {
+            // The update went on with a supervisor the `up` started again.
+            #expect(code == 0 && cut.stderr.contains(" Container \(p)-web-2  Updated\n"), "\(cut.stderr)")
+            #expect(stack.supervisorPid.map { $0 != supervisor } == true)
+        }
+
+        try stack.write(Self.web(low: low, version: 2, order: order, failureAction: "pause", monitor: "100ms"))
+        let again = try stack.run(["up", "-d"])
+        #expect(again.code == 0, "\(again.stderr)")
+        if !withTheCLI {
+            #expect(again.stderr.split(separator: "\n").sorted() == [" Container \(p)-web-1  Running", " Container \(p)-web-2  Running"], "\(again.stderr)")
+        }
+        #expect(try stack.run(["ps", "-a", "--format", "{{.Name}} {{.State}} {{.Health}}"]).stdout == "\(p)-web-1 running healthy\n\(p)-web-2 running healthy\n")
+        #expect(stack.engine.store.records().filter { $0.project == p }.map(\.number).sorted() == [1, 2])
+        for port in [low, low + 1] { #expect(StackFixture.httpGet(port: port, path: "/index.html") == "v2\n") }
+        for n in 1...2 { #expect(try stack.run(["exec", "-T", "--index", "\(n)", "web", "cat", "/tmp/w/index.html"]).stdout == "v2\n") }
+        let (down, left) = try stack.close()
+        #expect(down.code == 0, "\(down.stderr)")
+        #expect(left == [])
+    }
+
     /// stop-first, failure_action pause: replica 1 is updated... to a version that fails, so it
     /// goes back; the update pauses with replica 2 untouched, and says how to resume.
     @Test func stopFirstPause() throws {

@@ -32,12 +32,16 @@ public struct SupervisorClient: Sendable {
 
     /// Sends `request` (with `passing`: descriptors for an attached start); per-container
     /// failures come back in the results, a supervisor that cannot be reached or started throws.
+    /// A wait with a limit (`waitMilliseconds`) retried keeps its end: it waits what is left.
     public func send(_ request: SupervisorProtocol.Request, passing: [Int32] = []) throws -> SupervisorProtocol.Response {
         var lastError: (any Error)?
-        for _ in 0..<3 {
+        var request = request
+        let end = request.waitMilliseconds.map { Clock.monotonicNanoseconds() + Int64($0) * 1_000_000 }
+        for attempt in 0..<3 {
             do {
                 let fd = try connectOrStart()
                 defer { close(fd) }
+                if let end, attempt > 0 { request.waitMilliseconds = Int(max(0, (end - Clock.monotonicNanoseconds()) / 1_000_000)) }
                 let response = try exchange(fd, request, passing: passing)
                 if let error = response.error { throw EngineError("supervisor of project \(project): \(error)") }
                 return response
