@@ -41,9 +41,9 @@ struct PodStackTests {
         return out.stdout
     }
 
-    /// The addresses `name` resolves to from the client container, sorted.
-    func resolve(_ stack: StackFixture, _ name: String) throws -> [String] {
-        let out = try stack.run(["exec", "-T", "client", "nslookup", name])
+    /// The addresses `name` resolves to from the client container (or `from`), sorted.
+    func resolve(_ stack: StackFixture, _ name: String, from: String = "client") throws -> [String] {
+        let out = try stack.run(["exec", "-T", from, "nslookup", name])
         guard let answer = out.stdout.range(of: "Name:") else { return [] }
         return out.stdout[answer.lowerBound...].split(separator: "\n").filter { $0.hasPrefix("Address") }
             .compactMap { $0.split(separator: " ").last.map(String.init) }.sorted()
@@ -85,6 +85,10 @@ struct PodStackTests {
         let address = try podAddress(stack)
         #expect(try resolve(stack, "web") == [address])
         #expect(try resolve(stack, "sidecar") == [address])
+        // And the members' container names, as Docker answers to a container's name.
+        #expect(try resolve(stack, "\(p)-web-1") == [address])
+        #expect(try resolve(stack, "\(p)-sidecar-1") == [address])
+        #expect(try resolve(stack, "\(p)-app-infra-1") == [address])
         let served = try stack.run(["exec", "-T", "client", "sh", "-c", "echo 'GET /index.html HTTP/1.0' | nc \(address) 80"])
         #expect(served.stdout.hasSuffix("\r\n\r\nhello from berth\n"), "\(served.stdout) \(served.stderr)")
         // A member's published port lands on the pod.
@@ -160,6 +164,7 @@ struct PodStackTests {
         }.joined())
         #expect(try resolve(stack, "web") == addresses.sorted())
         #expect(try resolve(stack, "sidecar") == addresses.sorted())
+        for n in 1...3 { #expect(try resolve(stack, "\(p)-web-\(n)") == [addresses[n - 1]], "web-\(n)") }
         var networks: [String] = []
         for index in 1...3 {
             let net = try namespace(stack, "web", "net", index: index)
@@ -174,6 +179,7 @@ struct PodStackTests {
         #expect(try stack.run(["ps", "-a", "--format", "{{.Name}}"]).stdout == (["app-infra-1", "sidecar-1", "web-1", "app-infra-2", "sidecar-2", "web-2", "client-1"]
             .map { "\(p)-\($0)\n" }.joined()))
         #expect(try resolve(stack, "web") == Array(addresses.prefix(2)).sorted())
+        #expect(try resolve(stack, "\(p)-web-3") == [])
 
         let mismatch = try stack.run(["up", "-d", "--scale", "web=2", "--scale", "sidecar=3"])
         #expect(mismatch.code == 1)
@@ -280,6 +286,11 @@ struct PodStackTests {
             #expect(try namespace(stack, "web", "net", index: n) == namespace(stack, "sidecar", "net", index: n))
         }
         #expect(try stack.run(["pod", "ls", "--format", "{{.Name}} {{.Status}} {{.Ready}}"]).stdout == "app-1 Running 2/2\napp-2 Running 2/2\n")
+        // The members' names moved to the new pod replicas' addresses with them.
+        let addresses = try resolve(stack, "web", from: "sidecar")
+        let byName = try (1...2).map { try resolve(stack, "\(p)-web-\($0)", from: "sidecar") }
+        #expect(addresses.count == 2 && byName.allSatisfy { $0.count == 1 } && byName.flatMap { $0 }.sorted() == addresses, "\(byName) \(addresses)")
+        #expect(try resolve(stack, "\(p)-sidecar-2", from: "sidecar") == byName[1])
 
         let (down, left) = try stack.close()
         #expect(down.code == 0, "\(down.stderr)")

@@ -417,6 +417,7 @@ public final class ContainerLifecycle: @unchecked Sendable {
                 if let launch { setDNSClient(endpoint.address, launch, container: run) }
                 do { try listenForDNS(on: network) } catch { log.append("\(error)") }
             }
+            if record.label(Label.podInfra) == "True" { refreshPodReadiness(of: record) }  // its members' names
             watch(record.id, state)
         }
         VolumeStore(root: engine.root).releaseUnusedMounts()
@@ -532,6 +533,7 @@ public final class ContainerLifecycle: @unchecked Sendable {
         restarts.cancel(id)
         lock.withLock { containerLocks[id] = nil }
         events.record("destroy", record)
+        if record.label(Label.pod) != nil { refreshPodReadiness(of: record) }
     }
 
     /// The name the container's current (or last) run started under: its name then. A

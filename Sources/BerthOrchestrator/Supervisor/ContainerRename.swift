@@ -21,10 +21,13 @@ extension ContainerLifecycle {
         let old = record.name
         record.name = name
         try engine.store.update(record)
-        guard (try? engine.observe(id))?.status == .running, let run = runName(id) else { return }
-        for (network, endpoint) in (try? networks.endpoints(container: run)) ?? [] {
-            dnsRecords.setNames(network: network.name, container: run, names: [name] + endpoint.aliases.filter { $0 != old })
+        if (try? engine.observe(id))?.status == .running, let run = runName(id) {
+            for (network, endpoint) in (try? networks.endpoints(container: run)) ?? [] {
+                dnsRecords.setNames(network: network.name, container: run, names: [name] + endpoint.aliases.filter { $0 != old })
+            }
         }
+        // A pod member's name is one of its pod replica's names; an infra's are its own and its members'.
+        if record.label(Label.pod) != nil { refreshPodReadiness(of: record) }
         changes.notify()
     }
 }
