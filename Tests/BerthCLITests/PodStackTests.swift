@@ -297,6 +297,48 @@ struct PodStackTests {
         #expect(left == [])
     }
 
+    /// `berth run` of a member (podman's `run --pod`): the one-off joins replica 1 of the pod
+    /// — localhost with the members, the pod's host name — starting the pod first as up
+    /// would; with --no-deps the pod must run; it publishes no ports of its own.
+    @Test func aMembersOneOffJoinsItsPod() throws {
+        let stack = try StackFixture(Self.pod)
+        let p = stack.project
+        let script = "hostname; echo 'GET /index.html HTTP/1.0' | nc 127.0.0.1 80 | tail -n 1; readlink /proc/self/ns/net"
+        let first = try stack.run(["run", "--rm", "-T", "sidecar", "sh", "-c", script])
+        #expect(first.code == 0, "\(first.stderr)")
+        for name in ["app-infra-1", "web-1", "sidecar-1"] {
+            #expect(first.stderr.contains(" Container \(p)-\(name)  Started\n"), "\(first.stderr)")
+        }
+        #expect(try stack.run(["ps", "--format", "{{.Name}}"]).stdout == "\(p)-app-infra-1\n\(p)-sidecar-1\n\(p)-web-1\n")
+        #expect(first.stdout == "app\nhello from berth\n" + (try namespace(stack, "web", "net")), "\(first.stdout)")
+
+        // Two pod replicas: the one-off is in the first one's namespaces; the pod runs, so
+        // --no-deps is fine.
+        #expect(try stack.run(["scale", "web=2"]).code == 0)
+        let second = try stack.run(["run", "--rm", "-T", "--no-deps", "web", "readlink", "/proc/self/ns/net"])
+        #expect(second.code == 0 && second.stderr == "", "\(second.stderr)")
+        #expect(second.stdout == (try namespace(stack, "web", "net", index: 1)))
+        #expect(second.stdout != (try namespace(stack, "web", "net", index: 2)))
+
+        let published = try stack.run(["run", "--rm", "-T", "-p", "8080:80", "web", "true"])
+        #expect(published.code == 1 && published.stderr == """
+            Error: service "web" is a member of pod "app": its one-off shares the pod's network and cannot publish ports (-p, --service-ports); the pod publishes its members' ports
+
+            """, "\(published.stderr)")
+
+        #expect(try stack.run(["down", "-t", "0"]).code == 0)
+        let stopped = try stack.run(["run", "--rm", "-T", "--no-deps", "web", "true"])
+        #expect(stopped.code == 1 && stopped.stderr == """
+            Error: service "web" is a member of pod "app", whose replica 1 is not running: its one-off joins it; start the pod with berth up web, or drop --no-deps
+
+            """, "\(stopped.stderr)")
+        #expect(stack.engine.store.records().filter { $0.project == p } == [])
+
+        let (down, left) = try stack.close()
+        #expect(down.code == 0, "\(down.stderr)")
+        #expect(left == [])
+    }
+
     /// Init members run to completion, one after the other, before the other members start;
     /// once done they stay done while their pod replica stays.
     @Test func initMembersRunFirstInOrder() throws {

@@ -14,6 +14,8 @@ enum RunCommand {
             Creates a container of SERVICE named <project>-<service>-run-<12 hex digits> (labelled com.docker.compose.oneoff=True), with COMMAND instead of the service's command, and runs it attached: standard input, output and error are this terminal's (a pseudo-terminal when standard input is one, unless -T), signals berth receives (Ctrl-C) are passed on to the container, and berth exits with the command's exit status (125: berth could not run it, 126: not executable, 127: not found). The service's dependencies are created and started first, and their depends_on conditions waited for, unless --no-deps.
 
             A one-off container publishes no ports unless -p or --service-ports, answers in DNS to its container name only unless --use-aliases, is never restarted, and is left stopped when it ends unless --rm (then it is removed with its anonymous volumes, also when berth itself was interrupted). berth ps -a and berth down see it; berth up does not touch it.
+
+            A one-off of a pod member (x-berth: {pod: NAME}) joins the network, IPC and UTS namespaces of replica 1 of its pod, as podman run --pod does: it reaches the members on localhost and has the pod's host name. The pod is started first (as berth up MEMBER starts it) unless --no-deps, which needs it running; such a one-off publishes no ports.
             """,
         options: [
             OptionSpec("cap-add", value: "CAP", help: "Add a Linux capability; repeatable.", repeatable: true),
@@ -98,10 +100,13 @@ enum RunCommand {
         defer { lock.release() }
         let options = invocation.options
         let noDeps = options.flag("no-deps")
+        let pod = project.pods.first { $0.allMembers.contains(service) }
+        if let pod { try PodOneOff.check(pod, service: service, oneOff: oneOff, noDeps: noDeps, project: project, stack: context.stack) }
         let board = try context.board(title: "Running")
         defer { board.finish() }
         if !noDeps {
-            let dependencies = DependencyGraph(project: project).withDependencies([service]).filter { $0 != service }
+            // A pod member's one-off joins its pod: the pod runs first, as up starts it.
+            let dependencies = DependencyGraph(project: project).withDependencies([service]).filter { $0 != service } + (pod?.allMembers ?? [])
             let wanted = dependencies.filter { (project.services[$0]?.replicas ?? 1) > 0 }
             if !wanted.isEmpty {
                 var up = UpOptions()
@@ -117,11 +122,13 @@ enum RunCommand {
         let images = try StackImages.resolve(
             project, services: [service], invocation: invocation, pullOverride: options.value("pull"), quiet: options.flag("quiet-pull"))
         guard let image = images[service] else { throw CLIError("service \"\(service)\": no image resolved for it") }
+        // A pod member as the stack runs it: in the namespaces of its pod's infra.
+        let target = pod == nil ? project : PodExpansion.expand(project)
         if !noDeps {
-            try context.stack.waitForDependencies(of: service, in: project, progress: board.progress, warn: context.warner)
+            try context.stack.waitForDependencies(of: service, in: target, progress: board.progress, warn: context.warner)
         }
         return try context.stack.createOneOff(
-            project, service: service, options: oneOff, image: image, environment: context.environment, progress: board.progress,
+            target, service: service, options: oneOff, image: image, environment: context.environment, progress: board.progress,
             warn: context.warn)
     }
 

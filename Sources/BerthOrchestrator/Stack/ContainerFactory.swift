@@ -41,6 +41,13 @@ public struct ContainerFactory: Sendable {
                     ?? NamespaceJoin(namespace: join.namespace, service: join.service, replica: number)
             }
         }
+        if oneOff != nil, let pod = config.podName {
+            // A pod member's one-off (`berth run`) joins replica 1 of the pod, as exec picks
+            // the first container (podman's `run --pod`).
+            launch.joins = launch.joins?.map { join in
+                join.service == Pod.infraService(pod) ? NamespaceJoin(namespace: join.namespace, service: join.service, replica: 1) : join
+            }
+        }
         if let oneOff {
             labels.insert((Label.slug, oneOff.slug), at: labels.firstIndex { $0.0 == Label.version } ?? labels.endIndex)
             launch.autoRemove = oneOff.autoRemove
