@@ -135,12 +135,16 @@ struct RollingUpdateStackTests {
 
     /// Three replicas; the version-2 containers take tickets (mkdir in a shared directory) as
     /// they start, and the third one (replica 3's, updated last) writes no page: unhealthy.
-    static func ticketed(version: Int) -> String {
-        """
+    /// With `failingRollback`, the first version-1 container started again once replica 3's
+    /// ticket is taken (the first one rolled back) writes no page either (a container started
+    /// again keeps its files: the page of its first run goes first).
+    static func ticketed(version: Int, failingRollback: Bool = false) -> String {
+        let again = failingRollback ? " if [ $$VERSION = 1 ] && [ -d /state/t3 ] && mkdir /state/r1 2>/dev/null; then n=3; fi;" : ""
+        return """
         services:
           web:
             image: busybox
-            command: [sh, -c, "trap 'exit 0' TERM; mkdir -p /tmp/w; n=0; if [ $$VERSION = 2 ]; then for i in 1 2 3; do if mkdir /state/t$$i 2>/dev/null; then n=$$i; break; fi; done; fi; [ $$n = 3 ] || echo v$$VERSION > /tmp/w/index.html; httpd -f -p 80 -h /tmp/w & wait"]
+            command: [sh, -c, "trap 'exit 0' TERM; mkdir -p /tmp/w; rm -f /tmp/w/index.html; n=0; if [ $$VERSION = 2 ]; then for i in 1 2 3; do if mkdir /state/t$$i 2>/dev/null; then n=$$i; break; fi; done; fi;\(again) [ $$n = 3 ] || echo v$$VERSION > /tmp/w/index.html; httpd -f -p 80 -h /tmp/w & wait"]
             environment: {VERSION: "\(version)"}
             volumes: ["./state:/state"]
             healthcheck:
@@ -195,6 +199,34 @@ struct RollingUpdateStackTests {
         #expect(try stack.run(["ps", "-a", "--format", "{{.Name}} {{.State}} {{.Health}}"]).stdout
             == "\(p)-web-1 running healthy\n\(p)-web-2 running healthy\n\(p)-web-3 running healthy\n")
         for n in 1...3 { #expect(try stack.run(["exec", "-T", "--index", "\(n)", "web", "cat", "/tmp/w/index.html"]).stdout == "v1\n") }
+        let (down, left) = try stack.close()
+        #expect(down.code == 0, "\(down.stderr)")
+        #expect(left == [])
+    }
+
+    /// A rollback whose first previous container (replica 2's) fails again: that replica goes
+    /// back to its updated container, the rollback pauses (rollback_config's failure_action)
+    /// before replica 1, and up says which replicas keep the new version; nothing is left over.
+    @Test func aFailingRollbackPausesAndLeavesReplicasUpdated() throws {
+        let stack = try StackFixture(Self.ticketed(version: 1, failingRollback: true))
+        let p = stack.project
+        try FS.makeDirectories(stack.directory + "/state")
+        #expect(try stack.run(["up", "--wait"]).code == 0)
+        let ids = try (1...3).map { try stack.container("web", $0).record.id }
+        try stack.write(Self.ticketed(version: 2, failingRollback: true))
+        let failing = try stack.run(["up", "-d"])
+        #expect(failing.code == 1)
+        #expect(failing.stderr.range(
+            of: #"Error: service "web": update failed due to failure of \#(p)-web-3: container [0-9a-f]{12}_\#(p)-web-3 is unhealthy and was rolled back only in part \(the rollback failed for \#(p)-web-2: container \#(ids[1].prefix(12))_\#(p)-web-2 is unhealthy\): \#(p)-web-1, \#(p)-web-2 keep their updated container: fix the service and run up again\n$"#,
+            options: .regularExpression) != nil, "\(failing.stderr)")
+        #expect(!failing.stderr.contains("web-1  Rolling back"), "paused before replica 1: \(failing.stderr)")
+        #expect(try stack.run(["ps", "-a", "--format", "{{.Name}} {{.State}} {{.Health}}"]).stdout
+            == "\(p)-web-1 running healthy\n\(p)-web-2 running healthy\n\(p)-web-3 running healthy\n")
+        let after = try (1...3).map { try stack.container("web", $0).record.id }
+        #expect(after[2] == ids[2] && Set(after.prefix(2)).isDisjoint(with: ids))
+        #expect(stack.engine.store.records().filter { $0.project == p }.count == 3, "the previous containers of 1 and 2 are gone")
+        let pages = try (1...3).map { try stack.run(["exec", "-T", "--index", "\($0)", "web", "cat", "/tmp/w/index.html"]).stdout }
+        #expect(pages == ["v2\n", "v2\n", "v1\n"])
         let (down, left) = try stack.close()
         #expect(down.code == 0, "\(down.stderr)")
         #expect(left == [])
