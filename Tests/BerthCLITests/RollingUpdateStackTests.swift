@@ -10,12 +10,21 @@ import Testing
 @Suite(.serialized, .enabled(if: canRunStacks, "needs root and /bin/busybox (busybox-static)"))
 struct RollingUpdateStackTests {
     /// Version 3 writes no page, so its healthcheck fails.
-    static func web(low: UInt16, version: Int, order: String = "start-first", failureAction: String = "rollback", monitor: String = "300ms") -> String {
-        """
+    /// `draining`: the server lets the requests it has finish when it is stopped — httpd as
+    /// PID 1 ignores SIGTERM, so its workers finish what they have during the 1 s grace
+    /// period before the SIGKILL. Otherwise the shell ends at SIGTERM and takes a request in
+    /// flight along (the application's shutdown, not berth's routing).
+    static func web(
+        low: UInt16, version: Int, order: String = "start-first", failureAction: String = "rollback", monitor: String = "300ms",
+        draining: Bool = false
+    ) -> String {
+        let serve = draining ? "exec httpd -f -p 80 -h /tmp/w" : "httpd -f -p 80 -h /tmp/w & wait"
+        let grace = draining ? "\n    stop_grace_period: 1s" : ""
+        return """
         services:
           web:
             image: busybox
-            command: [sh, -c, "trap 'exit 0' TERM; mkdir -p /tmp/w; [ \\"$$VERSION\\" = 3 ] || echo v$$VERSION > /tmp/w/index.html; httpd -f -p 80 -h /tmp/w & wait"]
+            command: [sh, -c, "trap 'exit 0' TERM; mkdir -p /tmp/w; [ \\"$$VERSION\\" = 3 ] || echo v$$VERSION > /tmp/w/index.html; \(serve)"]\(grace)
             environment: {VERSION: "\(version)"}
             ports: ["\(low)-\(low + 1):80"]
             healthcheck:
@@ -51,7 +60,7 @@ struct RollingUpdateStackTests {
 
     @Test func startFirstUpdateAnswersThroughoutAndAFailingVersionRollsBack() throws {
         let low = ScaleStackTests.freeRange(2)
-        let stack = try StackFixture(Self.web(low: low, version: 1))
+        let stack = try StackFixture(Self.web(low: low, version: 1, draining: true))
         let p = stack.project
         let up = try stack.run(["up", "--wait"])
         #expect(up.code == 0, "\(up.stderr)")
@@ -62,7 +71,7 @@ struct RollingUpdateStackTests {
         #expect(same.code == 0 && same.stderr.split(separator: "\n").sorted() == [" Container \(p)-web-1  Running", " Container \(p)-web-2  Running"], "\(same.stderr)")
 
         // Version 2, start-first: every request answered, first by v1, then by v2.
-        try stack.write(Self.web(low: low, version: 2))
+        try stack.write(Self.web(low: low, version: 2, draining: true))
         let (update, answers) = try Self.requests(during: { try stack.run(["up", "-d"]) }, low: low)
         #expect(update.code == 0, "\(update.stderr)")
         #expect(answers[""] == nil, "failed requests: \(answers)")
@@ -86,7 +95,7 @@ struct RollingUpdateStackTests {
         #expect(lookup.code == 0, "\(lookup.stdout)\(lookup.stderr)")
 
         // Version 3 never turns healthy: rolled back; v2 answers throughout and after.
-        try stack.write(Self.web(low: low, version: 3))
+        try stack.write(Self.web(low: low, version: 3, draining: true))
         let (failing, during) = try Self.requests(during: { try stack.run(["up", "-d"]) }, low: low)
         #expect(failing.code == 1)
         #expect(failing.stderr.range(
