@@ -34,7 +34,13 @@ let package = Package(
         .target(name: "BerthCLI", dependencies: ["ComposeSpec", "BerthRuntime", "BerthSystem", "BerthOrchestrator", "BerthImages", "BerthNetwork", "BerthKube"], swiftSettings: strict),
         .executableTarget(name: "berth", dependencies: ["BerthCLI", "BerthRuntime"], swiftSettings: strict),
         // The per-container monitor (`berth-runtime run|exec`): BerthRuntime only, no Foundation.
-        .executableTarget(name: "berth-runtime", dependencies: ["BerthRuntime"], swiftSettings: strict),
+        // Linked as a fully static executable: no dynamic loader, no relocations of libstdc++
+        // and friends at every start — 0.7 ms instead of 1.5 ms for an empty Swift program
+        // here, ~1.5 ms less per container start for this 15 MB binary. lld, because gold
+        // crashes on glibc's static-dlopen warnings in debug objects.
+        .executableTarget(
+            name: "berth-runtime", dependencies: ["BerthRuntime"], swiftSettings: strict,
+            linkerSettings: [.unsafeFlags(["-static-executable", "-use-ld=lld"])]),
         .testTarget(
             name: "ComposeSpecTests", dependencies: ["ComposeSpec", "BerthDigest"],
             exclude: ["conformance-known-differences.tsv", "conformance-rejected.tsv"], swiftSettings: strict),

@@ -177,7 +177,8 @@ public enum ContainerRunner {
 
         // State directory: the container's own files; its presence marks the name as taken.
         let stateTmpfs = try StateTmpfs.acquire(runRoot: options.runRoot)
-        cleanups.push { stateTmpfs.release() }
+        cleanups.push { stateTmpfs.release(); Trace.mark("state-tmpfs-released") }
+        Trace.mark("state-tmpfs")
         let projectDir = "\(options.runRoot)/runtime/\(spec.project)"
         let stateDir = "\(projectDir)/\(spec.name)"
         // Another container of the project may remove the (then empty) project dir between
@@ -198,14 +199,18 @@ public enum ContainerRunner {
         let lockFD = try Sys.check("open", path: stateDir) { open(stateDir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
         _ = flock(lockFD, LOCK_EX | LOCK_NB)
         cleanups.push {
+            Trace.mark("cgroup-removed")
             try? FS.removeTree(stateDir)
             close(lockFD)
+            Trace.mark("state-removed")
             // The project's last container is gone: its `berth/<project>` cgroup parents go
             // too (at exit, off the start path; a racing start re-creates them, see create).
             if rmdir(projectDir) == 0 { Cgroup.removeParents(layout: layout, project: spec.project) }
         }
+        Trace.mark("state-dir")
         sweepStale(projectDir: projectDir, layout: layout, project: spec.project, except: spec.name)
         try writeEtcFiles(spec, stateDir: stateDir)
+        Trace.mark("etc-files")
         // Volumes with their own file system: mounted (or shared) before the container's
         // mount namespace is copied from ours; released once it has ended (LIFO: after the
         // child is reaped).

@@ -101,6 +101,7 @@ public enum RuntimeCommand {
 
     /// Entry point: `arguments` are the words after `berth runtime`.
     public static func run(arguments: [String]) -> Int32 {
+        Trace.mark("main")
         guard let verb = arguments.first else {
             writeStderr(usage)
             return 64
@@ -134,6 +135,7 @@ public enum RuntimeCommand {
             writeStderr("Error: \(error)\n")
             return 64
         }
+        Trace.mark("parsed")
         do {
             let result = try ContainerRunner.run(parsed.spec, options: parsed.options)
             Trace.mark("cleaned")
