@@ -39,10 +39,11 @@ struct InitContext {
 /// The container's first process: the child of `clone()` with the new namespaces.
 ///
 /// Order (runc `standard_init_linux.go`, vmexec `childSetup`, STYLE.md item 8): stdio →
-/// join namespaces → wait for the cgroup → cgroupns → mounts slave → rootfs (overlay or
-/// bind) → default mounts, devices, /dev symlinks → user mounts → `pivot_root` → read-only
-/// root → hostname/domainname → lo up → sysctls **before** masked and read-only paths →
-/// rlimits → user lookup → seccomp (when no_new_privs is off it must be loaded while still
+/// join namespaces → mounts slave → rootfs (overlay or bind) → default mounts, devices,
+/// /dev symlinks → user mounts → `pivot_root` → console → read-only root →
+/// hostname/domainname → lo up → sysctls **before** masked and read-only paths → rlimits →
+/// user lookup → wait for the cgroup (the parent creates it meanwhile) → join it → cgroupns
+/// → /sys/fs/cgroup → seccomp (when no_new_privs is off it must be loaded while still
 /// privileged) → groups/uid with keepcaps → capabilities → no_new_privs → seccomp (when
 /// no_new_privs is on: as late as possible) → signals, fds → execve.
 enum ContainerInit {
@@ -122,18 +123,7 @@ enum ContainerInit {
         Trace.mark("child-mounted")
         try FinalizeRootfs.pivot(into: c.rootfs)
 
-        // The parent creates the cgroup while we mount (the two overlap), then sends "go"
-        // and the seccomp program. Into the cgroup before any fork, then a cgroup namespace
-        // rooted there, then /sys/fs/cgroup as seen through it.
-        let seccompProgram = try receiveGo(c.syncRead)
-        Trace.mark("child-go")
-        if !c.bornInCgroup { try c.cgroup.attachSelf(rootFDs: cgroupRoots) }
-        cgroupRoots.forEach { close($0) }
-        if spec.namespaces.cgroup == .private {
-            _ = try Sys.check("unshare", path: "cgroup namespace") { berth_unshare(Int32(CLONE_NEWCGROUP)) }
-        }
-        try RootfsSetup.mountCgroups(root: RootfsFD(path: "/"), layout: c.cgroupLayout, privileged: spec.security.privileged)
-        Trace.mark("child-cgroup")
+        // What needs no cgroup runs before the parent's "go", while it creates the cgroup.
         if let socket = c.consoleSocket { try setupConsole(socket) }
         if spec.root.readOnly { try FinalizeRootfs.readOnlyRoot() }
 
@@ -155,10 +145,12 @@ enum ContainerInit {
                 throw RuntimeError("sysctl \(sysctl.key)=\(sysctl.value): write \(path): \(SystemError.errnoName(error.errno)) (\(SystemError.strerror(error.errno))); only namespaced sysctls (net.*, kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*) can be set")
             }
         }
-        if !spec.security.privileged {
-            try FinalizeRootfs.mask(spec.security.maskedPaths)
-            try FinalizeRootfs.readOnly(spec.security.readonlyPaths)
-        }
+        // Masked and read-only paths after the sysctls; those on or above /sys/fs/cgroup wait
+        // for the cgroup file systems mounted there after the go.
+        let masked = spec.security.privileged ? [] : FinalizeRootfs.expandMasked(spec.security.maskedPaths)
+        let readonly = spec.security.privileged ? [] : spec.security.readonlyPaths
+        try FinalizeRootfs.mask(masked.filter { !FinalizeRootfs.touchesCgroupMount($0) })
+        try FinalizeRootfs.readOnly(readonly.filter { !FinalizeRootfs.touchesCgroupMount($0) })
         umask(0o022)
 
         for limit in spec.rlimits {
@@ -185,6 +177,21 @@ enum ContainerInit {
         if spec.process.cwd != "/" && !FS.isDirectory(spec.process.cwd) {
             try FS.makeDirectories(spec.process.cwd)
         }
+        Trace.mark("child-ready")
+
+        // The go and the seccomp program. Into the cgroup before any fork, then a cgroup
+        // namespace rooted there, then /sys/fs/cgroup as seen through it.
+        let seccompProgram = try receiveGo(c.syncRead)
+        Trace.mark("child-go")
+        if !c.bornInCgroup { try c.cgroup.attachSelf(rootFDs: cgroupRoots) }
+        cgroupRoots.forEach { close($0) }
+        if spec.namespaces.cgroup == .private {
+            _ = try Sys.check("unshare", path: "cgroup namespace") { berth_unshare(Int32(CLONE_NEWCGROUP)) }
+        }
+        try RootfsSetup.mountCgroups(root: RootfsFD(path: "/"), layout: c.cgroupLayout, privileged: spec.security.privileged)
+        try FinalizeRootfs.mask(masked.filter(FinalizeRootfs.touchesCgroupMount))
+        try FinalizeRootfs.readOnly(readonly.filter(FinalizeRootfs.touchesCgroupMount))
+        Trace.mark("child-cgroup")
 
         Trace.mark("child-preseccomp")
         try dropPrivileges(user: user, capabilities: c.capabilities, seccompProgram: seccompProgram, noNewPrivileges: spec.security.noNewPrivileges)

@@ -5,6 +5,7 @@
 #include <net/if.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -291,6 +292,21 @@ void berth_realtime(long long *sec, long *nsec) {
     *sec = (long long)ts.tv_sec;
     *nsec = ts.tv_nsec;
 }
+int berth_format_rfc3339nano(long long sec, long nsec, char *out, size_t size) {
+    time_t t = (time_t)sec;
+    struct tm parts;
+    if (!gmtime_r(&t, &parts)) return -1;
+    char fraction[11] = "";
+    if (nsec > 0 && nsec < 1000000000L) {
+        snprintf(fraction, sizeof fraction, ".%09ld", nsec);
+        size_t n = strlen(fraction);
+        while (n > 1 && fraction[n - 1] == '0') fraction[--n] = 0;
+    }
+    int n = snprintf(out, size, "%04d-%02d-%02dT%02d:%02d:%02d%sZ", parts.tm_year + 1900, parts.tm_mon + 1,
+                     parts.tm_mday, parts.tm_hour, parts.tm_min, parts.tm_sec, fraction);
+    return n < 0 || (size_t)n >= size ? -1 : n;
+}
+
 long long berth_monotonic_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);

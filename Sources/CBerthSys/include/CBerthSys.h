@@ -226,9 +226,18 @@ void berth_sha256_final(struct berth_sha256 *ctx, uint8_t out[32]);
 /* 1 when the SHA extensions are used on this CPU. */
 int berth_sha256_accelerated(void);
 
+/* ---- mountinfo (mountinfo.c) ---- */
+/* The cgroup and cgroup2 mounts of /proc/self/mountinfo, in its order, as lines
+ * "MOUNTPOINT\tFSTYPE\tSUPEROPTIONS\n" (the mount point unescaped) in out. Returns the
+ * length, or -1 with errno (ENOSPC when out is too small). */
+ssize_t berth_cgroup_mounts(char *out, size_t size);
+
 /* ---- time ---- */
 /* CLOCK_REALTIME as seconds + nanoseconds; CLOCK_MONOTONIC in nanoseconds. */
 void berth_realtime(long long *sec, long *nsec);
 long long berth_monotonic_ns(void);
+/* Go's RFC3339Nano in UTC ("2006-01-02T15:04:05.999999999Z": trailing zeros of the
+ * fraction dropped, no fraction when it is 0) into out. Returns the length or -1. */
+int berth_format_rfc3339nano(long long sec, long nsec, char *out, size_t size);
 
 #endif
