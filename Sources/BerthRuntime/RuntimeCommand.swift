@@ -222,15 +222,7 @@ public enum RuntimeCommand {
             writeStderr("Error: \(error)\n")
             return 64
         }
-        do {
-            return try ContainerExec.run(request).code
-        } catch let error as RuntimeError {
-            writeStderr("Error: \(error.message)\n")
-            return error.exitCode
-        } catch {
-            writeStderr("Error: exec in container \(request.name): \(error)\n")
-            return 125
-        }
+        return ContainerExec.runReporting(request)
     }
 
     public struct Parsed: Sendable {
@@ -569,5 +561,19 @@ public enum ProcessEnvironment {
     /// One variable (`getenv`).
     public static func value(_ key: String) -> String? {
         getenv(key).map { String(cString: $0) }
+    }
+
+    /// All of them (the first of a repeated name, as `getenv`).
+    public static func all() -> [String: String] {
+        var out: [String: String] = [:]
+        var pointer = environ
+        while let entry = pointer.pointee {
+            let text = String(cString: entry)
+            if let eq = text.firstIndex(of: "="), out[String(text[..<eq])] == nil {
+                out[String(text[..<eq])] = String(text[text.index(after: eq)...])
+            }
+            pointer += 1
+        }
+        return out
     }
 }

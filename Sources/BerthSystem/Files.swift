@@ -81,6 +81,13 @@ public enum FS {
         _ = try Sys.check("rename", path: "\(temp) to \(path)") { rename(temp, path) }
     }
 
+    /// `getcwd(3)`, or nil when it fails (a removed directory).
+    public static func currentDirectory() -> String? {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        guard getcwd(&buffer, buffer.count) != nil else { return nil }
+        return String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     public static func exists(_ path: String) -> Bool {
         access(path, F_OK) == 0
     }

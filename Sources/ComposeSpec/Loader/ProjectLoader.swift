@@ -388,3 +388,11 @@ struct LoadContext {
         try NodeDecoder().decode(Project.self, from: tree)
     }
 }
+
+extension ProjectLoader {
+    /// Whether `-p`/COMPOSE_PROJECT_NAME would be taken as it is (lowercase alphanumerics,
+    /// `-` and `_`, starting with a letter or digit).
+    public static func isValidProjectName(_ name: String) -> Bool {
+        !name.isEmpty && Normalizer.normalizedName(name) == name
+    }
+}
