@@ -24,6 +24,9 @@ struct InitContext {
     /// With a terminal: the child's end of a socketpair over which it sends the pty master
     /// it allocated from the container's own devpts (runc's console socket).
     var consoleSocket: Int32?
+    /// With a private network: the child's end of a socketpair over which the parent sends
+    /// the network namespace a helper made meanwhile (EOF: unshare one here).
+    var netnsSocket: Int32?
     /// Namespaces the child creates itself (network, IPC, UTS).
     var unshareFlags: Int32
     /// Namespaces to join with setns (type, fd), opened by the parent.
@@ -119,6 +122,7 @@ enum ContainerInit {
         } else {
             try Mounts.mount(source: c.rootfs, target: c.rootfs, type: nil, flags: MountFlags.bind | MountFlags.recursive)
         }
+        if let socket = c.netnsSocket { try joinNetworkNamespace(socket) }
         try RootfsSetup(spec: spec, rootfs: c.rootfs, stateDir: c.stateDir, cgroupLayout: c.cgroupLayout).run()
         Trace.mark("child-mounted")
         try FinalizeRootfs.pivot(into: c.rootfs)
@@ -213,6 +217,20 @@ enum ContainerInit {
             try runInit(c, path: path, env: env)
         }
         execContainer(c, path: path, env: env)
+    }
+
+    /// The network namespace from the parent, before /sys is mounted (sysfs shows the
+    /// devices of the mounter's namespace); without one, a namespace of our own.
+    static func joinNetworkNamespace(_ socket: Int32) throws {
+        let fd = berth_recv_fd(socket)
+        close(socket)
+        if fd >= 0 {
+            _ = try Sys.check("setns", path: "network namespace") { berth_setns(fd, Int32(CLONE_NEWNET)) }
+            close(fd)
+        } else {
+            _ = try Sys.check("unshare", path: "network namespace") { berth_unshare(Int32(CLONE_NEWNET)) }
+        }
+        Trace.mark("child-netns")
     }
 
     /// Seccomp, ids and capabilities, in runc's order: without no_new_privs the filter must

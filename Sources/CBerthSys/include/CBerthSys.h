@@ -163,6 +163,11 @@ int berth_netns_create(const char *path);
 /* socket(domain, type, protocol) created inside the network namespace `netns_fd` (same
  * vfork-style child, sharing the fd table): the socket stays bound to that namespace. */
 int berth_socket_in_netns(int netns_fd, int domain, int type, int protocol);
+/* A new network namespace, made by a helper sharing our memory and fd table while the caller
+ * goes on: start returns a handle (NULL with errno on failure); finish waits for the helper
+ * and returns an O_CLOEXEC fd of the namespace, or -1 with errno. Call finish exactly once. */
+void *berth_netns_async_start(void);
+int berth_netns_async_finish(void *handle);
 /* accept4(fd, addr, len, SOCK_CLOEXEC | SOCK_NONBLOCK): `addr` is a struct sockaddr_in. */
 int berth_accept_nonblock(int fd, void *addr, unsigned int *len);
 
