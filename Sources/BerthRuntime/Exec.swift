@@ -192,7 +192,7 @@ public enum ContainerExec {
         } else if !request.openStdin {
             devNull = try Sys.check("open", path: "/dev/null") { open("/dev/null", O_RDONLY | O_CLOEXEC) }
         }
-        var env = ContainerSpec.mergeEnvironment(image: config.env, service: request.env)
+        let env = ContainerSpec.mergeEnvironment(image: config.env, service: request.env)
         let userSpec = request.user ?? config.user
         let groups = request.user == nil ? config.groups : []
         let cwd = request.cwd ?? config.cwd
@@ -201,10 +201,9 @@ public enum ContainerExec {
         let childStdin = devNull >= 0 ? devNull : stdin
 
         Trace.mark("exec-preclone")
-        var pidfd: Int32 = -1
-        let pid = berth_clone_pidfd(0, &pidfd)
-        if pid < 0 { throw SystemError("clone", path: "exec in \(request.name)", errno: errno) }
-        if pid == 0 {
+        // The child shares our memory until it calls execve (vfork semantics): nothing to copy.
+        let child = VforkChild {
+            var env = env
             do {
                 _ = setsid()
                 if console == nil {
@@ -242,6 +241,9 @@ public enum ContainerExec {
                 ContainerInit.report(errorWrite, RuntimeError("\(error)"))
             }
         }
+        var pidfd: Int32 = -1
+        let pid = child.start(pidfd: &pidfd)
+        if pid < 0 { throw SystemError("clone", path: "exec in \(request.name)", errno: errno) }
         let childPidfd = pidfd
         var reaped = false
         cleanups.push { close(childPidfd) }
@@ -285,5 +287,23 @@ public enum ContainerExec {
         reaped = true
         monitor.drainOutput()
         return status
+    }
+}
+
+/// The body of a child started with vfork semantics (`berth_vfork_call`): it runs on a stack
+/// of its own in our memory while we wait, and ends in execve or `_exit`.
+final class VforkChild {
+    let body: () -> Never
+
+    init(_ body: @escaping () -> Never) { self.body = body }
+
+    /// Starts the child; its pid (or -1 with errno), its pidfd in `pidfd`.
+    func start(pidfd: inout Int32) -> Int32 {
+        withExtendedLifetime(self) {
+            berth_vfork_call({ raw in
+                guard let raw else { _exit(125) }
+                Unmanaged<VforkChild>.fromOpaque(raw).takeUnretainedValue().body()
+            }, Unmanaged.passUnretained(self).toOpaque(), &pidfd)
+        }
     }
 }

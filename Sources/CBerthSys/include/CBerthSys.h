@@ -24,6 +24,10 @@ int berth_wtermsig(int status);
  * CLONE_NEW* bits; SIGCHLD and CLONE_PIDFD are added here, the pidfd is stored in *pidfd.
  * Only call from a single-threaded process (see BerthRuntime/ProcessModel.swift). */
 pid_t berth_clone_pidfd(unsigned long long flags, int *pidfd);
+/* Runs fn(arg) in a child with vfork semantics (our memory shared, we sleep until it calls
+ * execve or exits; SIGCHLD on exit, its pidfd in *pidfd): fn must end in execve or _exit and
+ * never free what it did not allocate. Returns the child's pid or -1 with errno. */
+pid_t berth_vfork_call(void (*fn)(void *), void *arg, int *pidfd);
 /* The same through clone3 with CLONE_INTO_CGROUP: the child starts inside the cgroup2
  * directory `cgroup_fd`, so no migration (and no cgroup_threadgroup_rwsem) is needed. */
 pid_t berth_clone3_into_cgroup(unsigned long long flags, int cgroup_fd, int *pidfd);
