@@ -32,13 +32,13 @@ enum ExecCommand {
         let command = Array(invocation.arguments.dropFirst())
         let target = try ExecTarget.named(invocation, service: service) ?? ExecTarget.loaded(invocation, service: service)
         let stack = target.stack
-        let record = target.record
+        let container = target.container
         // The name its run started under (a container renamed while running keeps it), and
         // its cgroup's freezer: a paused container would freeze the command too.
-        let runName = (try? stack.engine.store.spec(record.id).name) ?? record.name
+        let runName = stack.engine.store.runName(container.id) ?? container.name
         let layout = try? CgroupLayout.detect()
         if let layout, Cgroup(layout: layout, project: target.projectName, name: runName).isFrozen {
-            throw CLIError("container \(record.name) is paused, unpause the container before exec", exitCode: 1)
+            throw CLIError("container \(container.name) is paused, unpause the container before exec", exitCode: 1)
         }
         var env: [String] = []
         for entry in invocation.options.all("env") {
@@ -77,7 +77,7 @@ enum ExecCommand {
 struct ExecTarget {
     let projectName: String
     let stack: Stack
-    let record: ContainerRecord
+    let container: ContainerBrief
 
     /// With the project named by `-p` or COMPOSE_PROJECT_NAME, Compose's exec reads no
     /// Compose file (`toProjectName`): the container comes from the labels alone, which
@@ -92,8 +92,8 @@ struct ExecTarget {
             index = n
         }
         let stack = StackContext.stack(invocation, projectName: name)
-        guard let record = running(in: stack, service: service, index: index) else { return nil }
-        return ExecTarget(projectName: name, stack: stack, record: record)
+        guard let container = running(in: stack, service: service, index: index) else { return nil }
+        return ExecTarget(projectName: name, stack: stack, container: container)
     }
 
     /// The project loaded from its Compose file (or named by `-p`), the service checked
@@ -106,17 +106,20 @@ struct ExecTarget {
             guard let n = Int(text), n >= 1 else { throw UsageError(message: "invalid --index \"\(text)\": give 1 or more", command: "exec") }
             index = n
         }
-        guard let record = running(in: context.stack, service: service, index: index) else {
+        guard let container = running(in: context.stack, service: service, index: index) else {
             if let index { throw CLIError("service \"\(service)\" is not running container #\(index)", exitCode: 1) }
             throw CLIError("service \"\(service)\" is not running", exitCode: 1)
         }
-        return ExecTarget(projectName: context.name, stack: context.stack, record: record)
+        return ExecTarget(projectName: context.name, stack: context.stack, container: container)
     }
 
-    static func running(in stack: Stack, service: String, index: Int?) -> ContainerRecord? {
-        stack.containers()
-            .filter { $0.service == service && !$0.oneOff && (index == nil || $0.number == index) }
-            .filter { (try? stack.engine.observe($0.id))?.status == .running }
+    /// Read as briefs (no JSON decoder on this path); a state the brief cannot settle (a
+    /// monitor gone) goes through `observe`, which records the end of that run.
+    static func running(in stack: Stack, service: String, index: Int?) -> ContainerBrief? {
+        let store = stack.engine.store
+        return store.briefs()
+            .filter { $0.project == stack.projectName && $0.service == service && !$0.oneOff && (index == nil || $0.number == index) }
+            .filter { store.runsBrief($0.id) ?? ((try? stack.engine.observe($0.id))?.status == .running) }
             .min { $0.number < $1.number }
     }
 }
