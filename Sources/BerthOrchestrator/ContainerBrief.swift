@@ -26,56 +26,62 @@ extension ContainerStore {
     }
 
     public func brief(_ id: String) -> ContainerBrief? {
-        guard let bytes = try? FS.read(path(id) + "/config.json") else { return nil }
-        return bytes.withUnsafeBufferPointer { buffer -> ContainerBrief? in
-            var parser = JSONObjectParser(buffer)
-            var name: String?, project: String?, service: String?, number: Int64?, oneOff: Bool?
-            guard parser.begin() else { return nil }
-            while let key = parser.nextKey() {
-                if parser.is(key, "name") {
-                    name = parser.text()
-                } else if parser.is(key, "project") {
-                    project = parser.text()
-                } else if parser.is(key, "service") {
-                    service = parser.text()
-                } else if parser.is(key, "number") {
-                    number = parser.integer()
-                } else if parser.is(key, "oneOff") {
-                    oneOff = parser.bool()
-                } else if !parser.skipValue() {
-                    return nil
-                }
+        var name: String?, project: String?, service: String?, number: Int64?, oneOff: Bool?
+        let complete = Self.scanObject(path(id) + "/config.json") { parser, key in
+            if parser.is(key, "name") {
+                name = parser.text()
+            } else if parser.is(key, "project") {
+                project = parser.text()
+            } else if parser.is(key, "service") {
+                service = parser.text()
+            } else if parser.is(key, "number") {
+                number = parser.integer()
+            } else if parser.is(key, "oneOff") {
+                oneOff = parser.bool()
+            } else {
+                return parser.skipValue()
             }
-            guard parser.finished, let name, let project, let service, let number, let oneOff else { return nil }
-            return ContainerBrief(id: id, name: name, project: project, service: service, number: Int(number), oneOff: oneOff)
+            return true
         }
+        guard complete, let name, let project, let service, let number, let oneOff else { return nil }
+        return ContainerBrief(id: id, name: name, project: project, service: service, number: Int(number), oneOff: oneOff)
     }
 
     /// Whether state.json says running with a live monitor: true, false when it says
     /// created or exited; nil when that takes `ContainerEngine.observe` (a running state
     /// whose monitor is gone is a run that ended, to be recorded).
     public func runsBrief(_ id: String) -> Bool? {
-        guard let bytes = try? FS.read(path(id) + "/state.json") else { return nil }
-        return bytes.withUnsafeBufferPointer { buffer -> Bool? in
-            var parser = JSONObjectParser(buffer)
-            var status: String?, monitorPid: Int64?, monitorStart: Int64?
-            guard parser.begin() else { return nil }
-            while let key = parser.nextKey() {
-                if parser.is(key, "status") {
-                    status = parser.text()
-                } else if parser.is(key, "monitorPid") {
-                    monitorPid = parser.integer()
-                } else if parser.is(key, "monitorStartTime") {
-                    monitorStart = parser.integer()
-                } else if !parser.skipValue() {
-                    return nil
-                }
+        var status: String?, monitorPid: Int64?, monitorStart: Int64?
+        let complete = Self.scanObject(path(id) + "/state.json") { parser, key in
+            if parser.is(key, "status") {
+                status = parser.text()
+            } else if parser.is(key, "monitorPid") {
+                monitorPid = parser.integer()
+            } else if parser.is(key, "monitorStartTime") {
+                monitorStart = parser.integer()
+            } else {
+                return parser.skipValue()
             }
-            guard parser.finished, let status else { return nil }
-            if status != ContainerState.Status.running.rawValue { return false }
-            guard let monitorPid, let monitorStart, let pid = Int32(exactly: monitorPid), let start = UInt64(exactly: monitorStart),
-                  ProcessIdentity(pid: pid, startTime: start).isAlive else { return nil }
             return true
+        }
+        guard complete, let status else { return nil }
+        if status != ContainerState.Status.running.rawValue { return false }
+        guard let monitorPid, let monitorStart, let pid = Int32(exactly: monitorPid), let start = UInt64(exactly: monitorStart),
+              ProcessIdentity(pid: pid, startTime: start).isAlive else { return nil }
+        return true
+    }
+
+    /// Hands each key of the flat JSON object in `file` to `field`, which reads or skips its
+    /// value (false: stop). True when the file was read and parsed to its end.
+    private static func scanObject(_ file: String, _ field: (inout JSONObjectParser, Range<Int>) -> Bool) -> Bool {
+        guard let bytes = try? FS.read(file) else { return false }
+        return bytes.withUnsafeBufferPointer { buffer in
+            var parser = JSONObjectParser(buffer)
+            guard parser.begin() else { return false }
+            while let key = parser.nextKey() {
+                if !field(&parser, key) { return false }
+            }
+            return parser.finished
         }
     }
 }
