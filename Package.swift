@@ -3,8 +3,15 @@
 // No Swift package dependencies: Foundation, Glibc and system C libraries only.
 import PackageDescription
 
-/// Warnings are errors in debug builds (the ones CI and developers run).
-let strict: [SwiftSetting] = [.unsafeFlags(["-warnings-as-errors"], .when(configuration: .debug))]
+/// Warnings are errors in debug builds (the ones CI and developers run). Type metadata is
+/// reached through its accessor functions, not by mangled name: resolving a name at run time
+/// looks up every protocol conformance its generic arguments need, and in binaries this
+/// large each first lookup scans thousands of conformance records (`berth config` 12%,
+/// a container start 4% faster).
+let strict: [SwiftSetting] = [
+    .unsafeFlags(["-warnings-as-errors"], .when(configuration: .debug)),
+    .unsafeFlags(["-Xfrontend", "-disable-concrete-type-metadata-mangled-name-accessors"]),
+]
 
 let package = Package(
     name: "berth",
