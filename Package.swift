@@ -3,8 +3,15 @@
 // No Swift package dependencies: Foundation, Glibc and system C libraries only.
 import PackageDescription
 
-/// Warnings are errors in debug builds (the ones CI and developers run).
-let strict: [SwiftSetting] = [.unsafeFlags(["-warnings-as-errors"], .when(configuration: .debug))]
+/// Warnings are errors in debug builds (the ones CI and developers run). Type metadata is
+/// reached through its accessor functions, not by mangled name: resolving a name at run time
+/// looks up every protocol conformance its generic arguments need, and in binaries this
+/// large each first lookup scans thousands of conformance records (`berth config` 12%,
+/// a container start 4% faster).
+let strict: [SwiftSetting] = [
+    .unsafeFlags(["-warnings-as-errors"], .when(configuration: .debug)),
+    .unsafeFlags(["-Xfrontend", "-disable-concrete-type-metadata-mangled-name-accessors"]),
+]
 
 let package = Package(
     name: "berth",
@@ -32,9 +39,18 @@ let package = Package(
         // Kubernetes manifests ⇄ Compose projects (`kube play`, `kube generate`): pure translation.
         .target(name: "BerthKube", dependencies: ["ComposeSpec"], swiftSettings: strict),
         .target(name: "BerthCLI", dependencies: ["ComposeSpec", "BerthRuntime", "BerthSystem", "BerthOrchestrator", "BerthImages", "BerthNetwork", "BerthKube"], swiftSettings: strict),
-        .executableTarget(name: "berth", dependencies: ["BerthCLI", "BerthRuntime"], swiftSettings: strict),
+        // Packed relative relocations (DT_RELR, glibc ≥ 2.36): the ~80,000 of this position-
+        // independent binary are applied at each start; packed, `berth --version` is ~5% faster.
+        .executableTarget(name: "berth", dependencies: ["BerthCLI", "BerthRuntime"], swiftSettings: strict,
+                         linkerSettings: [.unsafeFlags(["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs"])]),
         // The per-container monitor (`berth-runtime run|exec`): BerthRuntime only, no Foundation.
-        .executableTarget(name: "berth-runtime", dependencies: ["BerthRuntime"], swiftSettings: strict),
+        // Linked as a fully static executable: no dynamic loader, no relocations of libstdc++
+        // and friends at every start — 0.7 ms instead of 1.5 ms for an empty Swift program
+        // here, ~1.5 ms less per container start for this 15 MB binary. lld, because gold
+        // crashes on glibc's static-dlopen warnings in debug objects.
+        .executableTarget(
+            name: "berth-runtime", dependencies: ["BerthRuntime"], swiftSettings: strict,
+            linkerSettings: [.unsafeFlags(["-static-executable", "-use-ld=lld"])]),
         .testTarget(
             name: "ComposeSpecTests", dependencies: ["ComposeSpec", "BerthDigest"],
             exclude: ["conformance-known-differences.tsv", "conformance-rejected.tsv"], swiftSettings: strict),

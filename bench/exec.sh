@@ -16,6 +16,9 @@
 # The stack is one busybox service idling (sleep under a TERM trap), the same image for every
 # tool (bench/peers.sh: berth_image). The peers need dockerd, the registry and images
 # (../shared/bench/peers/setup.sh); without them only berth is measured.
+# The projects are named with -p, so `berth exec`, like Compose's exec, finds the container
+# by its labels without reading the Compose file; berth runs the command from its own process
+# (no berth-runtime in between), docker exec goes through dockerd, containerd and runc.
 #
 # Usage: bench/exec.sh      (env: RUNS=3 REPEAT=15 WARMUP=3 TOOLS="berth docker podman"
 #                            SETUP_PEERS=0 QUIET_LOAD=1.5 QUIET_MAX=60 BERTH=path)

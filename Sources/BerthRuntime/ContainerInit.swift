@@ -24,6 +24,9 @@ struct InitContext {
     /// With a terminal: the child's end of a socketpair over which it sends the pty master
     /// it allocated from the container's own devpts (runc's console socket).
     var consoleSocket: Int32?
+    /// With a private network: the child's end of a socketpair over which the parent sends
+    /// the network namespace a helper made meanwhile (EOF: unshare one here).
+    var netnsSocket: Int32?
     /// Namespaces the child creates itself (network, IPC, UTS).
     var unshareFlags: Int32
     /// Namespaces to join with setns (type, fd), opened by the parent.
@@ -39,10 +42,11 @@ struct InitContext {
 /// The container's first process: the child of `clone()` with the new namespaces.
 ///
 /// Order (runc `standard_init_linux.go`, vmexec `childSetup`, STYLE.md item 8): stdio →
-/// join namespaces → wait for the cgroup → cgroupns → mounts slave → rootfs (overlay or
-/// bind) → default mounts, devices, /dev symlinks → user mounts → `pivot_root` → read-only
-/// root → hostname/domainname → lo up → sysctls **before** masked and read-only paths →
-/// rlimits → user lookup → seccomp (when no_new_privs is off it must be loaded while still
+/// join namespaces → mounts slave → rootfs (overlay or bind) → default mounts, devices,
+/// /dev symlinks → user mounts → `pivot_root` → console → read-only root →
+/// hostname/domainname → lo up → sysctls **before** masked and read-only paths → rlimits →
+/// user lookup → wait for the cgroup (the parent creates it meanwhile) → join it → cgroupns
+/// → /sys/fs/cgroup → seccomp (when no_new_privs is off it must be loaded while still
 /// privileged) → groups/uid with keepcaps → capabilities → no_new_privs → seccomp (when
 /// no_new_privs is on: as late as possible) → signals, fds → execve.
 enum ContainerInit {
@@ -97,7 +101,11 @@ enum ContainerInit {
 
         Trace.mark("child-start")
         let cgroupRoots = c.bornInCgroup ? [] : try c.cgroup.openRoots()
-        if spec.infra { try InfraInit.run(c, cgroupRoots: cgroupRoots) }
+        if spec.infra {
+            // The infra holds the pod's network namespace: the helper's, when it made one.
+            if let socket = c.netnsSocket { try joinNetworkNamespace(socket) }
+            try InfraInit.run(c, cgroupRoots: cgroupRoots)
+        }
         // Mounts: keep ours from propagating back to the host.
         try Mounts.mount(source: "none", target: "/", type: nil, flags: MountFlags.slave | MountFlags.recursive, displayTarget: "/ (make rslave)")
         if let overlay = c.overlay {
@@ -119,22 +127,12 @@ enum ContainerInit {
         } else {
             try Mounts.mount(source: c.rootfs, target: c.rootfs, type: nil, flags: MountFlags.bind | MountFlags.recursive)
         }
+        if let socket = c.netnsSocket { try joinNetworkNamespace(socket) }
         try RootfsSetup(spec: spec, rootfs: c.rootfs, stateDir: c.stateDir, cgroupLayout: c.cgroupLayout).run()
         Trace.mark("child-mounted")
         try FinalizeRootfs.pivot(into: c.rootfs)
 
-        // The parent creates the cgroup while we mount (the two overlap), then sends "go"
-        // and the seccomp program. Into the cgroup before any fork, then a cgroup namespace
-        // rooted there, then /sys/fs/cgroup as seen through it.
-        let seccompProgram = try receiveGo(c.syncRead)
-        Trace.mark("child-go")
-        if !c.bornInCgroup { try c.cgroup.attachSelf(rootFDs: cgroupRoots) }
-        cgroupRoots.forEach { close($0) }
-        if spec.namespaces.cgroup == .private {
-            _ = try Sys.check("unshare", path: "cgroup namespace") { berth_unshare(Int32(CLONE_NEWCGROUP)) }
-        }
-        try RootfsSetup.mountCgroups(root: RootfsFD(path: "/"), layout: c.cgroupLayout, privileged: spec.security.privileged)
-        Trace.mark("child-cgroup")
+        // What needs no cgroup runs before the parent's "go", while it creates the cgroup.
         if let socket = c.consoleSocket { try setupConsole(socket) }
         if spec.root.readOnly { try FinalizeRootfs.readOnlyRoot() }
 
@@ -147,10 +145,12 @@ enum ContainerInit {
                 throw RuntimeError("sysctl \(sysctl.key)=\(sysctl.value): write \(path): \(SystemError.errnoName(error.errno)) (\(SystemError.strerror(error.errno))); only namespaced sysctls (net.*, kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*) can be set")
             }
         }
-        if !spec.security.privileged {
-            try FinalizeRootfs.mask(spec.security.maskedPaths)
-            try FinalizeRootfs.readOnly(spec.security.readonlyPaths)
-        }
+        // Masked and read-only paths after the sysctls; those on or above /sys/fs/cgroup wait
+        // for the cgroup file systems mounted there after the go.
+        let masked = spec.security.privileged ? [] : FinalizeRootfs.expandMasked(spec.security.maskedPaths)
+        let readonly = spec.security.privileged ? [] : spec.security.readonlyPaths
+        try FinalizeRootfs.mask(masked.filter { !FinalizeRootfs.touchesCgroupMount($0) })
+        try FinalizeRootfs.readOnly(readonly.filter { !FinalizeRootfs.touchesCgroupMount($0) })
         umask(0o022)
 
         for limit in spec.rlimits {
@@ -177,6 +177,21 @@ enum ContainerInit {
         if spec.process.cwd != "/" && !FS.isDirectory(spec.process.cwd) {
             try FS.makeDirectories(spec.process.cwd)
         }
+        Trace.mark("child-ready")
+
+        // The go and the seccomp program. Into the cgroup before any fork, then a cgroup
+        // namespace rooted there, then /sys/fs/cgroup as seen through it.
+        let seccompProgram = try receiveGo(c.syncRead)
+        Trace.mark("child-go")
+        if !c.bornInCgroup { try c.cgroup.attachSelf(rootFDs: cgroupRoots) }
+        cgroupRoots.forEach { close($0) }
+        if spec.namespaces.cgroup == .private {
+            _ = try Sys.check("unshare", path: "cgroup namespace") { berth_unshare(Int32(CLONE_NEWCGROUP)) }
+        }
+        try RootfsSetup.mountCgroups(root: RootfsFD(path: "/"), layout: c.cgroupLayout, privileged: spec.security.privileged)
+        try FinalizeRootfs.mask(masked.filter(FinalizeRootfs.touchesCgroupMount))
+        try FinalizeRootfs.readOnly(readonly.filter(FinalizeRootfs.touchesCgroupMount))
+        Trace.mark("child-cgroup")
 
         Trace.mark("child-preseccomp")
         try dropPrivileges(user: user, capabilities: c.capabilities, seccompProgram: seccompProgram, noNewPrivileges: spec.security.noNewPrivileges)
@@ -213,6 +228,20 @@ enum ContainerInit {
         if spec.namespaces.network == .private {
             _ = try Sys.check("set lo up", path: "container network namespace") { berth_loopback_up() }
         }
+    }
+
+    /// The network namespace from the parent, before /sys is mounted (sysfs shows the
+    /// devices of the mounter's namespace); without one, a namespace of our own.
+    static func joinNetworkNamespace(_ socket: Int32) throws {
+        let fd = berth_recv_fd(socket)
+        close(socket)
+        if fd >= 0 {
+            _ = try Sys.check("setns", path: "network namespace") { berth_setns(fd, Int32(CLONE_NEWNET)) }
+            close(fd)
+        } else {
+            _ = try Sys.check("unshare", path: "network namespace") { berth_unshare(Int32(CLONE_NEWNET)) }
+        }
+        Trace.mark("child-netns")
     }
 
     /// Seccomp, ids and capabilities, in runc's order: without no_new_privs the filter must

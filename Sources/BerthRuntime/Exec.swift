@@ -108,6 +108,8 @@ public enum ContainerExec {
         public var cwd: String?
         public var terminal: Bool
         public var openStdin: Bool
+        /// The host's cgroup layout when the caller has detected it already.
+        public var cgroupLayout: CgroupLayout?
 
         public init(name: String, project: String = "runtime", runRoot: String = "/run/berth", args: [String], env: [String] = [], user: String? = nil, cwd: String? = nil, terminal: Bool = false, openStdin: Bool = false) {
             self.name = name
@@ -122,6 +124,26 @@ public enum ContainerExec {
         }
     }
 
+    /// `run` with this process's stdio, its failure reported as `Error: …` on stderr: the
+    /// command's exit code (126/127 when it cannot run, 125 when berth cannot).
+    public static func runReporting(_ request: Request) -> Int32 {
+        do {
+            return try run(request).code
+        } catch let error as RuntimeError {
+            RuntimeCommand.writeStderr("Error: \(error.message)\n")
+            return error.exitCode
+        } catch {
+            RuntimeCommand.writeStderr("Error: exec in container \(request.name): \(error)\n")
+            return 125
+        }
+    }
+
+    /// Whether this process has one thread: the condition for running `run` in it (the
+    /// child it forks runs Swift code, so no other thread may hold a lock at the fork).
+    public static var callerIsSingleThreaded: Bool {
+        (try? FS.listDirectory("/proc/self/task"))?.count == 1
+    }
+
     public static func run(_ request: Request, stdin: Int32 = 0, stdout: Int32 = 1, stderr: Int32 = 2) throws -> ExitStatus {
         var cleanups = CleanupStack()
         defer { cleanups.run() }
@@ -134,7 +156,8 @@ public enum ContainerExec {
         guard kill(config.pid, 0) == 0 else {
             throw RuntimeError("container \"\(request.name)\" is not running (pid \(config.pid) is gone)")
         }
-        let layout = try CgroupLayout.detect()
+        Trace.mark("exec-conf")
+        let layout = try request.cgroupLayout ?? CgroupLayout.detect()
         let cgroup = Cgroup(layout: layout, project: request.project, name: request.name)
         let cgroupRoots = try cgroup.openRoots()
         cleanups.push { cgroupRoots.forEach { close($0) } }
@@ -169,7 +192,7 @@ public enum ContainerExec {
         } else if !request.openStdin {
             devNull = try Sys.check("open", path: "/dev/null") { open("/dev/null", O_RDONLY | O_CLOEXEC) }
         }
-        var env = ContainerSpec.mergeEnvironment(image: config.env, service: request.env)
+        let env = ContainerSpec.mergeEnvironment(image: config.env, service: request.env)
         let userSpec = request.user ?? config.user
         let groups = request.user == nil ? config.groups : []
         let cwd = request.cwd ?? config.cwd
@@ -177,10 +200,10 @@ public enum ContainerExec {
         let errorWrite = errors.write
         let childStdin = devNull >= 0 ? devNull : stdin
 
-        var pidfd: Int32 = -1
-        let pid = berth_clone_pidfd(0, &pidfd)
-        if pid < 0 { throw SystemError("clone", path: "exec in \(request.name)", errno: errno) }
-        if pid == 0 {
+        Trace.mark("exec-preclone")
+        // The child shares our memory until it calls execve (vfork semantics): nothing to copy.
+        let child = VforkChild {
+            var env = env
             do {
                 _ = setsid()
                 if console == nil {
@@ -188,7 +211,9 @@ public enum ContainerExec {
                         _ = try Sys.check("dup3") { berth_dup3(from, to, 0) }
                     }
                 }
+                Trace.mark("exec-child")
                 try cgroup.attachSelf(rootFDs: cgroupRoots)
+                Trace.mark("exec-child-attached")
                 for ns in namespaces {
                     _ = try Sys.check("setns", path: ContainerInit.namespaceName(ns.type)) { berth_setns(ns.fd, ns.type) }
                 }
@@ -198,7 +223,9 @@ public enum ContainerExec {
                     user: userSpec, groupAdd: groups, passwd: try? FS.readString("/etc/passwd"), group: try? FS.readString("/etc/group"))
                 if !env.contains(where: { $0.hasPrefix("HOME=") }) { env.append("HOME=" + user.home) }
                 if request.terminal && !env.contains(where: { $0.hasPrefix("TERM=") }) { env.append("TERM=xterm") }
+                Trace.mark("exec-child-joined")
                 try ContainerInit.dropPrivileges(user: user, capabilities: config.capabilities, seccompProgram: program, noNewPrivileges: config.noNewPrivileges)
+                Trace.mark("exec-child-creds")
                 let (_, code) = Sys.attempt { chdir(cwd) }
                 if code != 0 {
                     throw RuntimeError("cannot enter working directory \(cwd) as uid \(user.uid): \(SystemError.errnoName(code)) (\(SystemError.strerror(code)))")
@@ -214,6 +241,9 @@ public enum ContainerExec {
                 ContainerInit.report(errorWrite, RuntimeError("\(error)"))
             }
         }
+        var pidfd: Int32 = -1
+        let pid = child.start(pidfd: &pidfd)
+        if pid < 0 { throw SystemError("clone", path: "exec in \(request.name)", errno: errno) }
         let childPidfd = pidfd
         var reaped = false
         cleanups.push { close(childPidfd) }
@@ -238,6 +268,7 @@ public enum ContainerExec {
             }
         }
         let report = try FS.readAll(fd: errors.read, path: "exec error pipe", limit: 65536)
+        Trace.mark("exec-execed")
         if !report.isEmpty {
             var status: Int32 = 0
             _ = berth_waitpid(pid, &status, 0)
@@ -252,8 +283,27 @@ public enum ContainerExec {
             options: RunOptions(runRoot: request.runRoot, stdin: stdin, stdout: stdout, stderr: stderr),
             outPipe: nil, errPipe: nil, ptyMaster: ptyMaster, log: nil)
         let status = try monitor.wait()
+        Trace.mark("exec-exited")
         reaped = true
         monitor.drainOutput()
         return status
+    }
+}
+
+/// The body of a child started with vfork semantics (`berth_vfork_call`): it runs on a stack
+/// of its own in our memory while we wait, and ends in execve or `_exit`.
+final class VforkChild {
+    let body: () -> Never
+
+    init(_ body: @escaping () -> Never) { self.body = body }
+
+    /// Starts the child; its pid (or -1 with errno), its pidfd in `pidfd`.
+    func start(pidfd: inout Int32) -> Int32 {
+        withExtendedLifetime(self) {
+            berth_vfork_call({ raw in
+                guard let raw else { _exit(125) }
+                Unmanaged<VforkChild>.fromOpaque(raw).takeUnretainedValue().body()
+            }, Unmanaged.passUnretained(self).toOpaque(), &pidfd)
+        }
     }
 }

@@ -70,9 +70,8 @@ public enum NativeProbe {
 
     /// `probe [--project P] [--run-root DIR] NAME -- KIND ARGS…`.
     static func run(_ args: [String]) -> Int32 {
-        let environment = ProcessEnvironment.current()
         var project = "runtime"
-        var runRoot = environment["BERTH_RUN_ROOT"] ?? "/run/berth"
+        var runRoot = ProcessEnvironment.value("BERTH_RUN_ROOT") ?? "/run/berth"
         var name = ""
         var test: [String] = []
         var index = 0

@@ -43,6 +43,7 @@ struct RootfsFD {
     /// at the rootfs, `..` stops at it, at most 40 links are followed.
     func openCreating(_ inside: String, directory: Bool) throws -> Int32 {
         if let fd = try open(inside) { return fd }
+        if let fd = createInExistingParent(inside, directory: directory) { return fd }
         var remaining = inside.split(separator: "/").map(String.init)
         var resolved: [String] = []
         var links = 0
@@ -94,6 +95,32 @@ struct RootfsFD {
         let result = berth_openat2(fd, final, BERTH_O_PATH | O_CLOEXEC, 0, RootfsFD.resolve)
         if result < 0 { throw SystemError("resolve", path: "/\(final) in \(path)", errno: errno) }
         return result
+    }
+
+    /// The common case of a missing target (/dev/pts on the new /dev, /sys/fs/cgroup/cpu,
+    /// /etc/hosts): its parent exists. The parent is resolved in the root and the last
+    /// component created in it with `mkdirat` or `O_CREAT|O_EXCL|O_NOFOLLOW`, which never
+    /// follow a symlink there: 4 syscalls instead of the walk's two per component. nil
+    /// (missing parents, a symlink in the way, a race) leaves it to the walk.
+    private func createInExistingParent(_ inside: String, directory: Bool) -> Int32? {
+        let relative = inside.drop(while: { $0 == "/" })
+        let slash = relative.lastIndex(of: "/")
+        let name = slash.map { relative[relative.index(after: $0)...] } ?? relative
+        guard !name.isEmpty, name != ".", name != ".." else { return nil }
+        let parent = slash.map { String(relative[..<$0]) } ?? "."
+        let parentFD = berth_openat2(fd, parent.isEmpty ? "." : parent, BERTH_O_PATH | O_DIRECTORY | O_CLOEXEC, 0, RootfsFD.resolve)
+        guard parentFD >= 0 else { return nil }
+        defer { _ = Glibc.close(parentFD) }
+        let leaf = String(name)
+        if directory {
+            guard mkdirat(parentFD, leaf, 0o755) == 0 else { return nil }
+        } else {
+            let created = openat(parentFD, leaf, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0o644)
+            guard created >= 0 else { return nil }
+            _ = Glibc.close(created)
+        }
+        let result = berth_openat2(fd, String(relative), BERTH_O_PATH | O_CLOEXEC, 0, RootfsFD.resolve)
+        return result >= 0 ? result : nil
     }
 
     /// Mounts onto `inside` through its fd. `directory` decides what to create if missing.
@@ -349,9 +376,8 @@ enum FinalizeRootfs {
         try Mounts.mount(source: "none", target: "/", type: nil, flags: MountFlags.remount | MountFlags.bind | MountFlags.readOnly | locked, displayTarget: "/ (read-only rootfs)")
     }
 
-    /// Masked paths: /dev/null over files, a read-only tmpfs over directories; missing paths
-    /// are skipped (runc `maskPaths`).
-    static func mask(_ paths: [String]) throws {
+    /// The masked paths to apply: the default list gets each CPU's thermal_throttle.
+    static func expandMasked(_ paths: [String]) -> [String] {
         var all = paths
         if paths == ContainerSpec.Security.defaultMaskedPaths,
            let cpus = try? FS.listDirectory("/sys/devices/system/cpu") {
@@ -360,6 +386,20 @@ enum FinalizeRootfs {
                 if FS.exists(path) { all.append(path) }
             }
         }
+        return all
+    }
+
+    /// Whether a masked or read-only path is /sys/fs/cgroup, below it or above it: it must
+    /// be applied after the cgroup file systems are mounted there.
+    static func touchesCgroupMount(_ path: String) -> Bool {
+        let cgroup = "/sys/fs/cgroup"
+        let trimmed = path.count > 1 && path.hasSuffix("/") ? String(path.dropLast()) : path
+        return trimmed == cgroup || trimmed.hasPrefix(cgroup + "/") || cgroup.hasPrefix(trimmed == "/" ? "/" : trimmed + "/")
+    }
+
+    /// Masked paths (after `expandMasked`): /dev/null over files, a read-only tmpfs over
+    /// directories; missing paths are skipped (runc `maskPaths`).
+    static func mask(_ all: [String]) throws {
         for path in all {
             var st = stat()
             if stat(path, &st) != 0 { continue }

@@ -159,35 +159,42 @@ public enum SeccompProfile {
     static func actionErrno(_ code: Int32) -> UInt32 { 0x0005_0000 | (UInt32(code) & 0xffff) }
 
     /// A stable hash of the rule table (FNV-1a), so that a cached program is rebuilt when
-    /// the table changes.
-    public static var tableHash: UInt64 {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325 ^ 2  // ^ optimize level
-        func mix(_ text: String) {
-            for byte in text.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-            hash = (hash ^ 0xff) &* 0x100_0000_01b3
-        }
-        for name in alwaysAllowed { mix(name) }
+    /// the table changes. Computed once per process.
+    public static let tableHash: UInt64 = {
+        var hash = FNV1a(seed: 2)  // the optimize level
+        for name in alwaysAllowed { hash.mix(name) }
         for rule in conditionalRules {
-            rule.names.forEach(mix)
+            for name in rule.names { hash.mix(name) }
             switch rule.action {
-            case .allow: mix("allow")
-            case .errno(let code): mix("errno \(code)")
+            case .allow: hash.mix("allow")
+            case .errno(let code): hash.mix("errno \(code)")
             }
             for arg in rule.args {
-                mix("\(arg.index) \(arg.value)")
+                hash.mix("\(arg.index) \(arg.value)")
                 switch arg.op {
-                case .notEqual: mix("ne")
-                case .lessThan: mix("lt")
-                case .equal: mix("eq")
-                case .greaterThan: mix("gt")
-                case .maskedEqual(let mask): mix("me \(mask)")
+                case .notEqual: hash.mix("ne")
+                case .lessThan: hash.mix("lt")
+                case .equal: hash.mix("eq")
+                case .greaterThan: hash.mix("gt")
+                case .maskedEqual(let mask): hash.mix("me \(mask)")
                 }
             }
-            rule.requiresCaps.forEach(mix)
-            mix("|")
-            rule.excludedByCaps.forEach(mix)
+            for name in rule.requiresCaps { hash.mix(name) }
+            hash.mix("|")
+            for name in rule.excludedByCaps { hash.mix(name) }
         }
-        return hash
+        return hash.value
+    }()
+
+    /// FNV-1a over strings, each followed by a 0xff separator.
+    struct FNV1a {
+        var value: UInt64
+        init(seed: UInt64) { value = 0xcbf2_9ce4_8422_2325 ^ seed }
+        mutating func mix(_ text: String) {
+            var hash = value
+            for byte in text.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+            value = (hash ^ 0xff) &* 0x100_0000_01b3
+        }
     }
 
     /// The BPF program for `capabilities`, from `<cacheDir>/<hash>-<caps>.bpf` when present,

@@ -141,6 +141,14 @@ extension ContainerSpec {
     }
 
     /// Parses `encoded` text back into a spec.
+    /// The `name` line of an encoded spec, without decoding the rest.
+    public static func name(inEncoded text: String) -> String? {
+        for line in text.split(separator: "\n").dropFirst() where line.hasPrefix("name ") {
+            return unescape(line.dropFirst(5))
+        }
+        return nil
+    }
+
     public init(decoding text: String) throws {
         var lines = text.split(separator: "\n", omittingEmptySubsequences: true)
         guard lines.first.map(String.init) == ContainerSpec.codecVersion else {

@@ -107,6 +107,14 @@ public struct MountInfo: Sendable, Equatable {
     public var source: String
     public var superOptions: [String]
 
+    public init(root: String, mountPoint: String, fsType: String, source: String, superOptions: [String]) {
+        self.root = root
+        self.mountPoint = mountPoint
+        self.fsType = fsType
+        self.source = source
+        self.superOptions = superOptions
+    }
+
     public static func parse(_ text: String) -> [MountInfo] {
         var out: [MountInfo] = []
         for line in text.split(separator: "\n") {

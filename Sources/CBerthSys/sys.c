@@ -5,9 +5,11 @@
 #include <net/if.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -51,6 +53,38 @@ pid_t berth_clone_pidfd(unsigned long long flags, int *pidfd) {
     long r = syscall(SYS_clone, (unsigned long)(flags | CLONE_PIDFD | SIGCHLD), NULL, &fd, NULL, NULL);
     if (r > 0 && pidfd) *pidfd = fd;
     return (pid_t)r;
+}
+
+/* vfork semantics for a child that runs our code up to execve: it shares our memory (no
+ * page tables to copy, no copy-on-write faults: forking a large process costs ~0.5 ms), and
+ * we sleep until it has called execve or exited. It runs on a stack of its own (8 MiB,
+ * reserved lazily, a guard page below), never returns into our frames, and must leave the
+ * memory it shares with us consistent: allocate freely (the leftovers are ours to leak),
+ * never free what it did not allocate. */
+struct vfork_call {
+    void (*fn)(void *);
+    void *arg;
+};
+
+static int vfork_trampoline(void *p) {
+    struct vfork_call *call = p;
+    call->fn(call->arg);
+    _exit(127);
+}
+
+pid_t berth_vfork_call(void (*fn)(void *), void *arg, int *pidfd) {
+    const size_t size = 8u << 20, guard = 4096;
+    char *stack = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED) return -1;
+    mprotect(stack, guard, PROT_NONE);
+    struct vfork_call call = { fn, arg };
+    int fd = -1;
+    pid_t pid = clone(vfork_trampoline, stack + size, CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &call, &fd);
+    int saved = errno;
+    munmap(stack, size);
+    if (pid > 0 && pidfd) *pidfd = fd;
+    errno = saved;
+    return pid;
 }
 
 #ifndef SYS_clone3
@@ -291,6 +325,21 @@ void berth_realtime(long long *sec, long *nsec) {
     *sec = (long long)ts.tv_sec;
     *nsec = ts.tv_nsec;
 }
+int berth_format_rfc3339nano(long long sec, long nsec, char *out, size_t size) {
+    time_t t = (time_t)sec;
+    struct tm parts;
+    if (!gmtime_r(&t, &parts)) return -1;
+    char fraction[11] = "";
+    if (nsec > 0 && nsec < 1000000000L) {
+        snprintf(fraction, sizeof fraction, ".%09ld", nsec);
+        size_t n = strlen(fraction);
+        while (n > 1 && fraction[n - 1] == '0') fraction[--n] = 0;
+    }
+    int n = snprintf(out, size, "%04d-%02d-%02dT%02d:%02d:%02d%sZ", parts.tm_year + 1900, parts.tm_mon + 1,
+                     parts.tm_mday, parts.tm_hour, parts.tm_min, parts.tm_sec, fraction);
+    return n < 0 || (size_t)n >= size ? -1 : n;
+}
+
 long long berth_monotonic_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);

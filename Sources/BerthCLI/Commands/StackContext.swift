@@ -32,9 +32,14 @@ struct StackContext {
         guard let projectName else { throw CLIError("no project name: give -p NAME or run in a directory with a Compose file") }
         project = loaded
         name = projectName
-        stack = Stack(
+        stack = Self.stack(invocation, projectName: projectName)
+    }
+
+    /// The `Stack` of project `projectName` over the invocation's roots.
+    static func stack(_ invocation: Invocation, projectName: String) -> Stack {
+        Stack(
             projectName: projectName, root: invocation.root, runRoot: invocation.runRoot,
-            berthBinary: Self.berthBinary(invocation), runtimeBinary: Self.runtimeBinary(invocation),
+            berthBinary: berthBinary(invocation), runtimeBinary: runtimeBinary(invocation),
             firewallTable: invocation.firewallTable)
     }
 

@@ -24,6 +24,10 @@ int berth_wtermsig(int status);
  * CLONE_NEW* bits; SIGCHLD and CLONE_PIDFD are added here, the pidfd is stored in *pidfd.
  * Only call from a single-threaded process (see BerthRuntime/ProcessModel.swift). */
 pid_t berth_clone_pidfd(unsigned long long flags, int *pidfd);
+/* Runs fn(arg) in a child with vfork semantics (our memory shared, we sleep until it calls
+ * execve or exits; SIGCHLD on exit, its pidfd in *pidfd): fn must end in execve or _exit and
+ * never free what it did not allocate. Returns the child's pid or -1 with errno. */
+pid_t berth_vfork_call(void (*fn)(void *), void *arg, int *pidfd);
 /* The same through clone3 with CLONE_INTO_CGROUP: the child starts inside the cgroup2
  * directory `cgroup_fd`, so no migration (and no cgroup_threadgroup_rwsem) is needed. */
 pid_t berth_clone3_into_cgroup(unsigned long long flags, int cgroup_fd, int *pidfd);
@@ -167,6 +171,11 @@ int berth_netns_create(const char *path);
 /* socket(domain, type, protocol) created inside the network namespace `netns_fd` (same
  * vfork-style child, sharing the fd table): the socket stays bound to that namespace. */
 int berth_socket_in_netns(int netns_fd, int domain, int type, int protocol);
+/* A new network namespace, made by a helper sharing our memory and fd table while the caller
+ * goes on: start returns a handle (NULL with errno on failure); finish waits for the helper
+ * and returns an O_CLOEXEC fd of the namespace, or -1 with errno. Call finish exactly once. */
+void *berth_netns_async_start(void);
+int berth_netns_async_finish(void *handle);
 /* accept4(fd, addr, len, SOCK_CLOEXEC | SOCK_NONBLOCK): `addr` is a struct sockaddr_in. */
 int berth_accept_nonblock(int fd, void *addr, unsigned int *len);
 
@@ -230,9 +239,18 @@ void berth_sha256_final(struct berth_sha256 *ctx, uint8_t out[32]);
 /* 1 when the SHA extensions are used on this CPU. */
 int berth_sha256_accelerated(void);
 
+/* ---- mountinfo (mountinfo.c) ---- */
+/* The cgroup and cgroup2 mounts of /proc/self/mountinfo, in its order, as lines
+ * "MOUNTPOINT\tFSTYPE\tSUPEROPTIONS\n" (the mount point unescaped) in out. Returns the
+ * length, or -1 with errno (ENOSPC when out is too small). */
+ssize_t berth_cgroup_mounts(char *out, size_t size);
+
 /* ---- time ---- */
 /* CLOCK_REALTIME as seconds + nanoseconds; CLOCK_MONOTONIC in nanoseconds. */
 void berth_realtime(long long *sec, long *nsec);
 long long berth_monotonic_ns(void);
+/* Go's RFC3339Nano in UTC ("2006-01-02T15:04:05.999999999Z": trailing zeros of the
+ * fraction dropped, no fraction when it is 0) into out. Returns the length or -1. */
+int berth_format_rfc3339nano(long long sec, long nsec, char *out, size_t size);
 
 #endif

@@ -36,7 +36,7 @@ public indirect enum ComposeValue: Equatable, Sendable, NodeDecodable, Codable, 
     }
 
     public init(from decoder: any Decoder) throws {
-        throw ComposeError("ComposeValue decodes only from Compose nodes")
+        try self.init(nodeDecoder: decoder, name: "ComposeValue")
     }
 
     public func encode(to encoder: any Encoder) throws {

@@ -1,7 +1,17 @@
 /// Types that read themselves straight from a located YAML node (short syntaxes, durations,
-/// byte sizes, free-form values). The node decoder prefers this over `Decodable`.
+/// byte sizes, free-form values). Their `init(from:)` is `init(nodeDecoder:)`, which takes
+/// the node from the node decoder.
 public protocol NodeDecodable {
     init(node: Node, path: KeyPath) throws(ComposeError)
+}
+
+extension NodeDecodable {
+    /// `init(node:path:)` with the node behind the node decoder; any other decoder is refused
+    /// (`name` says which type in the error).
+    init(nodeDecoder decoder: any Decoder, name: String) throws {
+        guard let located = NodeDecoding.located(decoder) else { throw ComposeError("\(name) decodes only from Compose nodes") }
+        try self.init(node: located.node, path: located.path)
+    }
 }
 
 /// Decodes the typed model from a `Node` tree. Keys not in a type's `CodingKeys` (when they
@@ -22,14 +32,20 @@ public struct NodeDecoder {
 }
 
 enum NodeDecoding {
+    /// No dynamic casts to protocols on this path: in a binary as large as berth, the first
+    /// cast of a type to a protocol scans every conformance record (~6,000) — a Compose file
+    /// with a few services cost ~2 ms of them. `NodeDecodable` types read their node in
+    /// their `init(from:)` (see `located`).
     static func value<T: Decodable>(_ type: T.Type, node: Node, path: KeyPath) throws -> T {
-        if let custom = type as? NodeDecodable.Type {
-            guard let value = try custom.init(node: node, path: path) as? T else {
-                throw ComposeError("\(path): internal type mismatch", at: node.mark)
-            }
-            return value
-        }
-        return try T(from: DecoderImpl(node: node, path: path))
+        try T(from: DecoderImpl(node: node, path: path))
+    }
+
+    /// The node and path behind a decoder of ours: how a `NodeDecodable` type's
+    /// `init(from:)` reaches `init(node:path:)`. A cast to a concrete type, which costs no
+    /// conformance scan. nil for any other decoder.
+    static func located(_ decoder: any Decoder) -> (node: Node, path: KeyPath)? {
+        guard let ours = decoder as? DecoderImpl else { return nil }
+        return (ours.node, ours.path)
     }
 
     static func typeError(_ expected: String, _ node: Node, _ path: KeyPath) -> ComposeError {
@@ -50,12 +66,14 @@ private struct DecoderImpl: Decoder {
             }
             throw NodeDecoding.typeError("a mapping", node, path)
         }
-        if let iterable = Key.self as? any (CaseIterable & CodingKey).Type {
-            let known = knownKeys(iterable)
-            for pair in pairs {
-                guard let key = pair.key.scalarText else { continue }
-                if known.contains(key) || key.hasPrefix("x-") && known.contains(Extensions.codingKey) { continue }
-                throw unknownKey(key, known: known, at: pair.key.mark)
+        // Keys the type's CodingKeys do not know are errors when they are CaseIterable (the
+        // model's are; dictionaries' keys are not). Checked by `Key(stringValue:)` first, so
+        // that the cast to the protocol happens only for a key in question.
+        let takesExtensions = Key(stringValue: Extensions.codingKey) != nil
+        for pair in pairs {
+            guard let key = pair.key.scalarText, Key(stringValue: key) == nil, !(key.hasPrefix("x-") && takesExtensions) else { continue }
+            if let iterable = Key.self as? any (CaseIterable & CodingKey).Type {
+                throw unknownKey(key, known: knownKeys(iterable), at: pair.key.mark)
             }
         }
         return KeyedDecodingContainer(KeyedImpl<Key>(node: node, pairs: pairs, path: path))

@@ -436,8 +436,13 @@ public enum Paths {
             }
             parts.append(part)
         }
-        let joined = parts.joined(separator: "/")
-        if absolute { return "/" + joined }
+        // Joined by hand: `joined(separator:)` over substrings is generic code resolved at
+        // run time, and this runs for every path of a Compose file.
+        var joined = absolute ? "/" : ""
+        for (index, part) in parts.enumerated() {
+            if index > 0 { joined += "/" }
+            joined += part
+        }
         return joined.isEmpty ? "." : joined
     }
 

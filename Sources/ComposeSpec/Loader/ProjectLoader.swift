@@ -182,11 +182,11 @@ struct LoadContext {
             displayName = "(stdin)"
         } else {
             // Refuse oversized files before reading them, so memory stays bounded.
-            if let size = (try? FileManager.default.attributesOfItem(atPath: file))?[.size] as? NSNumber,
-                size.intValue > options.yamlLimits.maxBytes
-            {
+            // (stat, not FileManager's attributes: their dictionary of Any costs ~0.1 ms.)
+            var info = stat()
+            if stat(file, &info) == 0, Int(info.st_size) > options.yamlLimits.maxBytes {
                 throw ComposeError(
-                    "file is \(size.intValue >> 20) MB; berth reads Compose files of at most \(options.yamlLimits.maxBytes >> 20) MB",
+                    "file is \(Int(info.st_size) >> 20) MB; berth reads Compose files of at most \(options.yamlLimits.maxBytes >> 20) MB",
                     at: Mark(file: file, line: 0, column: 0))
             }
             guard let data = FileManager.default.contents(atPath: file) else {
@@ -386,5 +386,13 @@ struct LoadContext {
 
     func decodeProject(_ tree: Node) throws(ComposeError) -> Project {
         try NodeDecoder().decode(Project.self, from: tree)
+    }
+}
+
+extension ProjectLoader {
+    /// Whether `-p`/COMPOSE_PROJECT_NAME would be taken as it is (lowercase alphanumerics,
+    /// `-` and `_`, starting with a letter or digit).
+    public static func isValidProjectName(_ name: String) -> Bool {
+        !name.isEmpty && Normalizer.normalizedName(name) == name
     }
 }

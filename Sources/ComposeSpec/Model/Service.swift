@@ -504,7 +504,7 @@ public struct Ulimit: Codable, Sendable, Equatable, NodeDecodable {
         }
     }
 
-    public init(from decoder: any Decoder) throws { throw ComposeError("Ulimit decodes only from Compose nodes") }
+    public init(from decoder: any Decoder) throws { try self.init(nodeDecoder: decoder, name: "Ulimit") }
 
     /// A single number when soft and hard agree, as written in the short form.
     public func encode(to encoder: any Encoder) throws {

@@ -31,7 +31,7 @@ where Value: Codable & Sendable & Equatable {
     }
 
     public init(from decoder: any Decoder) throws {
-        throw ComposeError("KeyedMap decodes only from Compose nodes")
+        try self.init(nodeDecoder: decoder, name: "KeyedMap")
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -173,7 +173,7 @@ public struct Duration: Sendable, Equatable, Comparable, NodeDecodable, Codable,
 
     public var seconds: Double { Double(nanoseconds) / 1e9 }
 
-    public init(from decoder: any Decoder) throws { throw ComposeError("Duration decodes only from Compose nodes") }
+    public init(from decoder: any Decoder) throws { try self.init(nodeDecoder: decoder, name: "Duration") }
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         try container.encode(description)
@@ -237,7 +237,7 @@ public struct ByteSize: Sendable, Equatable, NodeDecodable, Codable, CustomStrin
 
     public var description: String { String(bytes) }
 
-    public init(from decoder: any Decoder) throws { throw ComposeError("ByteSize decodes only from Compose nodes") }
+    public init(from decoder: any Decoder) throws { try self.init(nodeDecoder: decoder, name: "ByteSize") }
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         try container.encode(String(bytes))
