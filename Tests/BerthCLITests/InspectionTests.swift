@@ -18,7 +18,7 @@ struct InspectionTests {
             services:
               mem:
                 image: busybox
-                command: [sh, -c, "dd if=/dev/zero of=/scratch/fill bs=1M count=\(mebibytes) 2>/dev/null && echo filled > /shared/ready.tmp && mv /shared/ready.tmp /shared/ready; exec sleep 100000"]
+                command: [sleep, "100000"]
                 tmpfs: ["/scratch:size=100m"]
                 volumes: ["\(shared):/shared"]
               busy:
@@ -30,13 +30,21 @@ struct InspectionTests {
         return (stack, try DirectoryWatch(shared))
     }
 
+    /// Fills mem's tmpfs (charged to its cgroup) with an exec that has ended when this
+    /// returns: its PID 1 is `sleep` from the start, so nothing but it runs afterwards (a
+    /// marker written before an `exec sleep` raced with that exec).
+    static func fill(_ stack: StackFixture) throws {
+        let fill = try stack.run(["exec", "-T", "mem", "dd", "if=/dev/zero", "of=/scratch/fill", "bs=1M", "count=\(mebibytes)"])
+        #expect(fill.code == 0, "\(fill.stderr)")
+    }
+
     /// `top` shows the container's processes with host PIDs; `stats` shows the memory the
     /// container filled (±10%) and about one CPU for a busy loop.
     @Test func topAndStats() throws {
         let (stack, watch) = try Self.stack()
         let p = stack.project
         #expect(try stack.run(["up", "-d"]).code == 0)
-        try watch.waitFor("ready")
+        try Self.fill(stack)
         let mem = try stack.container("mem").state
         let pid = try #require(mem.pid)
 
@@ -46,7 +54,7 @@ struct InspectionTests {
         #expect(lines.first == "\(p)-mem-1")
         #expect(lines.dropFirst().first?.split(separator: " ") == ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"])
         let rows = lines.dropFirst(2).map { $0.split(separator: " ", maxSplits: 7, omittingEmptySubsequences: true).map(String.init) }
-        // PID 1 of the container is `exec sleep` (its host PID, its monitor as parent).
+        // PID 1 of the container is `sleep` (its host PID, its monitor as parent).
         #expect(rows.count == 1, "\(top.stdout)")
         let row = try #require(rows.first)
         #expect(row.count == 8 && row[0] == "root" && row[1] == String(pid) && row[2] == String(mem.monitorPid ?? -1) && row[5] == "?", "\(row)")
@@ -90,10 +98,10 @@ struct InspectionTests {
     /// unchanged (owners: root without -a, the source's with -a); symlinks inside the
     /// container that point at host paths lead nowhere outside it.
     @Test func copyRoundTripAndSymlinkEscape() throws {
-        let (stack, watch) = try Self.stack()
+        let (stack, _) = try Self.stack()
         let p = stack.project
         #expect(try stack.run(["up", "-d", "mem"]).code == 0)
-        try watch.waitFor("ready")
+        try Self.fill(stack)
         let pid = try #require(try stack.container("mem").state.pid)
         let tree = stack.base + "/tree"
         let fm = FileManager.default

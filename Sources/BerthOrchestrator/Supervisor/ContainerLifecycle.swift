@@ -48,6 +48,30 @@ public final class ContainerLifecycle: @unchecked Sendable {
     /// Exit codes of auto-removed containers (`run --rm`), for the `wait` requests that
     /// come after the container is gone.
     private var removedExitCodes: [String: Int32] = [:]
+    /// Containers of an attached start (`run`) whose `wait`, which comes right after the
+    /// start, has not begun yet.
+    private var expectedWaits: Set<String> = []
+    /// Those of them auto-removed before it came, with when (monotonic ns): a container that
+    /// ends that fast must not take the supervisor — and its exit code — with it.
+    private var uncollectedRemovals: [String: Int64] = [:]
+    static let removedExitCodeHoldNanoseconds: Int64 = 30_000_000_000
+
+    /// An auto-removed container's exit code, now collected.
+    private func removedExitCode(_ id: String) -> Int32? {
+        lock.withLock {
+            guard let code = removedExitCodes[id] else { return nil }
+            uncollectedRemovals[id] = nil
+            return code
+        }
+    }
+
+    /// Until when (monotonic ns) uncollected exit codes keep the supervisor; nil when none do.
+    public func exitCodesHeld(now: Int64) -> Int64? {
+        lock.withLock {
+            uncollectedRemovals = uncollectedRemovals.filter { now - $0.value < Self.removedExitCodeHoldNanoseconds }
+            return uncollectedRemovals.values.max().map { $0 + Self.removedExitCodeHoldNanoseconds }
+        }
+    }
 
     public init(project: String, engine: ContainerEngine, networks: NetworkManager, exitHook: ExitHook? = nil) throws {
         self.project = project
@@ -130,7 +154,9 @@ public final class ContainerLifecycle: @unchecked Sendable {
         let containerLock = containerLock(id)
         containerLock.lock()
         defer { containerLock.unlock() }
-        return try startLocked(id, byPolicy: false, stdio: stdio)
+        let state = try startLocked(id, byPolicy: false, stdio: stdio)
+        if stdio != nil { lock.withLock { _ = expectedWaits.insert(id) } }
+        return state
     }
 
     /// `start` under the container's lock; `byPolicy`: a restart by the restart policy.
@@ -353,7 +379,10 @@ public final class ContainerLifecycle: @unchecked Sendable {
         }
         handleExit(id, state)
         if (try? LaunchConfig.load(directory: engine.store.path(id)))?.autoRemove == true {
-            lock.withLock { removedExitCodes[id] = state.exitCode ?? 0 }
+            lock.withLock {
+                removedExitCodes[id] = state.exitCode ?? 0
+                if expectedWaits.remove(id) != nil { uncollectedRemovals[id] = Clock.monotonicNanoseconds() }
+            }
             removeStopped(id)
         }
         changes.notify()
@@ -550,13 +579,20 @@ public final class ContainerLifecycle: @unchecked Sendable {
     /// consequences (network released, an auto-removed container — `run --rm` — gone) come
     /// first, also when the supervisor's loop is handling them at the same moment.
     public func wait(_ id: String) throws -> Int32 {
+        lock.withLock { _ = expectedWaits.remove(id) }
         while true {
-            if let code = lock.withLock({ removedExitCodes[id] }) { return code }
-            _ = try engine.store.record(id)  // removed by someone else: "no such file"
+            if let code = removedExitCode(id) { return code }
+            do {
+                _ = try engine.store.record(id)  // removed by someone else: "no such file"
+            } catch {
+                // Or auto-removed by the loop between the check above and this read.
+                if let code = removedExitCode(id) { return code }
+                throw error
+            }
             let state = try engine.observe(id)
             guard state.status == .running else {
                 monitorEnded(id)
-                if let code = lock.withLock({ removedExitCodes[id] }) { return code }
+                if let code = removedExitCode(id) { return code }
                 return (try? engine.observe(id))?.exitCode ?? state.exitCode ?? 0
             }
             guard let pid = state.monitorPid, let start = state.monitorStartTime,

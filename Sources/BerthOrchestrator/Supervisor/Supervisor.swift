@@ -75,6 +75,11 @@ public final class Supervisor: @unchecked Sendable {
                 let waited = Int((Clock.monotonicNanoseconds() - startedAt) / 1_000_000)
                 timeout = Int32(max(0, Self.firstRequestDeadlineMilliseconds - waited))
             }
+            // An auto-removed container's exit code that no wait has read keeps us until then.
+            if let held = lifecycle.exitCodesHeld(now: Clock.monotonicNanoseconds()) {
+                let left = Int32(clamping: max(0, (held - Clock.monotonicNanoseconds() + 999_999) / 1_000_000))
+                timeout = timeout < 0 ? left : min(timeout, left)
+            }
             // The next restart's back-off ends: poll's deadline, no timer thread, no polling.
             if let due = lifecycle.nextRestartDue {
                 let left = Int32(clamping: max(0, (due - Clock.monotonicNanoseconds() + 999_999) / 1_000_000))
@@ -115,6 +120,7 @@ public final class Supervisor: @unchecked Sendable {
             let done = lock.withLock { () -> Bool in
                 let served = servedRequests > 0 || Clock.monotonicNanoseconds() - startedAt >= Int64(Self.firstRequestDeadlineMilliseconds) * 1_000_000
                 return activeRequests == 0 && served && lifecycle.runningCount == 0
+                    && lifecycle.exitCodesHeld(now: Clock.monotonicNanoseconds()) == nil
             }
             if done { return 0 }
         }
